@@ -1,0 +1,269 @@
+"""The catalog of one commit: its elements, their releases and its manifests.
+
+Everything here reads through a Snapshot and touches only the folders it needs: looking up one
+element reads that element's folder and release folder, never the whole repository. The one
+listing that must see every element (`list_elements`) reads each element's metadata.json once per
+folder version, remembered in a `MetadataCache` keyed by the folder's git tree id.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from mirel.core.kinds import KINDS, ElementKind
+from mirel.core.manifest import (
+    Manifest,
+    find_manifest_problems,
+    manifest_name_from_path,
+    manifest_path,
+    parse_manifest,
+)
+from mirel.core.names import check_name, is_valid_name, is_valid_uuid
+from mirel.core.snapshot import Snapshot
+from mirel.core.versions import Version
+from mirel.errors import (
+    ElementNotFound,
+    InvalidInput,
+    ManifestNotFound,
+    MetadataInvalid,
+    Problem,
+    ReleaseNotFound,
+)
+
+METADATA = "metadata.json"
+_ARTIFACT_NAME = re.compile(r"(.+)\.zip")
+
+
+@dataclass(frozen=True)
+class Element:
+    """An element under source control on the commit that was read."""
+
+    kind: ElementKind
+    uuid: str
+    name: str
+    tree_oid: str  # the git tree of its source folder: its working version
+
+    @property
+    def source_dir(self) -> str:
+        """Return the element's source folder."""
+        return self.kind.source_dir(self.name)
+
+
+@dataclass(frozen=True)
+class Release:
+    """One release artifact present on the commit that was read."""
+
+    kind: ElementKind
+    uuid: str
+    version: Version
+    blob_oid: str
+
+    @property
+    def path(self) -> str:
+        """Return the artifact's repository path."""
+        return self.kind.artifact_path(self.uuid, str(self.version))
+
+
+def parse_metadata(
+    data: bytes, kind: ElementKind, folder: str, path: str
+) -> tuple[str | None, list[Problem]]:
+    """Return the uuid an element's metadata.json declares, and every problem with it."""
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        return None, [Problem(path, f"is not valid JSON ({error}); fix or re-export the file")]
+    if not isinstance(document, dict):
+        return None, [Problem(path, "must be a JSON object")]
+    problems: list[Problem] = []
+    uuid = document.get(kind.uuid_field)
+    if not is_valid_uuid(uuid):
+        problems.append(
+            Problem(path, f"{kind.uuid_field!r} must be a lowercase uuid, got {uuid!r}")
+        )
+    name = document.get("name")
+    if name is not None and name != folder:
+        problems.append(
+            Problem(path, f"'name' is {name!r} but the folder is {folder!r}; make them equal")
+        )
+    return (uuid if not problems else None), problems
+
+
+class MetadataCache:
+    """metadata.json results remembered by the git tree id of the element's folder."""
+
+    def __init__(self) -> None:
+        self._by_tree: dict[str, tuple[str | None, tuple[Problem, ...]]] = {}
+
+    def get(self, tree_oid: str) -> tuple[str | None, tuple[Problem, ...]] | None:
+        """Return the remembered result for a folder version, if any."""
+        return self._by_tree.get(tree_oid)
+
+    def put(self, tree_oid: str, result: tuple[str | None, tuple[Problem, ...]]) -> None:
+        """Remember the result for a folder version (folder versions never change)."""
+        self._by_tree[tree_oid] = result
+
+
+@dataclass
+class ElementListing:
+    """Every element of a commit, and the problems of folders that are not valid elements."""
+
+    elements: list[Element] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def by_uuid(self) -> dict[str, Element]:
+        """Return the elements keyed by uuid."""
+        return {element.uuid: element for element in self.elements}
+
+
+def _element_from_folder(
+    snapshot: Snapshot, kind: ElementKind, name: str, tree_oid: str, cache: MetadataCache | None
+) -> tuple[Element | None, tuple[Problem, ...]]:
+    path = f"{kind.source_dir(name)}/{METADATA}"
+    remembered = cache.get(tree_oid) if cache is not None else None
+    if remembered is None:
+        if not is_valid_name(name):
+            remembered = (None, (Problem(kind.source_dir(name), "is not a valid element name"),))
+        else:
+            data = snapshot.read(path)
+            if data is None:
+                remembered = (None, (Problem(path, "is missing; every element folder needs one"),))
+            else:
+                uuid, found = parse_metadata(data, kind, name, path)
+                remembered = (uuid, tuple(found))
+        if cache is not None:
+            cache.put(tree_oid, remembered)
+    uuid, problems = remembered
+    if uuid is None:
+        return None, problems
+    return Element(kind=kind, uuid=uuid, name=name, tree_oid=tree_oid), ()
+
+
+def list_elements(snapshot: Snapshot, cache: MetadataCache | None = None) -> ElementListing:
+    """Return every element of the snapshot, with problems for broken folders and uuid clashes."""
+    listing = ElementListing()
+    seen: dict[str, Element] = {}
+    for kind in KINDS:
+        for entry in snapshot.list_dir(kind.source_root):
+            if not entry.is_tree or entry.name.startswith("."):
+                continue
+            element, problems = _element_from_folder(snapshot, kind, entry.name, entry.oid, cache)
+            listing.problems.extend(problems)
+            if element is None:
+                continue
+            other = seen.get(element.uuid)
+            if other is not None:
+                listing.problems.append(
+                    Problem(
+                        f"{element.source_dir}/{METADATA}",
+                        f"uuid {element.uuid} is also used by {other.source_dir}; "
+                        "every element needs its own uuid",
+                    )
+                )
+                continue
+            seen[element.uuid] = element
+            listing.elements.append(element)
+    return listing
+
+
+def load_element(snapshot: Snapshot, kind: ElementKind, name: str) -> Element | None:
+    """Return the element of that kind and name, None when absent; raise MetadataInvalid."""
+    entry = snapshot.entry(kind.source_dir(name))
+    if entry is None or not entry.is_tree:
+        return None
+    element, problems = _element_from_folder(snapshot, kind, name, entry.oid, None)
+    if element is None:
+        raise MetadataInvalid(problems)
+    return element
+
+
+def find_element(snapshot: Snapshot, reference: str, cache: MetadataCache | None = None) -> Element:
+    """Return the element named by name or uuid (or `kind/name`); raise ElementNotFound."""
+    if is_valid_uuid(reference):
+        # uuids live inside metadata.json, so finding one lists the element folders; the
+        # MetadataCache keeps that to one tree listing per kind once the folders were read.
+        for element in list_elements(snapshot, cache).elements:
+            if element.uuid == reference:
+                return element
+        raise ElementNotFound(
+            f"no element with uuid {reference} on {snapshot.commit_sha[:12]}; "
+            "'mirel element list' shows them"
+        )
+    kind_name, _, name = reference.rpartition("/")
+    kinds: Iterable[ElementKind] = [KINDS.get(kind_name)] if kind_name else KINDS
+    check_name(name, "element")
+    found = [match for kind in kinds if (match := load_element(snapshot, kind, name))]
+    if not found:
+        raise ElementNotFound(
+            f"no element named {name!r} on the default branch; 'mirel element list' shows them"
+        )
+    if len(found) > 1:
+        raise InvalidInput(
+            f"{name!r} is both an app and a workflow; write app/{name}, workflow/{name} or its uuid"
+        )
+    return found[0]
+
+
+def releases_of(snapshot: Snapshot, kind: ElementKind, uuid: str) -> dict[Version, Release]:
+    """Return the releases of one element present in the snapshot (malformed names skipped)."""
+    releases: dict[Version, Release] = {}
+    for entry in snapshot.list_dir(kind.release_dir(uuid)):
+        match = _ARTIFACT_NAME.fullmatch(entry.name)
+        if entry.is_tree or match is None or not Version.is_valid(match[1]):
+            continue
+        version = Version.parse(match[1])
+        releases[version] = Release(kind=kind, uuid=uuid, version=version, blob_oid=entry.oid)
+    return releases
+
+
+def get_release(snapshot: Snapshot, element: Element, version: Version) -> Release:
+    """Return one release of an element; raise ReleaseNotFound naming the versions there are."""
+    releases = releases_of(snapshot, element.kind, element.uuid)
+    release = releases.get(version)
+    if release is None:
+        known = ", ".join(str(v) for v in sorted(releases, reverse=True)[:5]) or "none yet"
+        raise ReleaseNotFound(
+            f"{element.name} has no release {version} on the default branch (releases: {known})"
+        )
+    return release
+
+
+def list_manifest_names(snapshot: Snapshot) -> list[str]:
+    """Return the names of the manifests in `manifests/`, sorted."""
+    names: list[str] = []
+    for entry in snapshot.list_dir("manifests"):
+        name = manifest_name_from_path(f"manifests/{entry.name}")
+        if name is not None and not entry.is_tree:
+            names.append(name)
+    return sorted(names)
+
+
+def load_manifest(snapshot: Snapshot, name: str) -> Manifest:
+    """Return the manifest called `name`; raise ManifestNotFound or ManifestInvalid."""
+    check_name(name, "manifest")
+    path = manifest_path(name)
+    data = snapshot.read(path)
+    if data is None:
+        known = ", ".join(list_manifest_names(snapshot)) or "none yet"
+        raise ManifestNotFound(
+            f"there is no manifest {name!r} (manifests: {known}); "
+            f"create it with 'mirel manifest create {name}'"
+        )
+    return parse_manifest(data, path)
+
+
+def load_manifests(snapshot: Snapshot) -> tuple[dict[str, Manifest], list[Problem]]:
+    """Return every valid manifest by name, and the problems of those that are not valid."""
+    manifests: dict[str, Manifest] = {}
+    problems: list[Problem] = []
+    for name in list_manifest_names(snapshot):
+        path = manifest_path(name)
+        data = snapshot.read(path) or b""
+        manifest, found = find_manifest_problems(data, path)
+        if manifest is None:
+            problems.extend(found)
+        else:
+            manifests[name] = manifest
+    return manifests, problems

@@ -1,0 +1,216 @@
+"""The one exception hierarchy of mirel.
+
+Every failure a user can cause is a `MirelError` subclass. Each class carries a stable CLI exit code
+and an HTTP status, so the CLI and the API translate errors in one place each and never scatter
+`sys.exit` or `HTTPException` through the code. Messages are one line and say what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class MirelError(Exception):
+    """A failure caused by input or repository state, reported to the user without a traceback."""
+
+    exit_code: int = 1
+    http_status: int = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# -- 400: the input itself is wrong -------------------------------------------------------------
+
+
+class InvalidInput(MirelError):
+    """Malformed input: a bad name, version, JSON or YAML document, or argument."""
+
+
+class InvalidName(InvalidInput):
+    """An element, manifest or branch name that does not match the allowed pattern."""
+
+
+class InvalidVersion(InvalidInput):
+    """A version string that is not a strict `X.Y.Z`."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a file: the file, the line when known, and what is wrong."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.message}"
+
+
+class DocumentInvalid(InvalidInput):
+    """A file (manifest, metadata.json, release.json) breaks its schema; `problems` lists each."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        first = str(self.problems[0]) if self.problems else "invalid document"
+        more = len(self.problems) - 1
+        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
+        super().__init__(first + suffix)
+
+
+class ManifestInvalid(DocumentInvalid):
+    """A manifest that cannot be parsed or breaks the manifest schema."""
+
+
+class MetadataInvalid(DocumentInvalid):
+    """An element's metadata.json that is missing, unparsable or incomplete."""
+
+
+class ArtifactInvalid(InvalidInput):
+    """A release artifact that is unsafe, oversized, corrupt or inconsistent."""
+
+    def __init__(self, artifact: str, reason: str) -> None:
+        super().__init__(f"artifact {artifact}: {reason}")
+        self.artifact = artifact
+        self.reason = reason
+
+
+class RepositoryInvalid(MirelError):
+    """`validate` found problems; each is listed in `problems`."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        super().__init__(
+            f"the repository has {count} problem{'s' if count != 1 else ''}; fix each listed file"
+        )
+
+
+# -- 401 / 403: authentication and authorisation (used by the server) ----------------------------
+
+
+class Unauthenticated(MirelError):
+    """No token, or a token that is not known."""
+
+    http_status = 401
+
+
+class Forbidden(MirelError):
+    """A known token or user without the scope or role the action needs."""
+
+    http_status = 403
+
+
+# -- 404: something named does not exist ---------------------------------------------------------
+
+
+class NotFound(MirelError):
+    """A named thing does not exist."""
+
+    http_status = 404
+
+
+class ElementNotFound(NotFound):
+    """No element with that name or uuid on the branch that was read."""
+
+
+class ReleaseNotFound(NotFound):
+    """The element has no release with that version."""
+
+
+class ManifestNotFound(NotFound):
+    """No `manifests/<name>.yaml` on the branch that was read."""
+
+
+class PullRequestNotFound(NotFound):
+    """No pull request with that number."""
+
+
+class BranchNotFound(NotFound):
+    """No branch with that name."""
+
+
+class HotfixNotFound(NotFound):
+    """No open hotfix branch for that element and line."""
+
+
+class RepositoryNotFound(NotFound):
+    """The repository path does not exist or is not a git repository."""
+
+
+# -- 409: the request conflicts with the repository's state --------------------------------------
+
+
+class Conflict(MirelError):
+    """The request is valid but conflicts with what the repository holds."""
+
+    http_status = 409
+
+
+class ElementExists(Conflict):
+    """An element with that name or uuid is already under source control."""
+
+
+class ReleaseExists(Conflict):
+    """The version is taken, or is not above the element's highest release."""
+
+
+class ReleasePinned(Conflict):
+    """A release cannot be deleted while manifests pin it."""
+
+
+class ManifestExists(Conflict):
+    """A manifest with that name already exists."""
+
+
+class BranchExists(Conflict):
+    """A branch with that name already exists."""
+
+
+class HotfixBranchExists(Conflict):
+    """An open hotfix branch for that element and line already exists."""
+
+
+class NothingToChange(Conflict):
+    """The requested change would leave the repository as it is."""
+
+
+class MergeConflict(Conflict):
+    """A pull request cannot be merged because both sides changed the same paths."""
+
+    def __init__(self, number: int, paths: Sequence[str]) -> None:
+        self.paths = tuple(paths)
+        super().__init__(
+            f"pull request #{number} conflicts with the default branch in {', '.join(self.paths)}; "
+            "close it and make the change again from the current default branch"
+        )
+
+
+class PullRequestNotOpen(Conflict):
+    """The pull request was already merged or closed."""
+
+
+class ConcurrentUpdate(Conflict):
+    """A reference kept moving under us; the operation gave up after several tries."""
+
+
+# -- 503-ish but reported as a user error: the repository cannot be reached ----------------------
+
+
+class RepositoryUnreachable(MirelError):
+    """The repository cannot be opened or read."""
+
+    http_status = 400
+
+
+class InternalError(MirelError):
+    """A bug: reported with exit code 3 and the path of the details."""
+
+    exit_code = 3
+    http_status = 500

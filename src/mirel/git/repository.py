@@ -1,0 +1,489 @@
+"""The one module that owns pygit2: mirel's git operations, spoken in mirel's own types.
+
+Everything works on a bare repository without a working tree: trees and blobs are read at any
+commit, commits are written by rebuilding only the trees along the changed paths (so a change's
+cost follows its depth, not the size of the repository), and every reference update is a
+compare-and-swap, so concurrent writers in several processes never lose an update.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pygit2
+from pygit2.enums import FileMode
+
+from mirel.core.snapshot import TreeEntry
+from mirel.errors import (
+    BranchExists,
+    BranchNotFound,
+    ConcurrentUpdate,
+    InvalidInput,
+    RepositoryNotFound,
+    RepositoryUnreachable,
+)
+
+HEADS = "refs/heads/"
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who makes a change: a name and an email, as in `Name <email>`."""
+
+    name: str
+    email: str
+
+    @classmethod
+    def parse(cls, text: str) -> Author:
+        """Return the author written as `Name <email>`, or raise InvalidInput."""
+        text = text.strip()
+        if text.endswith(">") and "<" in text:
+            name, _, email = text[:-1].rpartition("<")
+            name, email = name.strip(), email.strip()
+            if name and email and "<" not in email and "\n" not in text:
+                return cls(name, email)
+        raise InvalidInput(f"author {text!r} is not of the form 'Name <email>'")
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """What mirel shows of a commit."""
+
+    sha: str
+    message: str
+    author_name: str
+    author_email: str
+    time: int  # seconds since the epoch
+    parents: tuple[str, ...]
+
+    @property
+    def summary(self) -> str:
+        """Return the first line of the message."""
+        return self.message.split("\n", 1)[0]
+
+
+@dataclass(frozen=True)
+class ChangedPath:
+    """One path that differs between two trees."""
+
+    status: str  # "added", "removed" or "changed"
+    path: str
+    old_oid: str | None
+    new_oid: str | None
+
+
+class RefRaced(Exception):
+    """A reference moved, was locked by another writer, or already exists; the caller may retry."""
+
+
+def retry_on_race(operation: Callable[[], _T], *, what: str, attempts: int = 200) -> _T:
+    """Return `operation()`, retrying with jittered back-off while another writer races us."""
+    for attempt in range(attempts):
+        try:
+            return operation()
+        except RefRaced:
+            # Jitter spreads contenders apart so one of them always wins the next round.
+            time.sleep(random.uniform(0.001, 0.005) * min(attempt + 1, 20))
+    raise ConcurrentUpdate(f"{what}: other writers kept updating the repository; try again")
+
+
+def _is_lock_error(error: Exception) -> bool:
+    text = str(error).lower()
+    return "lock" in text or "old reference value does not match" in text or "exists" in text
+
+
+class GitRepository:
+    """A bare git repository, read and written through libgit2."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).resolve()
+        try:
+            self._repo = pygit2.Repository(str(self.path))
+        except (pygit2.GitError, KeyError, OSError) as error:
+            if not self.path.exists():
+                raise RepositoryNotFound(
+                    f"no repository at {self.path}; create one with 'mirel init {path}' "
+                    "or pass --repo"
+                ) from error
+            raise RepositoryUnreachable(
+                f"{self.path} is not a git repository that mirel can open: {error}"
+            ) from error
+
+    @classmethod
+    def init_bare(cls, path: str | Path, default_branch: str) -> GitRepository:
+        """Return a new, empty bare repository whose HEAD names `default_branch`."""
+        target = Path(path)
+        if target.exists() and any(target.iterdir()):
+            raise InvalidInput(f"{target} exists and is not empty; choose a new path")
+        pygit2.init_repository(str(target), bare=True, initial_head=default_branch)
+        return cls(target)
+
+    # -- references --------------------------------------------------------------------------
+
+    @property
+    def default_branch(self) -> str:
+        """Return the branch HEAD names (the default branch), without `refs/heads/`."""
+        target = self._repo.references["HEAD"].target
+        name = target if isinstance(target, str) else "main"
+        return name.removeprefix(HEADS)
+
+    def ref_sha(self, ref: str) -> str | None:
+        """Return the commit a full reference name points to, or None when it does not exist."""
+        found = self._repo.references.get(ref)
+        if found is None:
+            return None
+        return str(found.resolve().target)
+
+    def branch_sha(self, branch: str) -> str | None:
+        """Return the tip commit of a branch, or None when there is no such branch."""
+        return self.ref_sha(HEADS + branch)
+
+    def require_branch(self, branch: str) -> str:
+        """Return the tip commit of a branch, or raise BranchNotFound."""
+        sha = self.branch_sha(branch)
+        if sha is None:
+            raise BranchNotFound(f"there is no branch {branch!r} in {self.path}")
+        return sha
+
+    def refs_under(self, prefix: str) -> dict[str, str]:
+        """Return every reference whose full name starts with `prefix`, mapped to its target."""
+        found: dict[str, str] = {}
+        for name in self._repo.listall_references():
+            if name.startswith(prefix):
+                sha = self.ref_sha(name)
+                if sha is not None:
+                    found[name] = sha
+        return found
+
+    def branches_under(self, prefix: str) -> dict[str, str]:
+        """Return every branch whose name starts with `prefix`, mapped to its tip commit."""
+        return {
+            name.removeprefix(HEADS): sha for name, sha in self.refs_under(HEADS + prefix).items()
+        }
+
+    def create_ref(self, ref: str, sha: str) -> None:
+        """Create a reference that must not exist yet; raise RefRaced when it does."""
+        try:
+            self._repo.references.create(ref, sha, force=False)
+        except pygit2.AlreadyExistsError as error:
+            raise RefRaced(ref) from error
+        except pygit2.GitError as error:
+            if _is_lock_error(error):
+                raise RefRaced(ref) from error
+            raise
+
+    def create_branch(self, branch: str, sha: str) -> None:
+        """Create a new branch at `sha`; raise BranchExists when the name is taken."""
+        if not pygit2.reference_is_valid_name(HEADS + branch):
+            raise InvalidInput(f"{branch!r} is not a valid branch name")
+        try:
+            self.create_ref(HEADS + branch, sha)
+        except RefRaced as error:
+            if self.branch_sha(branch) is not None:
+                raise BranchExists(
+                    f"branch {branch!r} already exists; merge or close its pull request first, "
+                    "or choose another branch name"
+                ) from error
+            raise
+
+    def update_ref(self, ref: str, new_sha: str, expected_sha: str) -> None:
+        """Move `ref` from `expected_sha` to `new_sha`; raise RefRaced if it is elsewhere now."""
+        try:
+            reference = self._repo.references[ref]
+        except KeyError as error:
+            raise RefRaced(ref) from error
+        if str(reference.target) != expected_sha:
+            raise RefRaced(ref)
+        try:
+            # libgit2 re-reads the ref under its lock and refuses if it no longer holds the
+            # value loaded above: this is the compare-and-swap.
+            reference.set_target(new_sha)
+        except pygit2.GitError as error:
+            if _is_lock_error(error):
+                raise RefRaced(ref) from error
+            raise
+
+    def delete_ref(self, ref: str, expected_sha: str | None = None) -> bool:
+        """Delete `ref` if it still points to `expected_sha` (any value when None).
+
+        Returns whether a reference was deleted. A ref that moved meanwhile is left alone.
+        """
+        for _ in range(50):
+            reference = self._repo.references.get(ref)
+            if reference is None:
+                return False
+            if expected_sha is not None and str(reference.target) != expected_sha:
+                return False
+            try:
+                reference.delete()
+                return True
+            except pygit2.GitError as error:
+                if not _is_lock_error(error):
+                    raise
+                time.sleep(random.uniform(0.001, 0.01))
+        return False
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def commit(self, sha: str) -> CommitInfo:
+        """Return what mirel shows of one commit."""
+        commit = self._commit(sha)
+        return CommitInfo(
+            sha=str(commit.id),
+            message=commit.message,
+            author_name=commit.author.name,
+            author_email=commit.author.email,
+            time=commit.author.time,
+            parents=tuple(str(parent) for parent in commit.parent_ids),
+        )
+
+    def resolve(self, revision: str) -> str:
+        """Return the commit a branch name, full ref or sha names; raise BranchNotFound."""
+        for candidate in (HEADS + revision, revision):
+            sha = self.ref_sha(candidate) if candidate.startswith("refs/") else None
+            if sha is not None:
+                return sha
+        try:
+            obj = self._repo.revparse_single(revision)
+            commit = obj.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError) as error:
+            raise BranchNotFound(
+                f"{revision!r} names no branch or commit in {self.path}"
+            ) from error
+        return str(commit.id)
+
+    def tree_of(self, commit_sha: str) -> str:
+        """Return the root tree of a commit."""
+        return str(self._commit(commit_sha).tree_id)
+
+    def entry_at(self, tree_oid: str, path: str) -> TreeEntry | None:
+        """Return the entry at `path` below a tree, or None when nothing is there."""
+        if path in ("", "."):
+            return TreeEntry(name="", oid=tree_oid, is_tree=True)
+        tree: Any = self._repo.get(tree_oid)
+        try:
+            entry = tree[path]
+        except (KeyError, ValueError):
+            return None
+        return TreeEntry(name=entry.name or "", oid=str(entry.id), is_tree=entry.type_str == "tree")
+
+    def list_tree(self, tree_oid: str) -> list[TreeEntry]:
+        """Return the entries of one tree, in git's order."""
+        tree: Any = self._repo.get(tree_oid)
+        return [
+            TreeEntry(name=entry.name or "", oid=str(entry.id), is_tree=entry.type_str == "tree")
+            for entry in tree
+        ]
+
+    def read_blob(self, oid: str) -> bytes:
+        """Return the content of a blob."""
+        blob = self._repo.get(oid)
+        if not isinstance(blob, pygit2.Blob):
+            raise InvalidInput(f"object {oid} is not a file")
+        return bytes(blob.data)
+
+    def walk_files(self, tree_oid: str, prefix: str = "") -> Iterator[tuple[str, str]]:
+        """Yield `(path, blob oid)` for every file below a tree, paths relative to it."""
+        for entry in self.list_tree(tree_oid):
+            path = f"{prefix}{entry.name}"
+            if entry.is_tree:
+                yield from self.walk_files(entry.oid, path + "/")
+            else:
+                yield path, entry.oid
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def write_blob(self, content: bytes) -> str:
+        """Store a blob and return its id."""
+        return str(self._repo.create_blob(content))
+
+    def write_tree_changes(self, tree_oid: str | None, changes: Mapping[str, bytes | None]) -> str:
+        """Return the tree that is `tree_oid` with files written (bytes) or removed (None).
+
+        Only the trees along the changed paths are rebuilt.
+        """
+        blob_changes: dict[str, str | None] = {}
+        for path, content in changes.items():
+            _check_repo_path(path)
+            blob_changes[path] = None if content is None else self.write_blob(content)
+        new_tree = self._rebuild(tree_oid, blob_changes)
+        if new_tree is None:
+            return str(self._repo.TreeBuilder().write())
+        return new_tree
+
+    def _rebuild(self, tree_oid: str | None, changes: Mapping[str, str | None]) -> str | None:
+        builder = self._repo.TreeBuilder(tree_oid) if tree_oid else self._repo.TreeBuilder()
+        nested: dict[str, dict[str, str | None]] = {}
+        for path, blob in changes.items():
+            head, _, rest = path.partition("/")
+            if rest:
+                nested.setdefault(head, {})[rest] = blob
+                continue
+            existing = builder.get(head)
+            if existing is not None and existing.type_str == "tree":
+                raise InvalidInput(f"cannot write file {head!r}: a folder of that name exists")
+            if blob is None:
+                if existing is not None:
+                    builder.remove(head)
+            else:
+                builder.insert(head, blob, FileMode.BLOB)
+        for head, sub_changes in nested.items():
+            existing = builder.get(head)
+            if existing is not None and existing.type_str != "tree":
+                raise InvalidInput(f"cannot write below {head!r}: it is a file, not a folder")
+            sub_tree = self._rebuild(str(existing.id) if existing else None, sub_changes)
+            if sub_tree is None:
+                if existing is not None:
+                    builder.remove(head)
+            else:
+                builder.insert(head, sub_tree, FileMode.TREE)
+        if len(builder) == 0:
+            return None
+        return str(builder.write())
+
+    def write_commit(
+        self,
+        *,
+        tree_oid: str,
+        parents: list[str],
+        message: str,
+        author: Author,
+        when: int | None = None,
+    ) -> str:
+        """Store a commit (no reference moves) and return its sha."""
+        moment = int(time.time()) if when is None else when
+        signature = pygit2.Signature(author.name, author.email, moment, 0)
+        sha = self._repo.create_commit(None, signature, signature, message, tree_oid, parents)
+        return str(sha)
+
+    # -- history and merges ------------------------------------------------------------------
+
+    def merge_base(self, first: str, second: str) -> str | None:
+        """Return the best common ancestor of two commits, or None when they share none."""
+        base = self._repo.merge_base(first, second)
+        return str(base) if base is not None else None
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """Return whether `ancestor` is reachable from `descendant` (or equal to it)."""
+        return ancestor == descendant or bool(self._repo.descendant_of(descendant, ancestor))
+
+    def merge_trees(self, ours: str, theirs: str) -> tuple[str | None, list[str]]:
+        """Return the tree of a three-way merge of two commits and the conflicting paths.
+
+        The tree is None when there are conflicts; nothing is written in that case.
+        """
+        base = self.merge_base(ours, theirs)
+        if base == ours:
+            # Nothing happened on our side since the branch was made: the result is theirs.
+            return self.tree_of(theirs), []
+        index = self._repo.merge_commits(ours, theirs)
+        if index.conflicts is not None:
+            paths: set[str] = set()
+            for ancestor, our, their in index.conflicts:
+                for side in (ancestor, our, their):
+                    if side is not None:
+                        paths.add(side.path)
+            return None, sorted(paths)
+        return str(index.write_tree(self._repo)), []
+
+    def diff_trees(self, old_tree: str | None, new_tree: str | None) -> list[ChangedPath]:
+        """Return every file that differs between two trees (None is the empty tree)."""
+        empty = str(self._repo.TreeBuilder().write())
+        old: Any = self._repo.get(old_tree or empty)
+        new: Any = self._repo.get(new_tree or empty)
+        changes: list[ChangedPath] = []
+        for patch_delta in self._repo.diff(old, new).deltas:
+            status = {"A": "added", "D": "removed"}.get(patch_delta.status_char(), "changed")
+            zero = "0" * 40
+            old_oid = str(patch_delta.old_file.id)
+            new_oid = str(patch_delta.new_file.id)
+            changes.append(
+                ChangedPath(
+                    status=status,
+                    path=patch_delta.new_file.path or patch_delta.old_file.path,
+                    old_oid=None if old_oid == zero else old_oid,
+                    new_oid=None if new_oid == zero else new_oid,
+                )
+            )
+        return changes
+
+    def patches(self, old_tree: str | None, new_tree: str | None) -> list[tuple[ChangedPath, str]]:
+        """Return every changed file between two trees with its unified diff text."""
+        empty = str(self._repo.TreeBuilder().write())
+        old: Any = self._repo.get(old_tree or empty)
+        new: Any = self._repo.get(new_tree or empty)
+        found: list[tuple[ChangedPath, str]] = []
+        patch: Any
+        for patch in self._repo.diff(old, new, context_lines=3):
+            delta = patch.delta
+            status = {"A": "added", "D": "removed"}.get(delta.status_char(), "changed")
+            zero = "0" * 40
+            old_oid, new_oid = str(delta.old_file.id), str(delta.new_file.id)
+            change = ChangedPath(
+                status=status,
+                path=delta.new_file.path or delta.old_file.path,
+                old_oid=None if old_oid == zero else old_oid,
+                new_oid=None if new_oid == zero else new_oid,
+            )
+            text = "binary file differs\n" if delta.is_binary else (patch.text or "")
+            found.append((change, text))
+        return found
+
+    def history(self, start_sha: str, path: str | None = None, limit: int = 50) -> list[CommitInfo]:
+        """Return up to `limit` commits from `start_sha` back, first-parent, that changed `path`."""
+        found: list[CommitInfo] = []
+        commit: Any = self._commit(start_sha)
+        while commit is not None and len(found) < limit:
+            parent = commit.parents[0] if commit.parents else None
+            if path is None or self._path_oid(commit, path) != (
+                self._path_oid(parent, path) if parent is not None else None
+            ):
+                found.append(self.commit(str(commit.id)))
+            commit = parent
+        return found
+
+    def _path_oid(self, commit: Any, path: str) -> str | None:
+        entry = self.entry_at(str(commit.tree_id), path)
+        return entry.oid if entry else None
+
+    def _commit(self, sha: str) -> Any:
+        try:
+            obj = self._repo.get(sha)
+        except (ValueError, TypeError) as error:
+            raise BranchNotFound(f"{sha!r} is not a commit in {self.path}") from error
+        if not isinstance(obj, pygit2.Commit):
+            raise BranchNotFound(f"{sha!r} is not a commit in {self.path}")
+        return obj
+
+    # -- identity ----------------------------------------------------------------------------
+
+    def configured_author(self) -> Author | None:
+        """Return the author from git's configuration (user.name and user.email), if set."""
+        try:
+            signature = self._repo.default_signature
+        except (KeyError, pygit2.GitError):
+            return None
+        return Author(signature.name, signature.email)
+
+    @property
+    def git_dir(self) -> Path:
+        """Return the folder of the bare repository."""
+        return Path(os.fspath(self._repo.path)).resolve()
+
+
+def _check_repo_path(path: str) -> None:
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise InvalidInput(f"{path!r} is not a safe relative path inside the repository")
+    if "\\" in path or "\0" in path or parts[0] == ".git" or ".git" in parts:
+        raise InvalidInput(f"{path!r} is not a safe relative path inside the repository")

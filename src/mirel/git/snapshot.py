@@ -1,0 +1,51 @@
+"""The files of one commit, read from git without a working tree (the core's Snapshot)."""
+
+from __future__ import annotations
+
+from mirel.core.snapshot import TreeEntry
+from mirel.git.repository import GitRepository
+
+
+class CommitSnapshot:
+    """A Snapshot over one commit of a GitRepository."""
+
+    def __init__(self, repo: GitRepository, commit_sha: str) -> None:
+        self._repo = repo
+        self._commit_sha = commit_sha
+        self._tree = repo.tree_of(commit_sha)
+
+    @property
+    def commit_sha(self) -> str:
+        return self._commit_sha
+
+    @property
+    def tree_oid(self) -> str:
+        """Return the root tree of the commit."""
+        return self._tree
+
+    def entry(self, path: str) -> TreeEntry | None:
+        return self._repo.entry_at(self._tree, path)
+
+    def list_dir(self, path: str) -> list[TreeEntry]:
+        found = self.entry(path)
+        if found is None or not found.is_tree:
+            return []
+        return self._repo.list_tree(found.oid)
+
+    def read(self, path: str) -> bytes | None:
+        found = self.entry(path)
+        if found is None or found.is_tree:
+            return None
+        return self._repo.read_blob(found.oid)
+
+    def read_blob(self, oid: str) -> bytes:
+        return self._repo.read_blob(oid)
+
+    def folder_files(self, path: str) -> dict[str, bytes]:
+        found = self.entry(path)
+        if found is None or not found.is_tree:
+            return {}
+        return {
+            relative: self._repo.read_blob(oid)
+            for relative, oid in self._repo.walk_files(found.oid)
+        }

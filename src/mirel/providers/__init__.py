@@ -1,0 +1,1 @@
+"""Providers: where the repository is hosted and where its pull requests live."""

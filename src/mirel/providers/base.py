@@ -1,0 +1,109 @@
+"""The provider seam: where the repository is hosted and where its pull requests live."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from mirel.git.repository import Author, GitRepository
+
+
+class PullState(StrEnum):
+    """The state of a pull request as users see it."""
+
+    OPEN = "open"
+    MERGED = "merged"
+    CLOSED = "closed"
+    CONFLICTING = "conflicting"  # open, but it cannot merge into the current default branch
+
+
+@dataclass(frozen=True)
+class FileDiff:
+    """One changed file of a pull request."""
+
+    path: str
+    status: str  # added, removed, changed
+    patch: str  # a unified diff for text, a one-line note for binary files
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """A pull request: a branch proposed for merging into the default branch."""
+
+    number: int
+    title: str
+    description: str
+    author: str
+    head_branch: str
+    base_branch: str
+    state: PullState
+    created_at: str
+    updated_at: str
+    head_sha: str
+    base_sha: str  # the default branch's tip when the pull request was opened
+    url: str
+    merge_commit_sha: str | None = None
+    merged_by: str | None = None
+    closed_by: str | None = None
+    # Branches removed with the head branch when this merges or closes (a hotfix branch).
+    cleanup_branches: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, object]:
+        """Return the pull request as the API and `--json` show it."""
+        data = asdict(self)
+        data["state"] = str(self.state)
+        data["cleanup_branches"] = list(self.cleanup_branches)
+        data["conflicts"] = list(self.conflicts)
+        return data
+
+    def summary(self) -> dict[str, object]:
+        """Return the short form carried by every write's answer."""
+        return {"number": self.number, "url": self.url, "state": str(self.state)}
+
+
+class Provider(Protocol):
+    """Where pull requests live. `local` first; hosted providers implement the same calls."""
+
+    repository: GitRepository
+
+    def branch_url(self, branch: str) -> str:
+        """Return where a person can see a branch."""
+        ...
+
+    def create_pull_request(
+        self,
+        *,
+        head_branch: str,
+        title: str,
+        description: str,
+        author: Author,
+        cleanup_branches: tuple[str, ...] = (),
+    ) -> PullRequest:
+        """Open a pull request of `head_branch` into the default branch and return it."""
+        ...
+
+    def get(self, number: int) -> PullRequest:
+        """Return one pull request with its current state."""
+        ...
+
+    def list_pulls(self, state: PullState | None = None) -> list[PullRequest]:
+        """Return pull requests, newest first, optionally only those in one state."""
+        ...
+
+    def open_pull_for_branch(self, branch: str) -> PullRequest | None:
+        """Return the open pull request whose head is `branch`, if any."""
+        ...
+
+    def diff(self, number: int) -> list[FileDiff]:
+        """Return the files a pull request changes, with their diffs."""
+        ...
+
+    def merge(self, number: int, author: Author) -> PullRequest:
+        """Merge a pull request into the default branch and return it, merged."""
+        ...
+
+    def close(self, number: int, author: Author) -> PullRequest:
+        """Close a pull request without merging and return it, closed."""
+        ...

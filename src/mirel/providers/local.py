@@ -1,0 +1,374 @@
+"""The `local` provider: a bare repository that keeps its own pull requests.
+
+Pull request `n` lives in the repository itself, so every process that opens the repository sees
+the same pull requests with no other server:
+
+- `refs/mirel/pulls/<n>/meta` points to a commit whose tree holds `pull.json`; each change of the
+  pull request (merge, close) is a new commit on top, so the ref is also its history;
+- `refs/mirel/pulls/<n>/head` points to the head commit, so the diff stays readable after the
+  head branch is deleted.
+
+Numbers are allocated by creating the `meta` ref, which fails if another process took the number
+first; every later update is a compare-and-swap on that ref.
+
+Merging is a real three-way merge into the default branch, published with a compare-and-swap on
+the branch (retried when another merge got there first). It then deletes the head branch and calls
+the deploy hooks registered on the repository (best effort: instances also poll).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from mirel.errors import (
+    InvalidInput,
+    MergeConflict,
+    PullRequestNotFound,
+    PullRequestNotOpen,
+)
+from mirel.git.repository import HEADS, Author, GitRepository, RefRaced, retry_on_race
+from mirel.providers.base import FileDiff, PullRequest, PullState
+
+log = logging.getLogger(__name__)
+
+PULLS = "refs/mirel/pulls/"
+_META = re.compile(r"refs/mirel/pulls/(\d+)/meta")
+HOOKS_FILE = "mirel-deploy-hooks.json"
+_PROVIDER_AUTHOR = Author("mirel", "mirel@localhost")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class DeployHooks:
+    """URLs to notify after a merge, stored in the bare repository's folder."""
+
+    def __init__(self, git_dir: Path) -> None:
+        self._file = git_dir / HOOKS_FILE
+
+    def urls(self) -> list[str]:
+        """Return the registered hook URLs."""
+        try:
+            data = json.loads(self._file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError) as error:
+            raise InvalidInput(f"{self._file} is not valid JSON; remove or fix it") from error
+        hooks = data.get("hooks", []) if isinstance(data, dict) else []
+        return [hook for hook in hooks if isinstance(hook, str)]
+
+    def add(self, url: str) -> list[str]:
+        """Register a hook URL (once) and return the hooks."""
+        if not re.fullmatch(r"https?://[^\s]+", url):
+            raise InvalidInput(f"{url!r} is not an http(s) URL")
+        hooks = self.urls()
+        if url not in hooks:
+            hooks.append(url)
+            self._write(hooks)
+        return hooks
+
+    def remove(self, url: str) -> list[str]:
+        """Unregister a hook URL and return the hooks."""
+        hooks = [hook for hook in self.urls() if hook != url]
+        self._write(hooks)
+        return hooks
+
+    def _write(self, hooks: list[str]) -> None:
+        # Write a new file and rename it over the old one, so readers never see half a file.
+        handle, temporary = tempfile.mkstemp(dir=self._file.parent, prefix=".hooks-")
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump({"hooks": hooks}, stream, indent=2)
+        os.replace(temporary, self._file)
+
+    def notify(self, event: dict[str, object]) -> None:
+        """POST `event` to every hook; failures are logged, never raised."""
+        for url in self.urls():
+            try:
+                httpx.post(url, json=event, timeout=3.0)
+            except httpx.HTTPError as error:
+                log.warning("deploy hook %s failed: %s", url, error)
+
+
+class LocalProvider:
+    """Pull requests stored inside the bare repository itself."""
+
+    name = "local"
+
+    def __init__(self, repository: GitRepository, web_url: str | None = None) -> None:
+        self.repository = repository
+        self.hooks = DeployHooks(repository.git_dir)
+        # When a server shows this repository, links point to its pages instead of file URLs.
+        self._web_url = web_url.rstrip("/") if web_url else None
+
+    # -- urls --------------------------------------------------------------------------------
+
+    def branch_url(self, branch: str) -> str:
+        """Return where a person can see a branch."""
+        if self._web_url:
+            return f"{self._web_url}/branches/{quote(branch, safe='/')}"
+        return f"file://{self.repository.path}#branch={branch}"
+
+    def pull_url(self, number: int) -> str:
+        """Return where a person can see a pull request."""
+        if self._web_url:
+            return f"{self._web_url}/pulls/{number}"
+        return f"file://{self.repository.path}#pull={number}"
+
+    # -- storage -----------------------------------------------------------------------------
+
+    def _meta_ref(self, number: int) -> str:
+        return f"{PULLS}{number}/meta"
+
+    def _head_ref(self, number: int) -> str:
+        return f"{PULLS}{number}/head"
+
+    def _numbers(self) -> list[int]:
+        numbers = []
+        for ref in self.repository.refs_under(PULLS):
+            match = _META.fullmatch(ref)
+            if match:
+                numbers.append(int(match[1]))
+        return numbers
+
+    def _read(self, number: int) -> tuple[dict[str, Any], str]:
+        meta_sha = self.repository.ref_sha(self._meta_ref(number))
+        if meta_sha is None:
+            raise PullRequestNotFound(
+                f"there is no pull request #{number}; 'mirel pr list' shows them"
+            )
+        tree = self.repository.tree_of(meta_sha)
+        entry = self.repository.entry_at(tree, "pull.json")
+        if entry is None:
+            raise PullRequestNotFound(f"pull request #{number} has no record")
+        return json.loads(self.repository.read_blob(entry.oid)), meta_sha
+
+    def _write_record(self, record: dict[str, Any], parent: str | None) -> str:
+        blob = json.dumps(record, indent=2, sort_keys=True).encode() + b"\n"
+        tree = self.repository.write_tree_changes(None, {"pull.json": blob})
+        return self.repository.write_commit(
+            tree_oid=tree,
+            parents=[parent] if parent else [],
+            message=f"pull request #{record['number']}: {record['state']}",
+            author=_PROVIDER_AUTHOR,
+        )
+
+    def _update(self, number: int, changes: dict[str, Any]) -> dict[str, Any]:
+        def attempt() -> dict[str, Any]:
+            record, meta_sha = self._read(number)
+            record.update(changes, updated_at=_now())
+            self.repository.update_ref(
+                self._meta_ref(number), self._write_record(record, meta_sha), meta_sha
+            )
+            return record
+
+        return retry_on_race(attempt, what=f"updating pull request #{number}")
+
+    def _to_pull(self, record: dict[str, Any], *, with_conflicts: bool) -> PullRequest:
+        state = PullState(record["state"])
+        head_sha = record["head_sha"]
+        conflicts: tuple[str, ...] = ()
+        if state is PullState.OPEN:
+            head_sha = self.repository.branch_sha(record["head_branch"]) or head_sha
+            if with_conflicts:
+                conflicts = tuple(self._conflicts(record["base_branch"], head_sha))
+                if conflicts:
+                    state = PullState.CONFLICTING
+        return PullRequest(
+            number=record["number"],
+            title=record["title"],
+            description=record["description"],
+            author=record["author"],
+            head_branch=record["head_branch"],
+            base_branch=record["base_branch"],
+            state=state,
+            created_at=record["created_at"],
+            updated_at=record["updated_at"],
+            head_sha=head_sha,
+            base_sha=record["base_sha"],
+            url=self.pull_url(record["number"]),
+            merge_commit_sha=record.get("merge_commit_sha"),
+            merged_by=record.get("merged_by"),
+            closed_by=record.get("closed_by"),
+            cleanup_branches=tuple(record.get("cleanup_branches", ())),
+            conflicts=conflicts,
+        )
+
+    def _conflicts(self, base_branch: str, head_sha: str) -> list[str]:
+        base_sha = self.repository.branch_sha(base_branch)
+        if base_sha is None or self.repository.is_ancestor(head_sha, base_sha):
+            return []
+        _, conflicts = self.repository.merge_trees(base_sha, head_sha)
+        return conflicts
+
+    # -- the Provider calls ------------------------------------------------------------------
+
+    def create_pull_request(
+        self,
+        *,
+        head_branch: str,
+        title: str,
+        description: str,
+        author: Author,
+        cleanup_branches: tuple[str, ...] = (),
+    ) -> PullRequest:
+        """Open a pull request of `head_branch` into the default branch and return it."""
+        head_sha = self.repository.require_branch(head_branch)
+        base_branch = self.repository.default_branch
+        base_sha = self.repository.require_branch(base_branch)
+        created = _now()
+        for _ in range(1000):
+            number = max(self._numbers(), default=0) + 1
+            record = {
+                "number": number,
+                "title": title,
+                "description": description,
+                "author": str(author),
+                "head_branch": head_branch,
+                "base_branch": base_branch,
+                "state": str(PullState.OPEN),
+                "created_at": created,
+                "updated_at": created,
+                "head_sha": head_sha,
+                "base_sha": base_sha,
+                "merge_commit_sha": None,
+                "merged_by": None,
+                "closed_by": None,
+                "cleanup_branches": list(cleanup_branches),
+            }
+            try:
+                # Creating the meta ref claims the number; a racing writer gets the next one.
+                self.repository.create_ref(self._meta_ref(number), self._write_record(record, None))
+            except RefRaced:
+                time.sleep(0.002)
+                continue
+            self.repository.create_ref(self._head_ref(number), head_sha)
+            return self._to_pull(record, with_conflicts=False)
+        raise PullRequestNotOpen("could not allocate a pull request number; try again")
+
+    def get(self, number: int) -> PullRequest:
+        """Return one pull request with its current state (conflicts checked when open)."""
+        record, _ = self._read(number)
+        return self._to_pull(record, with_conflicts=True)
+
+    def list_pulls(self, state: PullState | None = None) -> list[PullRequest]:
+        """Return pull requests, newest first, optionally only those in one state."""
+        pulls = []
+        for number in sorted(self._numbers(), reverse=True):
+            record, _ = self._read(number)
+            pull = self._to_pull(record, with_conflicts=record["state"] == PullState.OPEN)
+            if (
+                state is None
+                or pull.state is state
+                or (state is PullState.OPEN and pull.state is PullState.CONFLICTING)
+            ):
+                pulls.append(pull)
+        return pulls
+
+    def open_pull_for_branch(self, branch: str) -> PullRequest | None:
+        """Return the open pull request whose head is `branch`, if any."""
+        for number in sorted(self._numbers(), reverse=True):
+            record, _ = self._read(number)
+            if record["head_branch"] == branch and record["state"] == PullState.OPEN:
+                return self._to_pull(record, with_conflicts=False)
+        return None
+
+    def diff(self, number: int) -> list[FileDiff]:
+        """Return the files a pull request changes against where it branched off, with diffs."""
+        pull = self.get(number)
+        repo = self.repository
+        if pull.merge_commit_sha and pull.state is PullState.MERGED:
+            parents = repo.commit(pull.merge_commit_sha).parents
+            base_tip = parents[0] if parents else pull.base_sha
+        else:
+            base_tip = repo.branch_sha(pull.base_branch) or pull.base_sha
+        base = repo.merge_base(base_tip, pull.head_sha) or pull.base_sha
+        return [
+            FileDiff(path=change.path, status=change.status, patch=text)
+            for change, text in repo.patches(repo.tree_of(base), repo.tree_of(pull.head_sha))
+        ]
+
+    def merge(self, number: int, author: Author) -> PullRequest:
+        """Merge a pull request into the default branch; raise MergeConflict naming paths."""
+        repo = self.repository
+        record, _ = self._read(number)
+        if record["state"] != PullState.OPEN:
+            raise PullRequestNotOpen(f"pull request #{number} is already {record['state']}")
+        head_sha = repo.branch_sha(record["head_branch"]) or record["head_sha"]
+        base_branch = record["base_branch"]
+
+        def attempt() -> str:
+            base_sha = repo.require_branch(base_branch)
+            if repo.is_ancestor(head_sha, base_sha):
+                return base_sha  # merged already (by a racing process, or a crash after it)
+            tree, conflicts = repo.merge_trees(base_sha, head_sha)
+            if tree is None:
+                raise MergeConflict(number, conflicts)
+            merge_sha = repo.write_commit(
+                tree_oid=tree,
+                parents=[base_sha, head_sha],
+                message=f"Merge pull request #{number} from {record['head_branch']}\n\n"
+                f"{record['title']}\n",
+                author=author,
+            )
+            repo.update_ref(HEADS + base_branch, merge_sha, base_sha)
+            return merge_sha
+
+        merge_sha = retry_on_race(attempt, what=f"merging pull request #{number}")
+        record = self._update(
+            number,
+            {
+                "state": str(PullState.MERGED),
+                "merge_commit_sha": merge_sha,
+                "merged_by": str(author),
+                "head_sha": head_sha,
+            },
+        )
+        self._finish(number, record, head_sha, cleanup=True)
+        self.hooks.notify(
+            {
+                "event": "merge",
+                "repository": str(repo.path),
+                "branch": base_branch,
+                "commit_sha": merge_sha,
+                "pull_request": number,
+            }
+        )
+        return self._to_pull(record, with_conflicts=False)
+
+    def close(self, number: int, author: Author) -> PullRequest:
+        """Close a pull request without merging; its head branch is deleted."""
+        record, _ = self._read(number)
+        if record["state"] != PullState.OPEN:
+            raise PullRequestNotOpen(f"pull request #{number} is already {record['state']}")
+        head_sha = self.repository.branch_sha(record["head_branch"]) or record["head_sha"]
+        record = self._update(
+            number, {"state": str(PullState.CLOSED), "closed_by": str(author), "head_sha": head_sha}
+        )
+        # A closed patch-release pull request leaves its hotfix branch open for another try.
+        self._finish(number, record, head_sha, cleanup=False)
+        return self._to_pull(record, with_conflicts=False)
+
+    def _finish(self, number: int, record: dict[str, Any], head_sha: str, *, cleanup: bool) -> None:
+        repo = self.repository
+        with contextlib.suppress(RefRaced):
+            repo.update_ref(
+                self._head_ref(number), head_sha, repo.ref_sha(self._head_ref(number)) or ""
+            )
+        # The head branch goes only if nobody committed to it meanwhile.
+        repo.delete_ref(HEADS + record["head_branch"], head_sha)
+        if cleanup:
+            for branch in record.get("cleanup_branches", ()):
+                repo.delete_ref(HEADS + branch)
