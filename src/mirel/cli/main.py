@@ -535,9 +535,16 @@ def pr() -> None:
 @pr.command("list")
 @common
 @click.option("--state", type=click.Choice([s.value for s in PullState]), help="Only this state.")
-def pr_list(state: str | None) -> None:
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Show at most this many.",
+)
+def pr_list(state: str | None, limit: int) -> None:
     """List pull requests, newest first."""
-    pulls = options().hub().provider.list_pulls(PullState(state) if state else None)
+    pulls = options().hub().provider.list_pulls(PullState(state) if state else None, limit)
 
     def human() -> None:
         if not pulls:

@@ -136,7 +136,10 @@ def hotfix_base(element_name: str, line: Line, released: Set[Version]) -> Versio
 def next_patch(line: Line, released: Set[Version], claimed: Set[Version]) -> Version:
     """Return `X.Y.(P+1)` with P the highest patch of the line released or claimed."""
     patches = [v.patch for v in (set(released) | set(claimed)) if line.contains(v)]
-    return Version(line.major, line.minor, max(patches, default=-1) + 1)
+    if not patches:
+        return Version(line.major, line.minor, 0)
+    # bump() refuses a patch number mirel could not read back.
+    return Version(line.major, line.minor, max(patches)).bump(Bump.PATCH)
 
 
 # -- deletions ---------------------------------------------------------------------------------

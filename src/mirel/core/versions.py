@@ -11,6 +11,8 @@ from mirel.errors import InvalidVersion
 # No leading zeros, no pre-release or build suffixes: exactly what SPEC.md §2.2 allows.
 _VERSION = re.compile(r"(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})")
 _LINE = re.compile(r"(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})")
+# The largest number a version part may hold (nine digits, as the patterns above allow).
+MAX_PART = 999_999_999
 
 
 class Bump(StrEnum):
@@ -46,12 +48,24 @@ class Version:
         return isinstance(text, str) and _VERSION.fullmatch(text) is not None
 
     def bump(self, part: Bump) -> Version:
-        """Return the next version for a Major, Minor or Patch release after this one."""
+        """Return the next version for a Major, Minor or Patch release after this one.
+
+        Raises InvalidVersion when that version would need a part above MAX_PART.
+        """
         if part is Bump.MAJOR:
-            return Version(self.major + 1, 0, 0)
-        if part is Bump.MINOR:
-            return Version(self.major, self.minor + 1, 0)
-        return Version(self.major, self.minor, self.patch + 1)
+            bumped = Version(self.major + 1, 0, 0)
+        elif part is Bump.MINOR:
+            bumped = Version(self.major, self.minor + 1, 0)
+        else:
+            bumped = Version(self.major, self.minor, self.patch + 1)
+        # Refused rather than produced: a version mirel cannot parse back would be an artifact
+        # that every reader skips as misnamed.
+        if max(bumped.major, bumped.minor, bumped.patch) > MAX_PART:
+            raise InvalidVersion(
+                f"a {part} release after {self} would need a number above {MAX_PART}, "
+                "the largest a version part may hold"
+            )
+        return bumped
 
     @property
     def line(self) -> Line:

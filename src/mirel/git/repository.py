@@ -158,12 +158,32 @@ class GitRepository:
     def refs_under(self, prefix: str) -> dict[str, str]:
         """Return every reference whose full name starts with `prefix`, mapped to its target."""
         found: dict[str, str] = {}
-        for name in self._repo.listall_references():
-            if name.startswith(prefix):
-                sha = self.ref_sha(name)
-                if sha is not None:
-                    found[name] = sha
+        for name in sorted(self._ref_names_under(prefix)):
+            sha = self.ref_sha(name)
+            if sha is not None:
+                found[name] = sha
         return found
+
+    def _ref_names_under(self, prefix: str) -> set[str]:
+        # libgit2 offers no prefix listing, and listing every ref would make work on one element
+        # grow with the whole repository (two refs per pull request). Refs are loose files below
+        # the git folder, plus the lines of packed-refs after a `git gc`: read only the folder of
+        # the prefix and the packed file.
+        names: set[str] = set()
+        folder_name, _, _ = prefix.rpartition("/")
+        folder = self.git_dir / folder_name
+        if folder.is_dir():
+            for path in folder.rglob("*"):
+                name = path.relative_to(self.git_dir).as_posix()
+                if path.is_file() and name.startswith(prefix) and not name.endswith(".lock"):
+                    names.add(name)
+        packed = self.git_dir / "packed-refs"
+        if packed.exists():
+            for line in packed.read_text(encoding="utf-8", errors="replace").splitlines():
+                sha, _, name = line.partition(" ")
+                if sha and sha[0] not in "#^" and name.startswith(prefix):
+                    names.add(name)
+        return names
 
     def branches_under(self, prefix: str) -> dict[str, str]:
         """Return every branch whose name starts with `prefix`, mapped to its tip commit."""

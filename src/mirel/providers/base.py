@@ -88,8 +88,10 @@ class Provider(Protocol):
         """Return one pull request with its current state."""
         ...
 
-    def list_pulls(self, state: PullState | None = None) -> list[PullRequest]:
-        """Return pull requests, newest first, optionally only those in one state."""
+    def list_pulls(
+        self, state: PullState | None = None, limit: int | None = None
+    ) -> list[PullRequest]:
+        """Return pull requests, newest first, optionally only those in one state, at most `limit`."""
         ...
 
     def open_pull_for_branch(self, branch: str) -> PullRequest | None:

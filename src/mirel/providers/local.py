@@ -44,7 +44,6 @@ from mirel.providers.base import FileDiff, PullRequest, PullState
 log = logging.getLogger(__name__)
 
 PULLS = "refs/mirel/pulls/"
-_META = re.compile(r"refs/mirel/pulls/(\d+)/meta")
 HOOKS_FILE = "mirel-deploy-hooks.json"
 _PROVIDER_AUTHOR = Author("mirel", "mirel@localhost")
 
@@ -135,13 +134,30 @@ class LocalProvider:
     def _head_ref(self, number: int) -> str:
         return f"{PULLS}{number}/head"
 
-    def _numbers(self) -> list[int]:
-        numbers = []
-        for ref in self.repository.refs_under(PULLS):
-            match = _META.fullmatch(ref)
-            if match:
-                numbers.append(int(match[1]))
-        return numbers
+    def _exists(self, number: int) -> bool:
+        return self.repository.ref_sha(self._meta_ref(number)) is not None
+
+    def _highest_number(self) -> int:
+        """Return the highest pull request number (0 when there is none).
+
+        Numbers are handed out one after the other and never removed, so the highest is found by
+        doubling then bisecting over ref lookups: O(log n), whatever the number of pull requests.
+        """
+        high = 1
+        while self._exists(high):
+            high *= 2
+        low = high // 2  # exists (or 0)
+        while high - low > 1:
+            middle = (low + high) // 2
+            if self._exists(middle):
+                low = middle
+            else:
+                high = middle
+        return low
+
+    def _numbers(self) -> range:
+        """Return every pull request number, newest first."""
+        return range(self._highest_number(), 0, -1)
 
     def _read(self, number: int) -> tuple[dict[str, Any], str]:
         meta_sha = self.repository.ref_sha(self._meta_ref(number))
@@ -230,7 +246,7 @@ class LocalProvider:
         base_sha = self.repository.require_branch(base_branch)
         created = _now()
         for _ in range(1000):
-            number = max(self._numbers(), default=0) + 1
+            number = self._highest_number() + 1
             record = {
                 "number": number,
                 "title": title,
@@ -263,10 +279,14 @@ class LocalProvider:
         record, _ = self._read(number)
         return self._to_pull(record, with_conflicts=True)
 
-    def list_pulls(self, state: PullState | None = None) -> list[PullRequest]:
-        """Return pull requests, newest first, optionally only those in one state."""
-        pulls = []
-        for number in sorted(self._numbers(), reverse=True):
+    def list_pulls(
+        self, state: PullState | None = None, limit: int | None = None
+    ) -> list[PullRequest]:
+        """Return pull requests, newest first, optionally only those in one state, at most `limit`."""
+        pulls: list[PullRequest] = []
+        for number in self._numbers():
+            if limit is not None and len(pulls) >= limit:
+                break
             record, _ = self._read(number)
             pull = self._to_pull(record, with_conflicts=record["state"] == PullState.OPEN)
             if (
@@ -279,7 +299,7 @@ class LocalProvider:
 
     def open_pull_for_branch(self, branch: str) -> PullRequest | None:
         """Return the open pull request whose head is `branch`, if any."""
-        for number in sorted(self._numbers(), reverse=True):
+        for number in self._numbers():
             record, _ = self._read(number)
             if record["head_branch"] == branch and record["state"] == PullState.OPEN:
                 return self._to_pull(record, with_conflicts=False)
