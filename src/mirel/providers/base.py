@@ -91,7 +91,7 @@ class Provider(Protocol):
     def list_pulls(
         self, state: PullState | None = None, limit: int | None = None
     ) -> list[PullRequest]:
-        """Return pull requests, newest first, optionally only those in one state, at most `limit`."""
+        """Return at most `limit` pull requests, newest first, optionally of one state."""
         ...
 
     def open_pull_for_branch(self, branch: str) -> PullRequest | None:

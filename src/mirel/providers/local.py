@@ -282,7 +282,7 @@ class LocalProvider:
     def list_pulls(
         self, state: PullState | None = None, limit: int | None = None
     ) -> list[PullRequest]:
-        """Return pull requests, newest first, optionally only those in one state, at most `limit`."""
+        """Return at most `limit` pull requests, newest first, optionally of one state."""
         pulls: list[PullRequest] = []
         for number in self._numbers():
             if limit is not None and len(pulls) >= limit:
