@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import AUTHOR, AUTHOR_TEXT, CliResult, main
 
 from mirel.hub.service import Hub
+from support import AUTHOR, AUTHOR_TEXT, CliResult, main
 
 
 @pytest.fixture(autouse=True)

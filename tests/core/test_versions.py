@@ -179,7 +179,7 @@ def test_bump_parts_parse_from_their_names() -> None:
 def test_next_version_of_nothing_counts_from_zero(part: Bump, expected: str) -> None:
     assert next_version(set(), part) == Version.parse(expected)
     assert next_version([], part) == Version.parse(expected)
-    assert ZERO == Version(0, 0, 0)
+    assert Version(0, 0, 0) == ZERO
 
 
 @given(st.sets(bumpable, min_size=1, max_size=20), bumps)

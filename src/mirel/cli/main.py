@@ -20,11 +20,14 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from mirel.core.catalog import releases_of
 from mirel.core.kinds import KINDS
 from mirel.core.manifest import write_manifest
-from mirel.core.versions import Bump
+from mirel.core.rules import hotfix_base
+from mirel.core.versions import Bump, Version
 from mirel.errors import InvalidInput, MirelError, RepositoryInvalid
 from mirel.git.repository import Author
 from mirel.hub.service import ChangeRequest, Hub, read_folder
@@ -32,8 +35,10 @@ from mirel.providers.base import PullState
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# User text (names, paths, descriptions, authors) is printed as written: no emoji codes, and
+# `escape()` wherever it is mixed into markup.
+stdout = Console(highlight=False, soft_wrap=True, emoji=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 @dataclass
@@ -120,6 +125,12 @@ def options() -> Options:
     return click.get_current_context().ensure_object(Options)
 
 
+def print_table(table: Table | str) -> None:
+    """Print a table; when the output is not a terminal, at full width, so no cell is cut."""
+    piped = Console(highlight=False, soft_wrap=True, emoji=False, width=100_000)
+    (stdout if stdout.is_terminal else piped).print(table)
+
+
 def emit(data: object, human: Callable[[], None]) -> None:
     """Print `data` as JSON under --json, else call `human` to print it for people."""
     if options().json:
@@ -132,8 +143,8 @@ def emit_change(change: ChangeRequest, what: str) -> None:
     """Print the answer of a write: branch, commit and pull request."""
 
     def human() -> None:
-        stdout.print(f"[green]✓[/] {what}")
-        stdout.print(f"  branch  {change.branch_name}")
+        stdout.print(f"[green]✓[/] {escape(what)}")
+        stdout.print(f"  branch  {escape(change.branch_name)}")
         stdout.print(f"  commit  {change.commit_sha}")
         if change.pull_request:
             stdout.print(
@@ -174,7 +185,12 @@ def init(path: Path, default_branch: str) -> None:
     author = Author.parse(text) if text else _git_author()
     hub = Hub.init(path, author, default_branch)
     data = {"path": str(hub.repo.path), "default_branch": default_branch, "commit_sha": hub.head()}
-    emit(data, lambda: stdout.print(f"[green]✓[/] created {hub.repo.path} on {default_branch}"))
+    emit(
+        data,
+        lambda: stdout.print(
+            f"[green]✓[/] created {escape(str(hub.repo.path))} on {default_branch}"
+        ),
+    )
 
 
 def _git_author() -> Author:
@@ -200,7 +216,8 @@ def element() -> None:
 
 @element.command("add")
 @common
-@click.argument("kind", type=click.Choice([kind.name for kind in KINDS]))
+# Not a click.Choice: an unknown kind is bad input (exit 1, one line), not wrong usage.
+@click.argument("kind", metavar="{" + "|".join(kind.name for kind in KINDS) + "}")
 @click.argument("name")
 @click.option(
     "--from",
@@ -211,9 +228,10 @@ def element() -> None:
 )
 def element_add(kind: str, name: str, source: Path) -> None:
     """Put a folder under source control as a new app or workflow (pull request)."""
+    element_kind = KINDS.get(kind)
     hub = options().hub()
-    change = hub.add_element(KINDS.get(kind), name, read_folder(source), options().who(hub))
-    emit_change(change, f"proposed {kind} {name}")
+    change = hub.add_element(element_kind, name, read_folder(source), options().who(hub))
+    emit_change(change, f"proposed {element_kind.name} {name}")
 
 
 @element.command("push")
@@ -257,7 +275,7 @@ def element_list() -> None:
         table = Table("kind", "name", "uuid", box=None)
         for row in rows:
             table.add_row(str(row["kind"]), str(row["name"]), str(row["uuid"]))
-        stdout.print(table if rows else "no elements yet; add one with 'mirel element add'")
+        print_table(table if rows else "no elements yet; add one with 'mirel element add'")
 
     emit({"elements": rows}, human)
 
@@ -319,11 +337,11 @@ def release_list(element_ref: str) -> None:
             table.add_row(
                 str(view.version),
                 view.info.created_at,
-                view.info.created_by,
+                escape(view.info.created_by),
                 ", ".join(view.published_in) or "-",
-                view.info.description,
+                escape(view.info.description),
             )
-        stdout.print(table)
+        print_table(table)
 
     emit([view.to_json() for view in views], human)
 
@@ -357,7 +375,7 @@ def release_diff(element_ref: str, version: str, against: str | None) -> None:
         for status in ("added", "removed", "changed"):
             entries: list[dict[str, str]] = data[status]  # type: ignore[assignment]
             for entry in entries:
-                stdout.print(f"[bold]{status}[/] {entry['path']}")
+                stdout.print(f"[bold]{status}[/] {escape(entry['path'])}")
                 click.echo(entry["diff"], nl=False)
 
     emit(data, human)
@@ -455,9 +473,9 @@ def _print_matrix(data: dict[str, Any]) -> None:
                 shown = f"latest={cell['resolved'] or 'working'}"
             cells.append(f"{shown}{marks.get(cell['status'], '')}")
         table.add_row(row["name"], row["kind"], row["latest"] or "[dim]working[/]", *cells)
-    stdout.print(table if rows else "no elements yet")
+    print_table(table if rows else "no elements yet")
     for problem in data["problems"]:
-        stderr.print(f"[red]problem[/] {problem}")
+        stderr.print(f"[red]problem[/] {escape(problem)}")
 
 
 # -- hotfixes -----------------------------------------------------------------------------------
@@ -477,7 +495,12 @@ def hotfix_create(element_ref: str, version: str) -> None:
     """Make the hotfix branch of a release's X.Y line."""
     hub = options().hub()
     change = hub.create_hotfix(element_ref, version, options().who(hub))
-    emit_change(change, f"started a hotfix of {element_ref} from {version}")
+    # The branch starts from the line's newest release, which may be above the one named.
+    element, line = hub.element(element_ref), Version.parse(version).line
+    base = hotfix_base(
+        element.name, line, set(releases_of(hub.snapshot(), element.kind, element.uuid))
+    )
+    emit_change(change, f"started hotfix {line} of {element.name} from {base}")
     if not options().json:
         stdout.print(
             f"  commit fixes with 'mirel element push {element_ref} --from DIR "
@@ -551,7 +574,8 @@ def pr_list(state: str | None, limit: int) -> None:
             stdout.print("no pull requests")
         for pull in pulls:
             stdout.print(
-                f"#{pull.number:<5} {pull.state:<12} {pull.title}  [dim]{pull.head_branch}[/]"
+                f"#{pull.number:<5} {pull.state:<12} {escape(pull.title)}  "
+                f"[dim]{escape(pull.head_branch)}[/]"
             )
 
     emit({"pulls": [pull.to_json() for pull in pulls]}, human)
@@ -567,16 +591,16 @@ def pr_show(number: int) -> None:
     diff = provider.diff(number)
 
     def human() -> None:
-        stdout.print(f"#{pull.number} {pull.title}  [bold]{pull.state}[/]")
+        stdout.print(f"#{pull.number} {escape(pull.title)}  [bold]{pull.state}[/]")
         stdout.print(
-            f"{pull.head_branch} → {pull.base_branch}, by {pull.author}, {pull.created_at}"
+            escape(f"{pull.head_branch} → {pull.base_branch}, by {pull.author}, {pull.created_at}")
         )
         if pull.conflicts:
             stdout.print(
-                f"[red]conflicts with {pull.base_branch} in:[/] {', '.join(pull.conflicts)}"
+                f"[red]conflicts with {pull.base_branch} in:[/] {escape(', '.join(pull.conflicts))}"
             )
         for item in diff:
-            stdout.print(f"[bold]{item.status}[/] {item.path}")
+            stdout.print(f"[bold]{item.status}[/] {escape(item.path)}")
             click.echo(item.patch, nl=False)
 
     emit({**pull.to_json(), "diff": [item.__dict__ for item in diff]}, human)
@@ -647,7 +671,7 @@ def hook() -> None:
 def hook_add(url: str) -> None:
     """Register a deploy hook URL."""
     hooks = options().hub().provider.hooks.add(url)
-    emit({"hooks": hooks}, lambda: stdout.print(f"[green]✓[/] {url} registered"))
+    emit({"hooks": hooks}, lambda: stdout.print(f"[green]✓[/] {escape(url)} registered"))
 
 
 @hook.command("remove")
@@ -656,7 +680,7 @@ def hook_add(url: str) -> None:
 def hook_remove(url: str) -> None:
     """Unregister a deploy hook URL."""
     hooks = options().hub().provider.hooks.remove(url)
-    emit({"hooks": hooks}, lambda: stdout.print(f"[green]✓[/] {url} removed"))
+    emit({"hooks": hooks}, lambda: stdout.print(f"[green]✓[/] {escape(url)} removed"))
 
 
 @hook.command("list")
@@ -664,7 +688,9 @@ def hook_remove(url: str) -> None:
 def hook_list() -> None:
     """List deploy hook URLs."""
     hooks = options().hub().provider.hooks.urls()
-    emit({"hooks": hooks}, lambda: stdout.print("\n".join(hooks) or "no deploy hooks"))
+    emit(
+        {"hooks": hooks}, lambda: stdout.print("\n".join(hooks) or "no deploy hooks", markup=False)
+    )
 
 
 @cli.command()
@@ -686,9 +712,9 @@ def demo(folder: Path) -> None:
     data = hub.matrix()
     emit(data, lambda: None)
     if not options().json:
-        stdout.print(f"[green]✓[/] demo repository at {hub.repo.path}\n")
+        stdout.print(f"[green]✓[/] demo repository at {escape(str(hub.repo.path))}\n")
         _print_matrix(data)
-        stdout.print(f"\nTry: mirel --repo {hub.repo.path} release list billing")
+        stdout.print(f"\nTry: mirel --repo {hub.repo.path} release list billing", markup=False)
 
 
 # -- entry point --------------------------------------------------------------------------------

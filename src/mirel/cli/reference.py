@@ -13,21 +13,23 @@ HEADER = (
 )
 
 
-def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
-    found = [(path, command)]
-    if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            found.extend(_walk(command.commands[name], [*path, name]))
-    return found
+def _render(
+    command: click.Command, path: list[str], parent: click.Context | None, parts: list[str]
+) -> None:
+    # Each context has its parent, as when the command runs, so that inherited settings (`-h`
+    # as a help option) show, and the text does not depend on what ran before in this process.
+    settings = {**command.context_settings, "terminal_width": 100}
+    with click.Context(command, info_name=path[-1], parent=parent, **settings) as ctx:
+        parts.append(f"\n## {' '.join(path)}\n\n```\n{command.get_help(ctx)}\n```\n")
+        if isinstance(command, click.Group):
+            for name in sorted(command.commands):
+                _render(command.commands[name], [*path, name], ctx, parts)
 
 
 def render() -> str:
     """Return the whole reference as Markdown."""
     parts = [HEADER]
-    for path, command in _walk(cli, ["mirel"]):
-        with click.Context(command, info_name=" ".join(path), terminal_width=100) as ctx:
-            text = command.get_help(ctx)
-        parts.append(f"\n## {' '.join(path)}\n\n```\n{text}\n```\n")
+    _render(cli, ["mirel"], None, parts)
     return "".join(parts)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from mirel.core.kinds import KINDS, ElementKind
 from mirel.core.manifest import Manifest
+from mirel.core.names import is_valid_uuid
 from mirel.core.versions import Bump, Line, Version, next_version
 from mirel.errors import InvalidInput, ReleaseExists, ReleaseNotFound, ReleasePinned
 
@@ -53,7 +54,7 @@ class HotfixBranch:
 def parse_hotfix_branch(branch: str) -> HotfixBranch | None:
     """Return what a hotfix branch name says, or None when it is not one."""
     match = _HOTFIX.fullmatch(branch)
-    if match is None:
+    if match is None or not is_valid_uuid(match[2]):
         return None
     try:
         return HotfixBranch(branch, KINDS.get(match[1]), match[2], Line.parse(match[3]))
@@ -104,7 +105,8 @@ def choose_regular_version(
     if explicit in released:
         raise ReleaseExists(
             f"release {explicit} of {element_name} already exists; "
-            f"the next minor is {next_version(taken, Bump.MINOR)}"
+            f"the next minor is {next_version(taken, Bump.MINOR)} "
+            f"(use a hotfix to patch the {explicit.line} line)"
         )
     if explicit in claimed:
         raise ReleaseExists(

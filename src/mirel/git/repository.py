@@ -47,7 +47,8 @@ class Author:
         if text.endswith(">") and "<" in text:
             name, _, email = text[:-1].rpartition("<")
             name, email = name.strip(), email.strip()
-            if name and email and "<" not in email and "\n" not in text:
+            # git refuses angle brackets inside either part: catch them here, not at commit time.
+            if name and email and not any(c in name + email for c in "<>\n"):
                 return cls(name, email)
         raise InvalidInput(f"author {text!r} is not of the form 'Name <email>'")
 
@@ -95,6 +96,10 @@ def retry_on_race(operation: Callable[[], _T], *, what: str, attempts: int = 200
             # Jitter spreads contenders apart so one of them always wins the next round.
             time.sleep(random.uniform(0.001, 0.005) * min(attempt + 1, 20))
     raise ConcurrentUpdate(f"{what}: other writers kept updating the repository; try again")
+
+
+# pygit2 raises OSError, not GitError, when another process holds a ref's lock file.
+_REF_ERRORS = (pygit2.GitError, OSError)
 
 
 def _is_lock_error(error: Exception) -> bool:
@@ -193,18 +198,27 @@ class GitRepository:
 
     def create_ref(self, ref: str, sha: str) -> None:
         """Create a reference that must not exist yet; raise RefRaced when it does."""
+        # libgit2's create(force=False) looks for the ref before taking its lock, so two writers
+        # could both "create" it and the second silently overwrite the first. Lock, then look.
         try:
-            self._repo.references.create(ref, sha, force=False)
-        except pygit2.AlreadyExistsError as error:
-            raise RefRaced(ref) from error
-        except pygit2.GitError as error:
+            with self._repo.transaction() as transaction:
+                transaction.lock_ref(ref)
+                if self._repo.references.get(ref) is not None:
+                    raise RefRaced(ref)
+                transaction.set_target(ref, sha)
+        except _REF_ERRORS as error:
             if _is_lock_error(error):
                 raise RefRaced(ref) from error
             raise
 
     def create_branch(self, branch: str, sha: str) -> None:
         """Create a new branch at `sha`; raise BranchExists when the name is taken."""
-        if not pygit2.reference_is_valid_name(HEADS + branch):
+        # git itself refuses branches named HEAD or starting with '-' (they read as options).
+        if (
+            not pygit2.reference_is_valid_name(HEADS + branch)
+            or branch.startswith("-")
+            or branch == "HEAD"
+        ):
             raise InvalidInput(f"{branch!r} is not a valid branch name")
         try:
             self.create_ref(HEADS + branch, sha)
@@ -228,7 +242,7 @@ class GitRepository:
             # libgit2 re-reads the ref under its lock and refuses if it no longer holds the
             # value loaded above: this is the compare-and-swap.
             reference.set_target(new_sha)
-        except pygit2.GitError as error:
+        except _REF_ERRORS as error:
             if _is_lock_error(error):
                 raise RefRaced(ref) from error
             raise
@@ -247,8 +261,10 @@ class GitRepository:
             try:
                 reference.delete()
                 return True
-            except pygit2.GitError as error:
+            except _REF_ERRORS as error:
                 if not _is_lock_error(error):
+                    if self._repo.references.get(ref) is None:
+                        return False  # another writer deleted it first
                     raise
                 time.sleep(random.uniform(0.001, 0.01))
         return False

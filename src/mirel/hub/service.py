@@ -397,7 +397,7 @@ class Hub:
         message: str,
         author: Author,
         description: str = "",
-        cleanup_branches: tuple[str, ...] = (),
+        cleanup_branches: Mapping[str, str] | None = None,
         open_pull_request: bool = True,
     ) -> ChangeRequest:
         """Commit `changes` on a new branch from `base_sha` and open its pull request.
@@ -554,6 +554,12 @@ class Hub:
         base: str | None = None,
     ) -> ChangeRequest:
         """Commit file changes on top of a branch (new branches start at `base` or the default)."""
+        if branch == self.default_branch:
+            # Nothing writes to the default branch directly: every change is a pull request.
+            raise InvalidInput(
+                f"{branch!r} is the default branch, which only changes by merging pull requests; "
+                "name another branch, or leave the branch out to get a new one"
+            )
         tip = self.repo.branch_sha(branch)
         if tip is None:
             base_sha = self.repo.resolve(base) if base else self.head()
@@ -600,9 +606,12 @@ class Hub:
         for _ in range(20):
             snapshot = self.snapshot()
             element = self.element(reference, snapshot)
-            released = set(releases_of(snapshot, element.kind, element.uuid))
+            claimed = self._claimed(element)
+            # Read main again after the branches: a release merged meanwhile is then in one or the
+            # other (its branch goes only after main moved), never hidden from both.
+            released = set(releases_of(self.snapshot(), element.kind, element.uuid))
             chosen = choose_regular_version(
-                element.name, released, self._claimed(element), bump=bump, explicit=explicit
+                element.name, released, claimed, bump=bump, explicit=explicit
             )
             progress(f"building {element.name} {chosen}")
             artifact = self._build(element, snapshot, chosen, description, author)
@@ -854,9 +863,11 @@ class Hub:
         hotfix_snapshot = self.snapshot(HEADS + hotfix.branch)
         if hotfix_snapshot.entry(element.source_dir) is None:
             raise ElementNotFound(f"{element.source_dir} is missing on {hotfix.branch}")
-        released = set(releases_of(snapshot, element.kind, element.uuid))
         for _ in range(20):
-            version = next_patch(hotfix.line, released, self._claimed(element))
+            claimed = self._claimed(element)
+            # Main after the branches, as in create_release, so a patch merged meanwhile counts.
+            released = set(releases_of(self.snapshot(), element.kind, element.uuid))
+            version = next_patch(hotfix.line, released, claimed)
             artifact = self._build(element, hotfix_snapshot, version, description, author)
             try:
                 return self._propose(
@@ -867,7 +878,7 @@ class Hub:
                     + "\n",
                     author=author,
                     description=description,
-                    cleanup_branches=(hotfix.branch,),
+                    cleanup_branches={hotfix.branch: hotfix_snapshot.commit_sha},
                 )
             except BranchExists:
                 continue

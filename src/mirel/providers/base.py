@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -79,7 +80,7 @@ class Provider(Protocol):
         title: str,
         description: str,
         author: Author,
-        cleanup_branches: tuple[str, ...] = (),
+        cleanup_branches: Mapping[str, str] | None = None,
     ) -> PullRequest:
         """Open a pull request of `head_branch` into the default branch and return it."""
         ...

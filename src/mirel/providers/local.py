@@ -25,6 +25,7 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -181,9 +182,15 @@ class LocalProvider:
             author=_PROVIDER_AUTHOR,
         )
 
-    def _update(self, number: int, changes: dict[str, Any]) -> dict[str, Any]:
+    def _update(
+        self, number: int, changes: dict[str, Any], from_states: tuple[PullState, ...]
+    ) -> dict[str, Any]:
         def attempt() -> dict[str, Any]:
             record, meta_sha = self._read(number)
+            # Checked again under the compare-and-swap: another process may have merged or closed
+            # the pull request since the caller first looked.
+            if record["state"] not in from_states:
+                raise PullRequestNotOpen(f"pull request #{number} is already {record['state']}")
             record.update(changes, updated_at=_now())
             self.repository.update_ref(
                 self._meta_ref(number), self._write_record(record, meta_sha), meta_sha
@@ -238,9 +245,13 @@ class LocalProvider:
         title: str,
         description: str,
         author: Author,
-        cleanup_branches: tuple[str, ...] = (),
+        cleanup_branches: Mapping[str, str] | None = None,
     ) -> PullRequest:
-        """Open a pull request of `head_branch` into the default branch and return it."""
+        """Open a pull request of `head_branch` into the default branch and return it.
+
+        `cleanup_branches` maps branches to remove when it merges to the commit each must still
+        contain: a hotfix branch closed and started again meanwhile is a new line of work and stays.
+        """
         head_sha = self.repository.require_branch(head_branch)
         base_branch = self.repository.default_branch
         base_sha = self.repository.require_branch(base_branch)
@@ -262,7 +273,8 @@ class LocalProvider:
                 "merge_commit_sha": None,
                 "merged_by": None,
                 "closed_by": None,
-                "cleanup_branches": list(cleanup_branches),
+                "cleanup_branches": sorted(cleanup_branches or {}),
+                "cleanup_from": dict(cleanup_branches or {}),
             }
             try:
                 # Creating the meta ref claims the number; a racing writer gets the next one.
@@ -347,15 +359,22 @@ class LocalProvider:
             return merge_sha
 
         merge_sha = retry_on_race(attempt, what=f"merging pull request #{number}")
-        record = self._update(
-            number,
-            {
-                "state": str(PullState.MERGED),
-                "merge_commit_sha": merge_sha,
-                "merged_by": str(author),
-                "head_sha": head_sha,
-            },
-        )
+        try:
+            # The change is on the default branch now, so a close that raced us is overridden.
+            record = self._update(
+                number,
+                {
+                    "state": str(PullState.MERGED),
+                    "merge_commit_sha": merge_sha,
+                    "merged_by": str(author),
+                    "head_sha": head_sha,
+                },
+                from_states=(PullState.OPEN, PullState.CLOSED),
+            )
+        except PullRequestNotOpen:
+            # Another process merged it first: its record (and its deploy) stands.
+            record, _ = self._read(number)
+            return self._to_pull(record, with_conflicts=False)
         self._finish(number, record, head_sha, cleanup=True)
         self.hooks.notify(
             {
@@ -375,7 +394,9 @@ class LocalProvider:
             raise PullRequestNotOpen(f"pull request #{number} is already {record['state']}")
         head_sha = self.repository.branch_sha(record["head_branch"]) or record["head_sha"]
         record = self._update(
-            number, {"state": str(PullState.CLOSED), "closed_by": str(author), "head_sha": head_sha}
+            number,
+            {"state": str(PullState.CLOSED), "closed_by": str(author), "head_sha": head_sha},
+            from_states=(PullState.OPEN,),
         )
         # A closed patch-release pull request leaves its hotfix branch open for another try.
         self._finish(number, record, head_sha, cleanup=False)
@@ -390,5 +411,10 @@ class LocalProvider:
         # The head branch goes only if nobody committed to it meanwhile.
         repo.delete_ref(HEADS + record["head_branch"], head_sha)
         if cleanup:
+            required: dict[str, str] = record.get("cleanup_from", {})
             for branch in record.get("cleanup_branches", ()):
-                repo.delete_ref(HEADS + branch)
+                tip = repo.branch_sha(branch)
+                if tip is not None and (
+                    branch not in required or repo.is_ancestor(required[branch], tip)
+                ):
+                    repo.delete_ref(HEADS + branch, tip)
