@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import secrets
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from mirel.hub.service import Hub
@@ -36,3 +39,54 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "MIREL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_reason() -> str | None:
+    """Return why PostgreSQL tests cannot run here, or None when they can."""
+    try:
+        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.Error as error:
+        return f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error}".splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """Return the admin URL of the machine's PostgreSQL, or skip saying why it is absent.
+
+    CI sets MIREL_REQUIRE_POSTGRES=1, which turns the skip into a failure.
+    """
+    reason = _postgres_reason()
+    if reason is not None:
+        if os.environ.get("MIREL_REQUIRE_POSTGRES"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """Return the SQLAlchemy URL of a new, empty PostgreSQL database, dropped afterwards."""
+    name = f"mirel_test_{secrets.token_hex(6)}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = postgres_server.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Return a new, empty database URL: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'instance.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

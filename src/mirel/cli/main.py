@@ -668,9 +668,12 @@ def hook() -> None:
 @hook.command("add")
 @common
 @click.argument("url")
-def hook_add(url: str) -> None:
+@click.option(
+    "--secret", help="Sign each call with HMAC-SHA256 of this secret (X-Mirel-Signature)."
+)
+def hook_add(url: str, secret: str | None) -> None:
     """Register a deploy hook URL."""
-    hooks = options().hub().provider.hooks.add(url)
+    hooks = options().hub().provider.hooks.add(url, secret)
     emit({"hooks": hooks}, lambda: stdout.print(f"[green]✓[/] {escape(url)} registered"))
 
 

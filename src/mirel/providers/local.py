@@ -19,6 +19,8 @@ the deploy hooks registered on the repository (best effort: instances also poll)
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -53,14 +55,24 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+SIGNATURE_HEADER = "X-Mirel-Signature"
+
+
+def sign(body: bytes, secret: str) -> str:
+    """Return the signature header value of a webhook body: `sha256=<hex HMAC-SHA256>`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
 class DeployHooks:
-    """URLs to notify after a merge, stored in the bare repository's folder."""
+    """URLs to notify after a merge, each with an optional signing secret.
+
+    They are stored in the bare repository's folder, so every process sharing it calls them.
+    """
 
     def __init__(self, git_dir: Path) -> None:
         self._file = git_dir / HOOKS_FILE
 
-    def urls(self) -> list[str]:
-        """Return the registered hook URLs."""
+    def _entries(self) -> list[dict[str, str]]:
         try:
             data = json.loads(self._file.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -68,25 +80,30 @@ class DeployHooks:
         except (OSError, ValueError) as error:
             raise InvalidInput(f"{self._file} is not valid JSON; remove or fix it") from error
         hooks = data.get("hooks", []) if isinstance(data, dict) else []
-        return [hook for hook in hooks if isinstance(hook, str)]
+        return [
+            hook for hook in hooks if isinstance(hook, dict) and isinstance(hook.get("url"), str)
+        ]
 
-    def add(self, url: str) -> list[str]:
-        """Register a hook URL (once) and return the hooks."""
+    def urls(self) -> list[str]:
+        """Return the registered hook URLs."""
+        return [hook["url"] for hook in self._entries()]
+
+    def add(self, url: str, secret: str | None = None) -> list[str]:
+        """Register a hook URL (replacing its secret if it was there) and return the URLs."""
         if not re.fullmatch(r"https?://[^\s]+", url):
             raise InvalidInput(f"{url!r} is not an http(s) URL")
-        hooks = self.urls()
-        if url not in hooks:
-            hooks.append(url)
-            self._write(hooks)
-        return hooks
+        entry = {"url": url, **({"secret": secret} if secret else {})}
+        hooks = [hook for hook in self._entries() if hook["url"] != url] + [entry]
+        self._write(hooks)
+        return [hook["url"] for hook in hooks]
 
     def remove(self, url: str) -> list[str]:
-        """Unregister a hook URL and return the hooks."""
-        hooks = [hook for hook in self.urls() if hook != url]
+        """Unregister a hook URL and return the URLs."""
+        hooks = [hook for hook in self._entries() if hook["url"] != url]
         self._write(hooks)
-        return hooks
+        return [hook["url"] for hook in hooks]
 
-    def _write(self, hooks: list[str]) -> None:
+    def _write(self, hooks: list[dict[str, str]]) -> None:
         # Write a new file and rename it over the old one, so readers never see half a file.
         handle, temporary = tempfile.mkstemp(dir=self._file.parent, prefix=".hooks-")
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
@@ -94,12 +111,16 @@ class DeployHooks:
         os.replace(temporary, self._file)
 
     def notify(self, event: dict[str, object]) -> None:
-        """POST `event` to every hook; failures are logged, never raised."""
-        for url in self.urls():
+        """POST `event` to every hook (signed when it has a secret); failures are only logged."""
+        body = json.dumps(event).encode()
+        for hook in self._entries():
+            headers = {"Content-Type": "application/json"}
+            if hook.get("secret"):
+                headers[SIGNATURE_HEADER] = sign(body, hook["secret"])
             try:
-                httpx.post(url, json=event, timeout=3.0)
+                httpx.post(hook["url"], content=body, headers=headers, timeout=3.0)
             except httpx.HTTPError as error:
-                log.warning("deploy hook %s failed: %s", url, error)
+                log.warning("deploy hook %s failed: %s", hook["url"], error)
 
 
 class LocalProvider:

@@ -1,0 +1,1 @@
+"""The instance database: SQLAlchemy models, engine set-up and Alembic migrations."""

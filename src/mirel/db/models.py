@@ -1,0 +1,127 @@
+"""The instance database. It holds instance state only: losing it loses no release data.
+
+- `instance_state`: one row: the chosen manifest, the deployed commit, the last deployment.
+- `sources` / `source_files`: unpacked element sources, keyed by the git object they come from
+  (`blob:<oid>` for a release artifact, `tree:<oid>` for a working version). A git object never
+  changes, so an unpacked source is kept and reused by every deploy that needs it.
+- `live_elements`: what this instance serves: one row per element, pointing at a source.
+- `deployments`: every deploy with its changes, errors and log.
+- `tokens`: API tokens, stored only as sha256 hashes.
+- `locks`: leases that make deploys one at a time across processes sharing a database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every mirel table."""
+
+
+class InstanceState(Base):
+    """The single row of instance-wide state (id 1)."""
+
+    __tablename__ = "instance_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Set through PUT /source_control/releases_config; None falls back to the settings.
+    manifest: Mapped[str | None] = mapped_column(String(100))
+    manifest_chosen: Mapped[bool] = mapped_column(Boolean, default=False)
+    deployed_commit: Mapped[str | None] = mapped_column(String(64))
+    deployed_manifest: Mapped[str | None] = mapped_column(String(100))
+    last_deployment_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Source(Base):
+    """One unpacked element source, keyed by the git object it comes from."""
+
+    __tablename__ = "sources"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    uuid: Mapped[str] = mapped_column(String(36))
+    version: Mapped[str | None] = mapped_column(String(40))
+    source_commit: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SourceFile(Base):
+    """One file of an unpacked source."""
+
+    __tablename__ = "source_files"
+
+    source_key: Mapped[str] = mapped_column(
+        String(80), ForeignKey("sources.key", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class LiveElement(Base):
+    """What this instance serves for one element."""
+
+    __tablename__ = "live_elements"
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    release: Mapped[str | None] = mapped_column(String(40))  # None: the working version
+    pin: Mapped[str | None] = mapped_column(String(40))  # the manifest's pin, None: not listed
+    in_manifest: Mapped[bool] = mapped_column(Boolean)
+    source_key: Mapped[str] = mapped_column(String(80), ForeignKey("sources.key"))
+    source_commit: Mapped[str | None] = mapped_column(String(64))
+
+
+class Deployment(Base):
+    """One deploy: what it switched, what stopped it, and its log."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    status: Mapped[str] = mapped_column(String(20))  # PENDING_START, RUNNING, SUCCESS, ERROR
+    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    triggered_by: Mapped[str | None] = mapped_column(String(200))
+    manifest: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    errors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    log: Mapped[str] = mapped_column(Text, default="")
+
+
+class Token(Base):
+    """An API token: only its sha256 hash is stored."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Lock(Base):
+    """A lease: held by `holder` until `expires_at` (seconds since the epoch)."""
+
+    __tablename__ = "locks"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[float | None] = mapped_column(Float)

@@ -1,0 +1,74 @@
+"""Instance settings: environment variables `MIREL_*` (or arguments), checked at start-up."""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mirel.core.names import is_valid_name
+from mirel.errors import InvalidInput
+
+
+class Settings(BaseSettings):
+    """Everything one instance needs to run; bad values fail fast with a clear message."""
+
+    model_config = SettingsConfigDict(env_prefix="MIREL_", extra="ignore")
+
+    name: str = Field(default="mirel", description="The instance's display name.")
+    repo: str = Field(description="The shared repository: a path or file:// URL of a bare repo.")
+    database_url: str = Field(
+        default="sqlite:///mirel.db",
+        description="SQLAlchemy URL of the instance database (SQLite file or PostgreSQL).",
+    )
+    manifest: str | None = Field(
+        default=None, description="The manifest to publish when none was chosen through the API."
+    )
+    poll_interval: float = Field(
+        default=5.0, ge=0, description="Seconds between polls of the default branch; 0 is off."
+    )
+    webhook_secret: str | None = Field(
+        default=None, description="Shared secret of provider webhooks (HMAC-SHA256)."
+    )
+    host: str = Field(default="127.0.0.1", description="Address to listen on.")
+    port: int = Field(default=8600, ge=0, le=65535, description="Port to listen on.")
+    public_url: str | None = Field(
+        default=None, description="Base URL people use to reach this instance (for links)."
+    )
+    max_artifact_bytes: int = Field(
+        default=256 * 1024 * 1024, gt=0, description="Largest uncompressed artifact accepted."
+    )
+
+    @field_validator("repo")
+    @classmethod
+    def _repo_path(cls, value: str) -> str:
+        return value.removeprefix("file://")
+
+    @field_validator("manifest")
+    @classmethod
+    def _manifest_name(cls, value: str | None) -> str | None:
+        if value is not None and value != "" and not is_valid_name(value):
+            raise ValueError(f"{value!r} is not a valid manifest name")
+        return value or None
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("use a sqlite:/// or postgresql:// URL")
+        if value.startswith("postgresql://"):
+            # psycopg 3 is the driver mirel ships with.
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Return the settings from the environment and `overrides`; raise InvalidInput if bad."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = "; ".join(
+            f"MIREL_{'_'.join(str(part) for part in issue['loc']).upper()}: {issue['msg']}"
+            for issue in error.errors()
+        )
+        raise InvalidInput(f"bad settings: {problems}") from error
