@@ -603,35 +603,64 @@ class Hub:
         explicit = Version.parse(version) if version is not None else None
         if (bump is None) == (explicit is None):
             raise InvalidInput("choose exactly one of a bump (major, minor, patch) or a version")
-        for _ in range(20):
-            snapshot = self.snapshot()
-            element = self.element(reference, snapshot)
-            claimed = self._claimed(element)
-            # Read main again after the branches: a release merged meanwhile is then in one or the
-            # other (its branch goes only after main moved), never hidden from both.
-            released = set(releases_of(self.snapshot(), element.kind, element.uuid))
-            chosen = choose_regular_version(
+        snapshot = self.snapshot()
+        element = self.element(reference, snapshot)
+        return self._claim_release(
+            element,
+            lambda released, claimed: choose_regular_version(
                 element.name, released, claimed, bump=bump, explicit=explicit
-            )
-            progress(f"building {element.name} {chosen}")
-            artifact = self._build(element, snapshot, chosen, description, author)
+            ),
+            source=None,
+            title=f"Release {element.name}",
+            description=description,
+            author=author,
+            retry=explicit is None,
+            progress=progress,
+        )
+
+    def _claim_release(
+        self,
+        element: Element,
+        choose: Callable[[set[Version], set[Version]], Version],
+        *,
+        source: CommitSnapshot | None,
+        title: str,
+        description: str,
+        author: Author,
+        retry: bool,
+        cleanup_branches: Mapping[str, str] | None = None,
+        progress: Progress = _quiet,
+    ) -> ChangeRequest:
+        """Build the chosen version from `source` (the default branch when None) and propose it.
+
+        Creating the release branch claims the version. When a racing writer claimed it first, a
+        computed version (`retry`) is chosen again; a version the user gave is refused.
+        """
+        for _ in range(20):
+            claimed = self._claimed(element)
+            # Read main after the branches: a release merged meanwhile is then in one or the
+            # other (its branch goes only after main moved), never hidden from both.
+            main = self.snapshot()
+            version = choose(set(releases_of(main, element.kind, element.uuid)), claimed)
+            progress(f"building {element.name} {version}")
+            artifact = self._build(element, source or main, version, description, author)
             try:
                 return self._propose(
-                    branch=release_branch(element.kind, element.uuid, chosen),
-                    base_sha=snapshot.commit_sha,
-                    changes={element.kind.artifact_path(element.uuid, str(chosen)): artifact},
-                    message=f"Release {element.name} {chosen}\n\n{description}".rstrip() + "\n",
+                    branch=release_branch(element.kind, element.uuid, version),
+                    base_sha=main.commit_sha,
+                    changes={element.kind.artifact_path(element.uuid, str(version)): artifact},
+                    message=f"{title} {version}\n\n{description}".rstrip() + "\n",
                     author=author,
                     description=description,
+                    cleanup_branches=cleanup_branches,
                 )
             except BranchExists as error:
-                if explicit is not None:
+                if not retry:
                     raise ReleaseExists(
-                        f"release {chosen} of {element.name} is already in an open pull request; "
-                        "merge or close it first"
+                        f"release {version} of {element.name} is already in an open pull "
+                        "request; merge or close it first"
                     ) from error
-                # Another writer claimed this number a moment ago: take the next one.
-        raise ReleaseExists(f"could not claim a release number for {reference}; try again")
+        raise ReleaseExists(f"could not claim a release number for {element.name}; try again")
 
     def _build(
         self,
@@ -859,30 +888,20 @@ class Hub:
         Its pull request adds only the artifact to the default branch; the hotfix branch goes
         away when it merges.
         """
-        element, hotfix, snapshot = self._hotfix(reference, line_text)
+        element, hotfix, _ = self._hotfix(reference, line_text)
         hotfix_snapshot = self.snapshot(HEADS + hotfix.branch)
         if hotfix_snapshot.entry(element.source_dir) is None:
             raise ElementNotFound(f"{element.source_dir} is missing on {hotfix.branch}")
-        for _ in range(20):
-            claimed = self._claimed(element)
-            # Main after the branches, as in create_release, so a patch merged meanwhile counts.
-            released = set(releases_of(self.snapshot(), element.kind, element.uuid))
-            version = next_patch(hotfix.line, released, claimed)
-            artifact = self._build(element, hotfix_snapshot, version, description, author)
-            try:
-                return self._propose(
-                    branch=release_branch(element.kind, element.uuid, version),
-                    base_sha=snapshot.commit_sha,
-                    changes={element.kind.artifact_path(element.uuid, str(version)): artifact},
-                    message=f"Release {element.name} {version} (hotfix)\n\n{description}".rstrip()
-                    + "\n",
-                    author=author,
-                    description=description,
-                    cleanup_branches={hotfix.branch: hotfix_snapshot.commit_sha},
-                )
-            except BranchExists:
-                continue
-        raise ReleaseExists(f"could not claim a patch number on {hotfix.line}; try again")
+        return self._claim_release(
+            element,
+            lambda released, claimed: next_patch(hotfix.line, released, claimed),
+            source=hotfix_snapshot,
+            title=f"Release {element.name} (hotfix)",
+            description=description,
+            author=author,
+            retry=True,
+            cleanup_branches={hotfix.branch: hotfix_snapshot.commit_sha},
+        )
 
     def close_hotfix(self, reference: str, line_text: str) -> dict[str, object]:
         """Delete a hotfix branch and return what was removed."""
