@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test lint unit install clean
+.PHONY: run test lint unit install bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,18 +16,27 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Instances dev, staging and prod on ports 8600-8602 over one demo repository in mirel-up/;
+# Ctrl-C stops them. `make run PORT=9000` moves them.
+PORT ?= 8600
 run: $(STAMP)
-	$(BIN)/mirel demo --dir mirel-demo
+	$(BIN)/mirel up --dir mirel-up --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	cd benchmarks && $(abspath $(BIN))/mypy --strict bench.py generate.py
 
 unit: $(STAMP)
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
 
 test: lint unit
 
+# The benchmark of docs/benchmarks.md at the design size (a few minutes); BENCH_ARGS=--quick for less.
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) mirel-demo .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) mirel-demo mirel-up .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -144,6 +144,14 @@ class RepositoryNotFound(NotFound):
     """The repository path does not exist or is not a git repository."""
 
 
+class DeploymentNotFound(NotFound):
+    """No deployment with that id on this instance."""
+
+
+class LiveFileNotFound(NotFound):
+    """The element this instance serves has no file at that path."""
+
+
 # -- 409: the request conflicts with the repository's state --------------------------------------
 
 
@@ -207,6 +215,12 @@ class RepositoryUnreachable(MirelError):
     """The repository cannot be opened or read."""
 
     http_status = 400
+
+
+class DatabaseUnreachable(MirelError):
+    """The instance database cannot be opened or migrated."""
+
+    http_status = 503
 
 
 class InternalError(MirelError):

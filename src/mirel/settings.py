@@ -8,6 +8,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mirel.core.names import is_valid_name
 from mirel.errors import InvalidInput
 
+DEFAULT_DATABASE_URL = "sqlite:///mirel.db"
+
+
+def normalise_database_url(value: str) -> str:
+    """Return the URL SQLAlchemy takes; raise InvalidInput unless it is SQLite or PostgreSQL."""
+    if not value.startswith(("sqlite", "postgresql")):
+        raise InvalidInput(f"database URL {value!r}: use a sqlite:/// or postgresql:// URL")
+    if value.startswith("postgresql://"):
+        # psycopg 3 is the driver mirel ships with.
+        value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+    return value
+
 
 class Settings(BaseSettings):
     """Everything one instance needs to run; bad values fail fast with a clear message."""
@@ -17,7 +29,7 @@ class Settings(BaseSettings):
     name: str = Field(default="mirel", description="The instance's display name.")
     repo: str = Field(description="The shared repository: a path or file:// URL of a bare repo.")
     database_url: str = Field(
-        default="sqlite:///mirel.db",
+        default=DEFAULT_DATABASE_URL,
         description="SQLAlchemy URL of the instance database (SQLite file or PostgreSQL).",
     )
     manifest: str | None = Field(
@@ -53,12 +65,10 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        if not value.startswith(("sqlite", "postgresql")):
-            raise ValueError("use a sqlite:/// or postgresql:// URL")
-        if value.startswith("postgresql://"):
-            # psycopg 3 is the driver mirel ships with.
-            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
-        return value
+        try:
+            return normalise_database_url(value)
+        except InvalidInput:
+            raise ValueError("use a sqlite:/// or postgresql:// URL") from None
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -720,6 +720,10 @@ def demo(folder: Path) -> None:
         stdout.print(f"\nTry: mirel --repo {hub.repo.path} release list billing", markup=False)
 
 
+# The server commands (serve, up, token, deploy, deployments, status) live in cli/server.py and
+# register themselves on `cli` when imported; it imports this module, hence the late import.
+from mirel.cli import server as _server  # noqa: E402, F401
+
 # -- entry point --------------------------------------------------------------------------------
 
 

@@ -19,7 +19,6 @@ from mirel.core.manifest import (
     find_manifest_problems,
     manifest_name_from_path,
     manifest_path,
-    parse_manifest,
 )
 from mirel.core.names import check_name, is_valid_name, is_valid_uuid
 from mirel.core.snapshot import Snapshot
@@ -27,6 +26,7 @@ from mirel.core.versions import Version
 from mirel.errors import (
     ElementNotFound,
     InvalidInput,
+    ManifestInvalid,
     ManifestNotFound,
     MetadataInvalid,
     Problem,
@@ -240,28 +240,66 @@ def list_manifest_names(snapshot: Snapshot) -> list[str]:
     return sorted(names)
 
 
-def load_manifest(snapshot: Snapshot, name: str) -> Manifest:
+class ManifestCache:
+    """Parsed manifests remembered by path and git blob id (a blob never changes)."""
+
+    def __init__(self, limit: int = 1024) -> None:
+        self._parsed: dict[tuple[str, str], tuple[Manifest | None, tuple[Problem, ...]]] = {}
+        self._limit = limit
+
+    def parse(
+        self, snapshot: Snapshot, path: str, oid: str
+    ) -> tuple[Manifest | None, tuple[Problem, ...]]:
+        """Return the manifest at `path` with blob `oid` and its problems, parsing it once."""
+        key = (path, oid)
+        found = self._parsed.get(key)
+        if found is None:
+            manifest, problems = find_manifest_problems(snapshot.read_blob(oid), path)
+            found = (manifest, tuple(problems))
+            if len(self._parsed) >= self._limit:
+                self._parsed.clear()  # manifests are few; a rare full reset keeps memory bounded
+            self._parsed[key] = found
+        return found
+
+
+def _parse_manifest_at(
+    snapshot: Snapshot, path: str, oid: str, cache: ManifestCache | None
+) -> tuple[Manifest | None, tuple[Problem, ...]]:
+    if cache is not None:
+        return cache.parse(snapshot, path, oid)
+    manifest, problems = find_manifest_problems(snapshot.read_blob(oid), path)
+    return manifest, tuple(problems)
+
+
+def load_manifest(snapshot: Snapshot, name: str, cache: ManifestCache | None = None) -> Manifest:
     """Return the manifest called `name`; raise ManifestNotFound or ManifestInvalid."""
     check_name(name, "manifest")
     path = manifest_path(name)
-    data = snapshot.read(path)
-    if data is None:
+    entry = snapshot.entry(path)
+    if entry is None or entry.is_tree:
         known = ", ".join(list_manifest_names(snapshot)) or "none yet"
         raise ManifestNotFound(
             f"there is no manifest {name!r} (manifests: {known}); "
             f"create it with 'mirel manifest create {name}'"
         )
-    return parse_manifest(data, path)
+    manifest, problems = _parse_manifest_at(snapshot, path, entry.oid, cache)
+    if manifest is None:
+        raise ManifestInvalid(problems)
+    return manifest
 
 
-def load_manifests(snapshot: Snapshot) -> tuple[dict[str, Manifest], list[Problem]]:
+def load_manifests(
+    snapshot: Snapshot, cache: ManifestCache | None = None
+) -> tuple[dict[str, Manifest], list[Problem]]:
     """Return every valid manifest by name, and the problems of those that are not valid."""
     manifests: dict[str, Manifest] = {}
     problems: list[Problem] = []
-    for name in list_manifest_names(snapshot):
-        path = manifest_path(name)
-        data = snapshot.read(path) or b""
-        manifest, found = find_manifest_problems(data, path)
+    for entry in snapshot.list_dir("manifests"):
+        path = f"manifests/{entry.name}"
+        name = manifest_name_from_path(path)
+        if name is None or entry.is_tree:
+            continue
+        manifest, found = _parse_manifest_at(snapshot, path, entry.oid, cache)
         if manifest is None:
             problems.extend(found)
         else:

@@ -1,6 +1,8 @@
 """The instance database. It holds instance state only: losing it loses no release data.
 
 - `instance_state`: one row: the chosen manifest, the deployed commit, the last deployment.
+- `element_metadata`: the uuid each valid element folder declares, by the folder's git tree id,
+  so a deploy reads only the metadata.json files that changed since any earlier deploy.
 - `sources` / `source_files`: unpacked element sources, keyed by the git object they come from
   (`blob:<oid>` for a release artifact, `tree:<oid>` for a working version). A git object never
   changes, so an unpacked source is kept and reused by every deploy that needs it.
@@ -44,7 +46,20 @@ class InstanceState(Base):
     manifest_chosen: Mapped[bool] = mapped_column(Boolean, default=False)
     deployed_commit: Mapped[str | None] = mapped_column(String(64))
     deployed_manifest: Mapped[str | None] = mapped_column(String(100))
+    # The commit and manifest of the last deploy that ran to a verdict (SUCCESS, or ERROR because
+    # of the repository's content): deploying them again would give the same answer.
+    attempted_commit: Mapped[str | None] = mapped_column(String(64))
+    attempted_manifest: Mapped[str | None] = mapped_column(String(100))
     last_deployment_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class ElementMetadata(Base):
+    """The uuid a valid element folder's metadata.json declares, by the folder's git tree id."""
+
+    __tablename__ = "element_metadata"
+
+    tree_oid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36))
 
 
 class Source(Base):
@@ -125,3 +140,7 @@ class Lock(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str | None] = mapped_column(String(200))
     expires_at: Mapped[float | None] = mapped_column(Float)
+    # Set by whoever found the lease taken and wanted the same work done: the holder runs once
+    # more before it lets go, so a request that arrives mid-deploy is never lost.
+    requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    requested_by: Mapped[str | None] = mapped_column(String(200))

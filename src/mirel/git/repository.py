@@ -138,12 +138,23 @@ class GitRepository:
     @property
     def default_branch(self) -> str:
         """Return the branch HEAD names (the default branch), without `refs/heads/`."""
-        target = self._repo.references["HEAD"].target
+        try:
+            target = self._repo.references["HEAD"].target
+        except (KeyError, pygit2.GitError, OSError) as error:
+            raise self._unreachable(error) from error
         name = target if isinstance(target, str) else "main"
         return name.removeprefix(HEADS)
 
+    def _unreachable(self, error: Exception) -> RepositoryUnreachable:
+        # A repository removed or damaged under a running process: say so instead of crashing.
+        return RepositoryUnreachable(
+            f"the repository at {self.path} cannot be read ({error}); check that it exists"
+        )
+
     def ref_sha(self, ref: str) -> str | None:
         """Return the commit a full reference name points to, or None when it does not exist."""
+        if not self.git_dir.is_dir():
+            raise self._unreachable(FileNotFoundError(str(self.git_dir)))
         found = self._repo.references.get(ref)
         if found is None:
             return None

@@ -24,6 +24,7 @@ from mirel.core.artifact import (
 from mirel.core.catalog import (
     METADATA,
     Element,
+    ManifestCache,
     MetadataCache,
     find_element,
     get_release,
@@ -37,7 +38,7 @@ from mirel.core.catalog import (
 from mirel.core.kinds import ElementKind
 from mirel.core.manifest import LATEST, Manifest, manifest_path, write_manifest
 from mirel.core.names import check_name, is_valid_uuid
-from mirel.core.resolve import resolve_pin
+from mirel.core.resolve import resolve_manifest, resolve_pin
 from mirel.core.rules import (
     HOTFIX_PREFIX,
     HotfixBranch,
@@ -63,6 +64,7 @@ from mirel.errors import (
     HotfixNotFound,
     InvalidInput,
     ManifestExists,
+    ManifestInvalid,
     ManifestNotFound,
     NothingToChange,
     Problem,
@@ -174,6 +176,7 @@ class Hub:
         self.provider = provider or LocalProvider(repository)
         self.limits = limits
         self._metadata = MetadataCache()
+        self._manifests = ManifestCache()
         # Release metadata never changes for a given artifact blob, so it is kept by blob id.
         self._release_infos: dict[str, ReleaseInfo] = {}
 
@@ -242,7 +245,7 @@ class Hub:
         snapshot = self.snapshot()
         element = self.element(reference, snapshot)
         found = releases_of(snapshot, element.kind, element.uuid)
-        manifests, _ = load_manifests(snapshot)
+        manifests, _ = load_manifests(snapshot, self._manifests)
         latest = max(found, default=None)
         views = []
         for version in sorted(found, reverse=True):
@@ -273,12 +276,12 @@ class Hub:
 
     def manifest(self, name: str) -> Manifest:
         """Return one manifest from the default branch."""
-        return load_manifest(self.snapshot(), name)
+        return load_manifest(self.snapshot(), name, self._manifests)
 
     def matrix(self) -> dict[str, object]:
         """Return every element against every manifest: pins, what they resolve to, and drift."""
         snapshot = self.snapshot()
-        manifests, problems = load_manifests(snapshot)
+        manifests, problems = load_manifests(snapshot, self._manifests)
         names = sorted(manifests)
         rows = []
         for element in self.elements(snapshot):
@@ -597,9 +600,13 @@ class Hub:
         bump: Bump | None = None,
         version: str | None = None,
         description: str = "",
+        message: str | None = None,
         progress: Progress = _quiet,
     ) -> ChangeRequest:
-        """Propose a regular release of an element's working version on the default branch."""
+        """Propose a regular release of an element's working version on the default branch.
+
+        `message` replaces the commit message's first line ("Release <name> <version>").
+        """
         explicit = Version.parse(version) if version is not None else None
         if (bump is None) == (explicit is None):
             raise InvalidInput("choose exactly one of a bump (major, minor, patch) or a version")
@@ -615,6 +622,7 @@ class Hub:
             description=description,
             author=author,
             retry=explicit is None,
+            message=message,
             progress=progress,
         )
 
@@ -629,6 +637,7 @@ class Hub:
         author: Author,
         retry: bool,
         cleanup_branches: Mapping[str, str] | None = None,
+        message: str | None = None,
         progress: Progress = _quiet,
     ) -> ChangeRequest:
         """Build the chosen version from `source` (the default branch when None) and propose it.
@@ -649,7 +658,7 @@ class Hub:
                     branch=release_branch(element.kind, element.uuid, version),
                     base_sha=main.commit_sha,
                     changes={element.kind.artifact_path(element.uuid, str(version)): artifact},
-                    message=f"{title} {version}\n\n{description}".rstrip() + "\n",
+                    message=f"{message or f'{title} {version}'}\n\n{description}".rstrip() + "\n",
                     author=author,
                     description=description,
                     cleanup_branches=cleanup_branches,
@@ -689,7 +698,7 @@ class Hub:
         snapshot = self.snapshot()
         element = self.element(reference, snapshot)
         release = get_release(snapshot, element, Version.parse(version))
-        manifests, _ = load_manifests(snapshot)
+        manifests, _ = load_manifests(snapshot, self._manifests)
         check_deletable(element.name, element.uuid, release.version, manifests)
         return self._propose(
             branch=f"mirel/delete/{element.kind.name}/{element.uuid}/{release.version}",
@@ -714,9 +723,17 @@ class Hub:
     def put_manifest(
         self, manifest: Manifest, author: Author, message: str | None = None
     ) -> ChangeRequest:
-        """Propose creating or overwriting a whole manifest."""
+        """Propose creating or overwriting a whole manifest; every pin must resolve on main."""
+        snapshot = self.snapshot()
+        _, problems = resolve_manifest(
+            manifest,
+            self.elements(snapshot),
+            lambda element: releases_of(snapshot, element.kind, element.uuid),
+        )
+        if problems:
+            raise ManifestInvalid(problems)
         return self._write_manifests(
-            self.snapshot(), [manifest], message or f"Update manifest {manifest.name}", author
+            snapshot, [manifest], message or f"Update manifest {manifest.name}", author
         )
 
     def delete_manifest(
@@ -724,7 +741,7 @@ class Hub:
     ) -> ChangeRequest:
         """Propose removing a manifest."""
         snapshot = self.snapshot()
-        load_manifest(snapshot, name)
+        load_manifest(snapshot, name, self._manifests)
         return self._propose(
             branch=change_branch("manifest", name),
             base_sha=snapshot.commit_sha,
@@ -766,7 +783,7 @@ class Hub:
             manifest = edited.get(manifest_name)
             if manifest is None:
                 try:
-                    manifest = load_manifest(snapshot, manifest_name)
+                    manifest = load_manifest(snapshot, manifest_name, self._manifests)
                 except ManifestNotFound:
                     if release is None:
                         raise
@@ -922,7 +939,7 @@ class Hub:
         """Return the manifests on the default branch that pin exactly one release."""
         snapshot = self.snapshot()
         element = self.element(reference, snapshot)
-        manifests, _ = load_manifests(snapshot)
+        manifests, _ = load_manifests(snapshot, self._manifests)
         return manifests_pinning(manifests, element.uuid, Version.parse(version))
 
     def require_release(self, reference: str, version: str) -> None:

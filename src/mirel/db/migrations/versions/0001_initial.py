@@ -1,4 +1,4 @@
-"""instance state, sources, deployments, tokens, locks
+"""instance state, element metadata, sources, deployments, tokens, locks
 
 Revision ID: 0001
 Revises:
@@ -36,6 +36,8 @@ def upgrade() -> None:
         sa.Column("manifest_chosen", sa.Boolean(), nullable=False),
         sa.Column("deployed_commit", sa.String(length=64), nullable=True),
         sa.Column("deployed_manifest", sa.String(length=100), nullable=True),
+        sa.Column("attempted_commit", sa.String(length=64), nullable=True),
+        sa.Column("attempted_manifest", sa.String(length=100), nullable=True),
         sa.Column("last_deployment_id", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -44,7 +46,15 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("holder", sa.String(length=200), nullable=True),
         sa.Column("expires_at", sa.Float(), nullable=True),
+        sa.Column("requested", sa.Boolean(), nullable=False),
+        sa.Column("requested_by", sa.String(length=200), nullable=True),
         sa.PrimaryKeyConstraint("name"),
+    )
+    op.create_table(
+        "element_metadata",
+        sa.Column("tree_oid", sa.String(length=64), nullable=False),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.PrimaryKeyConstraint("tree_oid"),
     )
     op.create_table(
         "sources",
@@ -99,6 +109,7 @@ def downgrade() -> None:
     op.drop_table("live_elements")
     op.drop_table("tokens")
     op.drop_table("sources")
+    op.drop_table("element_metadata")
     op.drop_table("locks")
     op.drop_table("instance_state")
     op.drop_table("deployments")

@@ -1,0 +1,315 @@
+"""mirel's benchmark: the costs SPEC.md §9 cares about, on a generated repository of a chosen size.
+
+    python benchmarks/bench.py                       # the design size: 2,000 × 50 × 20
+    python benchmarks/bench.py --quick               # 200 elements × 10 releases × 5 manifests
+    python benchmarks/bench.py --quick --postgres postgresql://postgres@127.0.0.1:5432/postgres
+
+It generates the repository (benchmarks/generate.py writes git objects directly), then measures,
+on a new instance database (a SQLite file, or with --postgres a database created on that server and
+dropped afterwards):
+
+- a cold deploy: a new instance publishing `prod`, which unpacks one artifact per element;
+- a deploy of an unchanged commit (nothing to do);
+- a deploy after one pin changed (one artifact to unpack);
+- GET /api/v2/source_control/elements (every element, its releases and pins), in process through
+  httpx's ASGI transport, cold then warm;
+- GET /api/v2/source_control/releases/{uuid} and GET /api/v2/elements/{uuid}: one element's
+  requests, which must not grow with the repository;
+- creating one release (Hub.create_release: build the artifact, branch, pull request).
+
+It prints a table (and --json a JSON document) of wall-clock seconds. Figures are for comparing
+changes on one machine; docs/benchmarks.md keeps the ones measured when it was last run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import secrets
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from generate import AUTHOR, Generated, generate
+
+from mirel.api import create_app
+from mirel.api.tokens import SCOPES, create_token
+from mirel.core.manifest import LATEST
+from mirel.core.versions import Bump
+from mirel.instance import Instance
+from mirel.settings import load_settings
+
+MANIFEST = "prod"
+
+
+@dataclass
+class Row:
+    """One measured figure."""
+
+    what: str
+    seconds: float
+    note: str = ""
+
+
+def timed(function: Callable[[], Any]) -> tuple[float, Any]:
+    """Return the seconds `function` took and what it returned."""
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
+
+
+def _instance(repo: Path, database_url: str) -> Instance:
+    settings = load_settings(
+        repo=str(repo),
+        database_url=database_url,
+        manifest=MANIFEST,
+        poll_interval=0,
+        name="bench",
+    )
+    return Instance(settings)
+
+
+def _deploy(instance: Instance) -> dict[str, Any]:
+    deployment: dict[str, Any] = instance.deploy("bench").to_json()
+    if deployment["status"] != "SUCCESS":
+        raise SystemExit(f"deploy failed: {deployment['errors'][:3]}")
+    return deployment
+
+
+async def _get(client: httpx.AsyncClient, path: str) -> float:
+    start = time.perf_counter()
+    answer = await client.get(path)
+    took = time.perf_counter() - start
+    if answer.status_code != 200:
+        raise SystemExit(f"GET {path}: HTTP {answer.status_code}: {answer.text[:300]}")
+    return took
+
+
+def measure_api(instance: Instance, uuid: str, repeat: int) -> list[Row]:
+    """Return the timings of the API requests, in process."""
+    token = create_token(instance.sessions, "bench", list(SCOPES))
+    app = create_app(instance)
+
+    async def run() -> list[Row]:
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://bench", headers=headers, timeout=None
+        ) as client:
+            rows = [
+                Row(
+                    "GET /source_control/elements, cold",
+                    await _get(client, "/api/v2/source_control/elements"),
+                    "first request of the process",
+                )
+            ]
+            warm = [await _get(client, "/api/v2/source_control/elements") for _ in range(repeat)]
+            rows.append(
+                Row("GET /source_control/elements, warm", statistics.median(warm), "median")
+            )
+            for label, path in (
+                ("GET /source_control/releases/{uuid}", f"/api/v2/source_control/releases/{uuid}"),
+                ("GET /elements/{uuid}", f"/api/v2/elements/{uuid}"),
+            ):
+                await _get(client, path)
+                times = [await _get(client, path) for _ in range(repeat)]
+                rows.append(Row(label, statistics.median(times), "median, one element"))
+            return rows
+
+    return asyncio.run(run())
+
+
+def run(args: argparse.Namespace) -> list[Row]:
+    """Generate the repository, measure, and return the rows."""
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="mirel-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    say: Callable[[str], None] = (lambda _: None) if args.json else _progress
+    rows: list[Row] = []
+    try:
+        repo = work / "hub.git"
+        if repo.exists():
+            shutil.rmtree(repo)
+        took, generated = timed(
+            lambda: generate(
+                repo,
+                elements=args.elements,
+                releases=args.releases,
+                manifests=args.manifests,
+                progress=say,
+            )
+        )
+        artifacts = args.elements * args.releases
+        rows.append(Row("generate the repository", took, f"{artifacts} artifacts (not mirel)"))
+
+        with fresh_database(args.postgres, work) as database_url:
+            rows += measure_instance(generated, database_url, args.repeat, say)
+
+        say("create a release")
+        element = generated.elements[-1]
+        took, _ = timed(lambda: generated.hub.create_release(element.name, AUTHOR, bump=Bump.MINOR))
+        rows.append(Row("create one release", took, "artifact, branch and pull request"))
+        return rows
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+@contextmanager
+def fresh_database(postgres: str | None, work: Path) -> Iterator[str]:
+    """Yield the URL of a new, empty instance database, removed afterwards."""
+    if postgres is None:
+        path = work / "bench.db"
+        for leftover in work.glob("bench.db*"):
+            leftover.unlink()
+        yield f"sqlite:///{path}"
+        return
+    import psycopg
+
+    name = f"mirel_bench_{secrets.token_hex(4)}"
+    admin = postgres.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{admin.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def measure_instance(
+    generated: Generated, database_url: str, repeat: int, say: Callable[[str], None]
+) -> list[Row]:
+    """Return the timings of the deploys and API requests of a new instance publishing prod."""
+    hub = generated.hub
+    say("cold deploy")
+    instance = _instance(hub.repo.path, database_url)
+    try:
+        took, deployment = timed(lambda: _deploy(instance))
+        rows = [
+            Row(
+                "deploy, cold",
+                took,
+                f"{len(deployment['changes'])} elements switched, "
+                f"{instance.unpacked_count} artifacts unpacked",
+            )
+        ]
+        say("deploy of an unchanged commit")
+        took, _ = timed(lambda: _deploy(instance))
+        rows.append(Row("deploy, unchanged commit", took, "nothing to do"))
+
+        say("deploy after one pin changed")
+        element = generated.elements[0]
+        current = hub.manifest(MANIFEST).find(element.uuid)
+        assert current is not None
+        # Another release than the one served: `latest` serves the highest, so the lowest differs.
+        other = next(v for v in element.versions if v != current[1].release)
+        if current[1].release == LATEST:
+            other = element.versions[0]
+        pull = hub.set_pin(MANIFEST, element.uuid, other, AUTHOR).pull_request
+        assert pull is not None
+        took_merge, _ = timed(lambda: hub.provider.merge(pull.number, AUTHOR))
+        unpacked = instance.unpacked_count
+        took, deployment = timed(lambda: _deploy(instance))
+        rows.append(
+            Row(
+                "deploy, one pin changed",
+                took,
+                f"{len(deployment['changes'])} element switched, "
+                f"{instance.unpacked_count - unpacked} artifact unpacked",
+            )
+        )
+        rows.append(Row("merge the pin's pull request", took_merge, "local provider"))
+
+        say("API requests")
+        rows.extend(measure_api(instance, element.uuid, repeat))
+        return rows
+    finally:
+        instance.close()
+
+
+def _progress(message: str) -> None:
+    print(f"  … {message}", file=sys.stderr, flush=True)
+
+
+def machine() -> str:
+    """Return a one-line description of this machine."""
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def table(rows: list[Row], args: argparse.Namespace) -> str:
+    """Return the rows as a Markdown table."""
+    lines = [
+        f"{args.elements} elements × {args.releases} releases × {args.manifests} manifests "
+        f"({'PostgreSQL' if args.postgres else 'SQLite'}); "
+        f"{machine()}",
+        "",
+        "| measure | seconds | note |",
+        "|---|---:|---|",
+    ]
+    lines += [f"| {row.what} | {row.seconds:.3f} | {row.note} |" for row in rows]
+    return "\n".join(lines)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """Return the command-line arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--elements", type=int, default=2000)
+    parser.add_argument("--releases", type=int, default=50)
+    parser.add_argument("--manifests", type=int, default=20)
+    parser.add_argument(
+        "--quick", action="store_true", help="200 elements × 10 releases × 5 manifests"
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="Measure on a new database of this PostgreSQL server (default: a SQLite file).",
+    )
+    parser.add_argument("--repeat", type=int, default=5, help="Timings per warm request.")
+    parser.add_argument("--keep", metavar="DIR", help="Work in DIR and keep it afterwards.")
+    parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.elements, args.releases, args.manifests = 200, 10, 5
+    if args.elements < 1 or args.releases < 2 or args.manifests < 3:
+        parser.error("use at least 1 element, 2 releases and 3 manifests")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
+    args = parse(argv)
+    rows = run(args)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "elements": args.elements,
+                    "releases": args.releases,
+                    "manifests": args.manifests,
+                    "machine": machine(),
+                    "rows": [row.__dict__ for row in rows],
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(table(rows, args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

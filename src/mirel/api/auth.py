@@ -1,0 +1,210 @@
+"""Who may call what: bearer tokens, and one declared scope per route.
+
+Every route under /api/v2 declares its scope once, in its decorator:
+`dependencies=[require(SCOPE)]`.
+The webhook instead declares `WEBHOOK_AUTH` (its signature). `route_scopes` reads the declarations
+back from the application, and `check_declared` refuses to build an application with a route that
+declares neither, so a new route cannot skip authorisation.
+
+Checks run in this order: no or unknown token (401), then the scope (403), then the input (400),
+so a caller without access learns nothing about the input, not even whether its JSON was valid.
+"""
+
+import hmac
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any
+
+import fastapi.routing
+from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
+
+from mirel.api.deps import InstanceDep, get_instance
+from mirel.api.tokens import SCOPES, TokenInfo, authenticate
+from mirel.errors import Forbidden, Unauthenticated
+from mirel.git.repository import Author
+from mirel.providers.local import SIGNATURE_HEADER, sign
+
+RELEASES_READ = "source_control:releases:read"
+RELEASES_WRITE = "source_control:releases:write"
+READ = "source_control:read"
+WRITE = "source_control:write"
+DEPLOY = "source_control:deploy"
+TEST_DEPLOY = "source_control:test_deploy"
+
+WEBHOOK_AUTH = "webhook signature"
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A token made with 'mirel token create'; each route needs one scope.",
+)
+
+
+def _token_of(request: Request, secret: str | None) -> TokenInfo:
+    """Return the token whose secret the request presents; raise Unauthenticated."""
+    if not secret:
+        raise Unauthenticated(
+            "no API token; send 'Authorization: Bearer <token>' (create one with "
+            "'mirel token create')"
+        )
+    info = authenticate(get_instance(request).sessions, secret)
+    if info is None:
+        raise Unauthenticated(
+            "unknown API token (revoked, or made for another instance); create one with "
+            "'mirel token create'"
+        )
+    return info
+
+
+def _bearer_secret(header: str | None) -> str | None:
+    """Return the secret of an `Authorization: Bearer <secret>` header value, if it is one."""
+    scheme, secret = get_authorization_scheme_param(header)
+    return secret if scheme.lower() == "bearer" and secret else None
+
+
+def current_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> TokenInfo:
+    """Return the token of the request; raise Unauthenticated when it has none or it is unknown."""
+    return _token_of(request, credentials.credentials if credentials is not None else None)
+
+
+TokenDep = Annotated[TokenInfo, Depends(current_token)]
+
+
+def _forbidden(scope: str) -> Forbidden:
+    return Forbidden(
+        f"this token lacks the scope {scope}; create a token with "
+        f"'mirel token create --scope {scope}'"
+    )
+
+
+class ScopeCheck:
+    """A dependency that passes only tokens holding `scope`."""
+
+    def __init__(self, scope: str) -> None:
+        if scope not in SCOPES:
+            raise ValueError(f"unknown scope {scope!r}")
+        self.scope = scope
+
+    def __call__(self, token: TokenDep) -> TokenInfo:
+        """Return the token when it holds the scope; raise Forbidden naming it otherwise."""
+        if self.scope not in token.scopes:
+            raise _forbidden(self.scope)
+        return token
+
+
+def require(scope: str) -> Any:
+    """Return the dependency that declares (and checks) a route's scope."""
+    return Depends(ScopeCheck(scope))
+
+
+def token_author(token: TokenDep) -> Author:
+    """Return the git author of the changes a token makes: its name, and its id in the email."""
+    return Author(token.name, f"token-{token.id}@mirel.invalid")
+
+
+AuthorDep = Annotated[Author, Depends(token_author)]
+
+
+# -- webhooks ------------------------------------------------------------------------------------
+
+# GitHub signs with the same scheme under its own header name.
+SIGNATURE_HEADERS = (SIGNATURE_HEADER, "X-Hub-Signature-256")
+
+
+async def verify_signature(request: Request, instance: InstanceDep) -> None:
+    """Return when the body carries a valid HMAC-SHA256 signature; raise Unauthenticated."""
+    secret = instance.settings.webhook_secret
+    if not secret:
+        raise Unauthenticated(
+            "webhooks are off on this instance; set MIREL_WEBHOOK_SECRET and sign each request"
+        )
+    given = [value for name in SIGNATURE_HEADERS if (value := request.headers.get(name))]
+    if not given:
+        raise Unauthenticated(
+            f"the webhook carries no signature; send {SIGNATURE_HEADER}: "
+            "sha256=<hex HMAC-SHA256 of the body with the webhook secret>"
+        )
+    expected = sign(await request.body(), secret).encode()
+    # Compared in constant time, so the time taken reveals nothing about the expected value.
+    if not any(hmac.compare_digest(value.encode("latin-1"), expected) for value in given):
+        raise Unauthenticated(
+            "the webhook signature does not match the body; sign it with this instance's "
+            "webhook secret"
+        )
+
+
+WEBHOOK = Depends(verify_signature)
+
+
+# -- the declared scopes ---------------------------------------------------------------------------
+
+
+def _declared(dependant: Dependant) -> list[str]:
+    """Return the scopes (or WEBHOOK_AUTH) declared in a dependency tree."""
+    found: list[str] = []
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        if isinstance(current.call, ScopeCheck):
+            found.append(current.call.scope)
+        elif current.call is verify_signature:
+            found.append(WEBHOOK_AUTH)
+        pending.extend(current.dependencies)
+    return found
+
+
+def _api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Dependant]]:
+    """Yield the path, methods and dependency tree of every API route, included routers too."""
+    # FastAPI 0.13x+ keeps included routers as one lazy entry of `app.routes`; its public
+    # iterator yields their routes with the prefix applied. Older versions list routes flat.
+    iterate = getattr(fastapi.routing, "iter_route_contexts", None)
+    routes: Iterable[Any] = iterate(app.routes) if iterate is not None else app.routes
+    for route in routes:
+        dependant = getattr(route, "dependant", None)
+        path, methods = getattr(route, "path", None), getattr(route, "methods", None)
+        if isinstance(dependant, Dependant) and path is not None and methods:
+            yield path, set(methods), dependant
+
+
+def route_scopes(app: FastAPI) -> dict[tuple[str, str], str | None]:
+    """Return `(method, path) -> scope` for every API route (None: declares none, a defect)."""
+    table: dict[tuple[str, str], str | None] = {}
+    for path, methods, dependant in _api_routes(app):
+        declared = _declared(dependant)
+        for method in sorted(methods):
+            table[(method, path)] = declared[0] if len(declared) == 1 else None
+    return table
+
+
+def check_declared(app: FastAPI) -> None:
+    """Raise RuntimeError unless every API route declares exactly one scope or the webhook auth."""
+    missing = [
+        f"{method} {path}" for (method, path), scope in route_scopes(app).items() if not scope
+    ]
+    if missing:
+        raise RuntimeError(
+            "routes without exactly one declared scope (add dependencies=[require(SCOPE)]): "
+            + ", ".join(missing)
+        )
+
+
+def check_access(request: Request) -> None:
+    """Raise Unauthenticated or Forbidden when the request may not use its route at all.
+
+    The routes' own dependencies do this; the input error handler calls it too, because FastAPI
+    reads a malformed JSON body before it runs any dependency.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    declared = _declared(route.dependant)
+    if len(declared) != 1 or declared[0] == WEBHOOK_AUTH:
+        return
+    token = _token_of(request, _bearer_secret(request.headers.get("authorization")))
+    if declared[0] not in token.scopes:
+        raise _forbidden(declared[0])

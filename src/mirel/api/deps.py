@@ -1,0 +1,97 @@
+"""Dependencies shared by the routes: the instance, its hub, and elements named in the path.
+
+These modules avoid `from __future__ import annotations`: FastAPI reads the annotations of
+dependencies at run time.
+"""
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request, Response
+
+from mirel.core.catalog import Element
+from mirel.core.kinds import APP, KINDS, ElementKind
+from mirel.errors import InvalidInput
+from mirel.hub.service import Hub
+from mirel.instance import Instance
+
+
+def get_instance(request: Request) -> Instance:
+    """Return the instance this application serves."""
+    instance: Instance = request.app.state.instance
+    return instance
+
+
+InstanceDep = Annotated[Instance, Depends(get_instance)]
+
+
+def get_hub(instance: InstanceDep) -> Hub:
+    """Return the hub of the shared repository."""
+    return instance.hub
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+
+ELEMENT_TYPES = ", ".join(kind.api_type for kind in KINDS)
+
+
+def path_element(
+    hub: HubDep,
+    element_uuid: Annotated[
+        str,
+        Path(alias="elementUuid", description="The element's uuid (or, in mirel, its name)."),
+    ],
+    element_type: Annotated[
+        str | None,
+        Query(
+            alias="elementType",
+            description=f"When given, it must be the element's type: {ELEMENT_TYPES}.",
+        ),
+    ] = None,
+) -> Element:
+    """Return the element named in the path; a given `elementType` must be its type."""
+    kind = KINDS.by_api_type(element_type) if element_type is not None else None
+    element = hub.element(element_uuid)
+    if kind is not None and kind != element.kind:
+        raise InvalidInput(
+            f"element {element.uuid} ({element.name}) is a {element.kind.name}, elementType "
+            f"{element.kind.api_type}, not {element_type}; drop elementType or correct it"
+        )
+    return element
+
+
+ElementDep = Annotated[Element, Depends(path_element)]
+
+
+def path_app(
+    hub: HubDep,
+    app_uuid: Annotated[
+        str, Path(alias="appUuid", description="The app's uuid (or, in mirel, its name).")
+    ],
+) -> Element:
+    """Return the app named in a deprecated `/apps/{appUuid}` path; other kinds are refused."""
+    element = hub.element(app_uuid)
+    if element.kind != APP:
+        raise InvalidInput(
+            f"element {element.uuid} ({element.name}) is a {element.kind.name}, not an app; "
+            "use the path without /apps/ (this alias is for apps only)"
+        )
+    return element
+
+
+AppDep = Annotated[Element, Depends(path_app)]
+
+
+def mark_deprecated(response: Response) -> None:
+    """Mark the answer of a deprecated alias with the `Deprecation` header (RFC 9745)."""
+    response.headers["Deprecation"] = "true"
+
+
+DEPRECATED = Depends(mark_deprecated)
+
+
+def kind_named(text: str) -> ElementKind:
+    """Return the element kind named `text`: app, apps, workflow, ... or an API type (PAGE)."""
+    for kind in KINDS:
+        if text in (kind.name, kind.plural, kind.api_type):
+            return kind
+    return KINDS.get(text)  # raises InvalidInput listing the kinds

@@ -1,0 +1,420 @@
+"""Request and response models of the REST API, one set per resource.
+
+Request models are strict about types (a wrong type is a 400 naming the field) but leave the rules
+of mirel's own documents to the core: a manifest body is checked by `manifest_from_api`, which names
+each problem as `apps[0].release`. Response models describe `data` in the envelope; they allow
+extra keys so that a field added by a lower layer shows up instead of being silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mirel.core.versions import Bump
+
+DataT = TypeVar("DataT")
+
+
+def _check_text(value: Any) -> None:
+    """Raise ValueError when `value` holds a string that cannot be stored as UTF-8."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise ValueError(
+                    f"text holds {item[error.start]!r}, which is not a Unicode character"
+                ) from None
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+
+
+class Request(BaseModel):
+    """A request body: unknown keys are ignored, as the compatible API's clients may send more."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode_only(cls, data: Any) -> Any:
+        # JSON can spell lone surrogates ("\ud800"), which no file or commit can hold.
+        _check_text(data)
+        return data
+
+
+class Public(BaseModel):
+    """A response object: documented fields, plus any extra ones the layer below adds."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# -- the envelope ---------------------------------------------------------------------------------
+
+
+class Envelope(BaseModel, Generic[DataT]):
+    """A successful answer: `{"success": true, "data": ...}`."""
+
+    success: Literal[True] = True
+    data: DataT
+
+
+class ErrorEnvelope(BaseModel):
+    """A failed answer: `{"success": false, "message": "..."}`."""
+
+    success: Literal[False] = False
+    message: str
+
+
+# -- writes -----------------------------------------------------------------------------------
+
+
+class PullRequestSummary(Public):
+    """The pull request a write opened."""
+
+    number: int
+    url: str
+    state: str
+
+
+class ChangeRequestPublic(Public):
+    """What every write answers: the branch it made, its commit, and the pull request."""
+
+    commit_sha: str
+    url: str
+    branch_name: str
+    pull_request: PullRequestSummary | None
+
+
+# -- manifests --------------------------------------------------------------------------------
+
+
+class PinPublic(Public):
+    """One manifest entry."""
+
+    uuid: str
+    release: str
+
+
+class ManifestPublic(Public):
+    """A manifest in the API's shape: its name and its pins per kind (`apps`, `workflows`)."""
+
+    name: str
+    apps: list[PinPublic] = []
+    workflows: list[PinPublic] = []
+
+
+class ManifestList(Public):
+    """Every manifest on the default branch."""
+
+    manifests: list[ManifestPublic]
+
+
+class ManifestOne(Public):
+    """One manifest."""
+
+    manifest: ManifestPublic
+
+
+class ManifestPut(Request):
+    """Create or overwrite a manifest: `{"manifest": {"apps": [...], "workflows": [...]}}`."""
+
+    manifest: dict[str, Any] = Field(
+        description="The pins per kind: {'apps': [{'uuid', 'release'}], 'workflows': [...]}; "
+        "a 'name' key, when given, must equal the name in the path."
+    )
+    commit_message: str | None = None
+
+
+class PinPut(Request):
+    """Pin one element in one manifest."""
+
+    release: str = Field(description='"latest" or a strict X.Y.Z release of the element.')
+    commit_message: str | None = None
+
+
+class CommitMessage(Request):
+    """An optional commit message for a removal."""
+
+    commit_message: str | None = None
+
+
+class PinChange(Request):
+    """One pin of a batch: `release` null removes the element from the manifest."""
+
+    manifest: str
+    element_uuid: str
+    release: str | None
+
+
+class PinBatch(Request):
+    """Many pin changes across manifests, proposed as one branch and pull request."""
+
+    changes: list[PinChange] = Field(min_length=1)
+    commit_message: str | None = None
+
+
+# -- releases ---------------------------------------------------------------------------------
+
+
+class ReleasePublic(Public):
+    """One release, newest first in lists."""
+
+    release_version: str
+    release_description: str
+    created_at: str
+    created_by: str
+    source_commit: str
+    element_uuid: str
+    element_name: str
+    element_type: str
+    artifact_path: str
+    blob_sha: str
+    published_in: list[str]
+
+
+class ReleaseCreate(Request):
+    """Create a release of the element's working version: an explicit version or a bump."""
+
+    release_version: str | None = Field(default=None, description="An explicit X.Y.Z.")
+    bump: Bump | None = Field(default=None, description="Or: which part to increment.")
+    release_description: str = ""
+    commit_message: str | None = Field(
+        default=None,
+        description="Accepted for compatibility; the commit says 'Release <name> <version>' "
+        "followed by the description.",
+    )
+
+
+class ReleaseDiff(Public):
+    """Files added, removed and changed between two releases, with unified diffs."""
+
+    element_uuid: str
+    element_name: str
+    release_version: str
+    against: str | None
+    added: list[dict[str, str]]
+    removed: list[dict[str, str]]
+    changed: list[dict[str, str]]
+
+
+# -- elements and branches --------------------------------------------------------------------
+
+
+class ElementCreate(Request):
+    """Put a new element under source control."""
+
+    kind: str = Field(description="app or workflow (PAGE and WORKFLOW are accepted too).")
+    name: str
+    files: dict[str, str] = Field(description="path -> text content, relative to its folder.")
+
+
+class BranchCommit(Request):
+    """Commit file changes to a branch (created from `base` or the default branch if new)."""
+
+    base: str | None = None
+    message: str = Field(min_length=1)
+    files: dict[str, str | None] = Field(
+        min_length=1, description="repository path -> text content, or null to delete."
+    )
+
+
+class Matrix(Public):
+    """Every element against every manifest: releases, pins, what they resolve to, drift."""
+
+    commit_sha: str
+    manifests: list[str]
+    elements: list[dict[str, Any]]
+    problems: list[str]
+
+
+# -- hotfixes ---------------------------------------------------------------------------------
+
+
+class HotfixCreate(Request):
+    """Start a hotfix branch from a release's `X.Y` line."""
+
+    element_uuid: str
+    release: str = Field(description="A release X.Y.Z of the element; its X.Y line is patched.")
+
+
+class HotfixRelease(Request):
+    """Propose the patch release of a hotfix."""
+
+    release_description: str = ""
+
+
+class HotfixPublic(Public):
+    """An open hotfix branch."""
+
+    branch_name: str
+    commit_sha: str
+    element_uuid: str
+    element_name: str | None
+    kind: str
+    line: str
+    url: str
+
+
+class HotfixList(Public):
+    """The open hotfix branches."""
+
+    hotfixes: list[HotfixPublic]
+
+
+class HotfixClosed(Public):
+    """A hotfix branch that was removed."""
+
+    branch_name: str
+    commit_sha: str | None
+    element_uuid: str
+    line: str
+    closed: bool
+
+
+# -- pull requests ----------------------------------------------------------------------------
+
+
+class FileDiffPublic(Public):
+    """One changed file of a pull request."""
+
+    path: str
+    status: str
+    patch: str
+
+
+class PullPublic(Public):
+    """A pull request."""
+
+    number: int
+    title: str
+    description: str
+    author: str
+    head_branch: str
+    base_branch: str
+    state: str
+    created_at: str
+    updated_at: str
+    head_sha: str
+    base_sha: str
+    url: str
+    merge_commit_sha: str | None = None
+    merged_by: str | None = None
+    closed_by: str | None = None
+    cleanup_branches: list[str] = []
+    conflicts: list[str] = []
+
+
+class PullDetail(PullPublic):
+    """A pull request with the files it changes."""
+
+    diff: list[FileDiffPublic]
+
+
+class PullList(Public):
+    """Pull requests, newest first."""
+
+    pulls: list[PullPublic]
+
+
+# -- deploys and the instance -----------------------------------------------------------------
+
+
+class DeploymentPublic(Public):
+    """One deploy of this instance."""
+
+    id: int
+    status: str
+    commit_sha: str | None
+    triggered_by: str | None
+    created_at: str
+    completed_at: str | None
+    manifest: str | None
+    changes: list[dict[str, Any]] = Field(
+        description='Each {"element_uuid", "kind", "name", "from", "to"}.'
+    )
+    errors: list[str]
+    log: str
+
+
+class DeploymentList(Public):
+    """Deployments, newest first."""
+
+    deployments: list[DeploymentPublic]
+
+
+class DeployParams(Request):
+    """What a test deploy reads."""
+
+    commit_sha: str = Field(min_length=1, max_length=200)
+
+
+class DeployTest(Request):
+    """A test deploy: `{"deploy_params": {"commit_sha"}}`."""
+
+    deploy_params: DeployParams
+
+
+class PlanPublic(Public):
+    """What a deploy of a commit would change, and what would stop it."""
+
+    commit_sha: str
+    manifest: str | None
+    changes: list[dict[str, Any]]
+    errors: list[str]
+
+
+class ConnectionPublic(Public):
+    """Whether the repository can be reached."""
+
+    connected: bool
+    message: str
+    default_branch: str | None
+    commit_sha: str | None
+
+
+class ReleasesConfig(Public):
+    """Which manifest this instance publishes (null: every element at its working version)."""
+
+    manifest: str | None
+
+
+class ReleasesConfigPut(Request):
+    """Choose the manifest this instance publishes."""
+
+    manifest: str | None
+
+
+class LiveElementPublic(Public):
+    """What this instance serves for one element."""
+
+    uuid: str
+    kind: str
+    name: str
+    live_release: str | None
+    in_manifest: bool
+    pin: str | None = None
+    source_commit: str | None
+    files: list[str] = Field(description="The paths of the element's live files.")
+
+
+class LiveElementList(Public):
+    """What this instance serves."""
+
+    elements: list[LiveElementPublic]
+
+
+class LiveFile(Public):
+    """One live file: text as is, anything else base64-encoded."""
+
+    uuid: str
+    path: str
+    encoding: Literal["utf-8", "base64"]
+    content: str
+    size: int

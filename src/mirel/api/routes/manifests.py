@@ -1,0 +1,120 @@
+"""Manifests: the compatible endpoints, their deprecated app aliases, and batches of pins."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+
+from mirel.api.auth import RELEASES_READ, RELEASES_WRITE, AuthorDep, require
+from mirel.api.deps import DEPRECATED, AppDep, ElementDep, HubDep
+from mirel.api.envelope import ok
+from mirel.api.models import (
+    ChangeRequestPublic,
+    CommitMessage,
+    Envelope,
+    ManifestList,
+    ManifestOne,
+    ManifestPut,
+    PinBatch,
+    PinPut,
+)
+from mirel.core.manifest import manifest_from_api, manifest_path
+
+router = APIRouter(prefix="/source_control/manifests", tags=["manifests"])
+
+Name = Annotated[str, Path(description="The manifest's name: manifests/<name>.yaml.")]
+Reply = dict[str, Any]
+
+
+@router.get("", dependencies=[require(RELEASES_READ)], response_model=Envelope[ManifestList])
+def list_manifests(hub: HubDep) -> Reply:
+    """Return every manifest on the default branch."""
+    return ok({"manifests": [hub.manifest(name).to_api() for name in hub.manifest_names()]})
+
+
+@router.post(
+    "/_batch", dependencies=[require(RELEASES_WRITE)], response_model=Envelope[ChangeRequestPublic]
+)
+def change_pins(body: PinBatch, hub: HubDep, author: AuthorDep) -> Reply:
+    """Return the change request pinning (or unpinning) many elements across manifests."""
+    changes = [(change.manifest, change.element_uuid, change.release) for change in body.changes]
+    return ok(hub.change_pins(changes, author, body.commit_message).to_json())
+
+
+@router.get("/{name}", dependencies=[require(RELEASES_READ)], response_model=Envelope[ManifestOne])
+def get_manifest(name: Name, hub: HubDep) -> Reply:
+    """Return one manifest."""
+    return ok({"manifest": hub.manifest(name).to_api()})
+
+
+@router.put(
+    "/{name}", dependencies=[require(RELEASES_WRITE)], response_model=Envelope[ChangeRequestPublic]
+)
+def put_manifest(name: Name, body: ManifestPut, hub: HubDep, author: AuthorDep) -> Reply:
+    """Return the change request creating or overwriting a whole manifest."""
+    manifest = manifest_from_api(name, body.manifest, manifest_path(name))
+    return ok(hub.put_manifest(manifest, author, body.commit_message).to_json())
+
+
+@router.post(
+    "/{name}/delete",
+    dependencies=[require(RELEASES_WRITE)],
+    response_model=Envelope[ChangeRequestPublic],
+)
+def delete_manifest(
+    name: Name, hub: HubDep, author: AuthorDep, body: CommitMessage | None = None
+) -> Reply:
+    """Return the change request removing a manifest."""
+    message = body.commit_message if body else None
+    return ok(hub.delete_manifest(name, author, message).to_json())
+
+
+@router.put(
+    "/{name}/{elementUuid}",
+    dependencies=[require(RELEASES_WRITE)],
+    response_model=Envelope[ChangeRequestPublic],
+)
+def set_pin(name: Name, element: ElementDep, body: PinPut, hub: HubDep, author: AuthorDep) -> Reply:
+    """Return the change request pinning one element (creating the manifest if missing)."""
+    return ok(hub.set_pin(name, element.uuid, body.release, author, body.commit_message).to_json())
+
+
+@router.post(
+    "/{name}/{elementUuid}/delete",
+    dependencies=[require(RELEASES_WRITE)],
+    response_model=Envelope[ChangeRequestPublic],
+)
+def unset_pin(
+    name: Name,
+    element: ElementDep,
+    hub: HubDep,
+    author: AuthorDep,
+    body: CommitMessage | None = None,
+) -> Reply:
+    """Return the change request removing one element's pin."""
+    message = body.commit_message if body else None
+    return ok(hub.unset_pin(name, element.uuid, author, message).to_json())
+
+
+@router.put(
+    "/{name}/apps/{appUuid}",
+    dependencies=[require(RELEASES_WRITE), DEPRECATED],
+    response_model=Envelope[ChangeRequestPublic],
+    deprecated=True,
+)
+def set_app_pin(name: Name, app: AppDep, body: PinPut, hub: HubDep, author: AuthorDep) -> Reply:
+    """Return the change request pinning one app (deprecated: use PUT /{name}/{elementUuid})."""
+    return ok(hub.set_pin(name, app.uuid, body.release, author, body.commit_message).to_json())
+
+
+@router.post(
+    "/{name}/apps/{appUuid}/delete",
+    dependencies=[require(RELEASES_WRITE), DEPRECATED],
+    response_model=Envelope[ChangeRequestPublic],
+    deprecated=True,
+)
+def unset_app_pin(
+    name: Name, app: AppDep, hub: HubDep, author: AuthorDep, body: CommitMessage | None = None
+) -> Reply:
+    """Return the change request unpinning one app (deprecated: use the element path)."""
+    message = body.commit_message if body else None
+    return ok(hub.unset_pin(name, app.uuid, author, message).to_json())

@@ -1,0 +1,180 @@
+"""The repository beyond releases and manifests: elements, branch commits, hotfixes, pulls."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from mirel.api.auth import READ, RELEASES_READ, RELEASES_WRITE, WRITE, AuthorDep, require
+from mirel.api.deps import ElementDep, HubDep, kind_named
+from mirel.api.envelope import ok
+from mirel.api.models import (
+    BranchCommit,
+    ChangeRequestPublic,
+    ElementCreate,
+    Envelope,
+    HotfixClosed,
+    HotfixCreate,
+    HotfixList,
+    HotfixRelease,
+    Matrix,
+    PullDetail,
+    PullList,
+    PullPublic,
+)
+from mirel.providers.base import PullState
+
+router = APIRouter(prefix="/source_control")
+
+Reply = dict[str, Any]
+LinePath = Annotated[str, Path(description="The release line major.minor, for example 1.4.")]
+Number = Annotated[int, Path(ge=1, le=2**31, description="The pull request's number.")]
+
+
+# -- elements ------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/elements",
+    tags=["elements"],
+    dependencies=[require(RELEASES_READ)],
+    response_model=Envelope[Matrix],
+)
+def list_elements(hub: HubDep) -> Reply:
+    """Return every element with its releases and its pin in each manifest."""
+    return ok(hub.matrix())
+
+
+@router.post(
+    "/elements",
+    tags=["elements"],
+    dependencies=[require(WRITE)],
+    response_model=Envelope[ChangeRequestPublic],
+)
+def create_element(body: ElementCreate, hub: HubDep, author: AuthorDep) -> Reply:
+    """Return the change request putting a new element under source control."""
+    files = {path: text.encode() for path, text in body.files.items()}
+    return ok(hub.add_element(kind_named(body.kind), body.name, files, author).to_json())
+
+
+@router.post(
+    "/branches/{branch:path}/commits",
+    tags=["branches"],
+    dependencies=[require(WRITE)],
+    response_model=Envelope[ChangeRequestPublic],
+)
+def commit_to_branch(
+    branch: Annotated[str, Path(description="The branch; it may contain slashes.")],
+    body: BranchCommit,
+    hub: HubDep,
+    author: AuthorDep,
+) -> Reply:
+    """Return the change request of a commit on a branch (null content deletes a file)."""
+    changes = {path: None if text is None else text.encode() for path, text in body.files.items()}
+    message = body.message if body.message.endswith("\n") else body.message + "\n"
+    return ok(hub.commit_to_branch(branch, changes, message, author, body.base).to_json())
+
+
+# -- hotfixes ------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/hotfixes",
+    tags=["hotfixes"],
+    dependencies=[require(RELEASES_READ)],
+    response_model=Envelope[HotfixList],
+)
+def list_hotfixes(hub: HubDep) -> Reply:
+    """Return the open hotfix branches."""
+    return ok({"hotfixes": hub.hotfixes()})
+
+
+@router.post(
+    "/hotfixes",
+    tags=["hotfixes"],
+    dependencies=[require(RELEASES_WRITE)],
+    response_model=Envelope[ChangeRequestPublic],
+)
+def create_hotfix(body: HotfixCreate, hub: HubDep, author: AuthorDep) -> Reply:
+    """Return the hotfix branch made for a release's X.Y line (it has no pull request yet)."""
+    return ok(hub.create_hotfix(body.element_uuid, body.release, author).to_json())
+
+
+@router.post(
+    "/hotfixes/{elementUuid}/{line}/release",
+    tags=["hotfixes"],
+    dependencies=[require(RELEASES_WRITE)],
+    response_model=Envelope[ChangeRequestPublic],
+)
+def release_hotfix(
+    element: ElementDep,
+    line: LinePath,
+    hub: HubDep,
+    author: AuthorDep,
+    body: HotfixRelease | None = None,
+) -> Reply:
+    """Return the change request of a hotfix's patch release."""
+    description = body.release_description if body else ""
+    return ok(hub.release_hotfix(element.uuid, line, author, description).to_json())
+
+
+@router.post(
+    "/hotfixes/{elementUuid}/{line}/close",
+    tags=["hotfixes"],
+    dependencies=[require(RELEASES_WRITE)],
+    response_model=Envelope[HotfixClosed],
+)
+def close_hotfix(element: ElementDep, line: LinePath, hub: HubDep) -> Reply:
+    """Return the hotfix branch that was removed."""
+    return ok(hub.close_hotfix(element.uuid, line))
+
+
+# -- pull requests -------------------------------------------------------------------------------
+
+
+@router.get(
+    "/pulls", tags=["pulls"], dependencies=[require(READ)], response_model=Envelope[PullList]
+)
+def list_pulls(
+    hub: HubDep,
+    state: Annotated[
+        PullState | None, Query(description="Only pull requests in this state.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 100,
+) -> Reply:
+    """Return pull requests, newest first (without diffs; GET /pulls/{n} has the diff)."""
+    return ok({"pulls": [pull.to_json() for pull in hub.provider.list_pulls(state, limit)]})
+
+
+@router.get(
+    "/pulls/{number}",
+    tags=["pulls"],
+    dependencies=[require(READ)],
+    response_model=Envelope[PullDetail],
+)
+def get_pull(number: Number, hub: HubDep) -> Reply:
+    """Return one pull request with the files it changes."""
+    pull = hub.provider.get(number)
+    diff = [vars(item) for item in hub.provider.diff(number)]
+    return ok({**pull.to_json(), "diff": diff})
+
+
+@router.post(
+    "/pulls/{number}/merge",
+    tags=["pulls"],
+    dependencies=[require(WRITE)],
+    response_model=Envelope[PullPublic],
+)
+def merge_pull(number: Number, hub: HubDep, author: AuthorDep) -> Reply:
+    """Return the pull request, merged into the default branch (deploy hooks are called)."""
+    return ok(hub.provider.merge(number, author).to_json())
+
+
+@router.post(
+    "/pulls/{number}/close",
+    tags=["pulls"],
+    dependencies=[require(WRITE)],
+    response_model=Envelope[PullPublic],
+)
+def close_pull(number: Number, hub: HubDep, author: AuthorDep) -> Reply:
+    """Return the pull request, closed without merging."""
+    return ok(hub.provider.close(number, author).to_json())

@@ -1,0 +1,346 @@
+"""`mirel up`: the embedded default — one local repository and instances dev, staging and prod.
+
+In one folder (reused when it exists):
+
+```
+hub.git/            the shared bare repository, with demo content (mirel.demo)
+dev.db ...          one SQLite database per instance
+logs/dev.log ...    each server's output
+```
+
+Each instance is its own process (`python -m mirel serve`) on loopback, on ports N, N+1 and N+2,
+publishing the manifest of its name. All three are registered as deploy hooks of the repository
+with one webhook secret, so a merge reaches them at once; their pollers catch any call missed.
+
+The admin token is one secret whose hash is stored in each database, so one `MIREL_TOKEN` works
+on all three. Only hashes are kept, so every run makes a new one and revokes the previous run's.
+Stopping (Ctrl-C or SIGTERM) asks each server to shut down, waits, then kills what is left. Hooks
+and databases stay, so the next run picks up where this one stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.orm import Session, sessionmaker
+
+from mirel.api.tokens import SCOPES, create_token, hash_token, list_tokens, revoke_token
+from mirel.db.engine import make_engine, migrate, session_factory
+from mirel.db.models import Token
+from mirel.demo import build_demo
+from mirel.errors import InvalidInput, MirelError
+
+INSTANCES = ("dev", "staging", "prod")
+HOST = "127.0.0.1"
+TOKEN_NAME = "mirel up admin"
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+
+console = Console(highlight=False, soft_wrap=True, emoji=False)
+
+
+class FleetFailed(MirelError):
+    """An instance of `mirel up` could not start or stopped on its own."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One instance of the fleet: its name (also its manifest), port, database and log."""
+
+    name: str
+    port: int
+    database_url: str
+    log: Path
+
+    @property
+    def url(self) -> str:
+        """Return the base URL of the instance."""
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def hook_url(self) -> str:
+        """Return the URL the repository calls after each merge."""
+        return f"{self.url}/api/v2/webhooks/local"
+
+
+def plan(folder: Path, port: int) -> list[Member]:
+    """Return the three instances of a fleet in `folder` whose first port is `port`."""
+    return [
+        Member(
+            name=name,
+            port=port + index,
+            database_url=f"sqlite:///{folder / f'{name}.db'}",
+            log=folder / "logs" / f"{name}.log",
+        )
+        for index, name in enumerate(INSTANCES)
+    ]
+
+
+def check_ports(members: Sequence[Member]) -> None:
+    """Raise InvalidInput naming the first port that something already listens on."""
+    for member in members:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((HOST, member.port))
+            except OSError as error:
+                raise InvalidInput(
+                    f"port {member.port} ({member.name}) is in use: {error.strerror}; is another "
+                    "'mirel up' running? pass --port N to use N, N+1 and N+2"
+                ) from error
+
+
+def _store_token(
+    sessions: sessionmaker[Session], name: str, scopes: list[str], secret: str
+) -> None:
+    """Store an existing token's hash (the same secret, valid on another instance)."""
+    with sessions.begin() as session:
+        session.add(
+            Token(
+                name=name,
+                token_hash=hash_token(secret),
+                scopes=scopes,
+                created_at=datetime.now(UTC),
+            )
+        )
+
+
+def admin_token(members: Sequence[Member]) -> str:
+    """Return a new all-scopes token valid on every member; revoke earlier runs' tokens."""
+    secret: str | None = None
+    for member in members:
+        engine = make_engine(member.database_url)
+        try:
+            migrate(engine)
+            sessions = session_factory(engine)
+            for info in list_tokens(sessions):
+                if info.name == TOKEN_NAME:
+                    revoke_token(sessions, info.id)
+            if secret is None:
+                secret = create_token(sessions, TOKEN_NAME, list(SCOPES))
+            else:
+                _store_token(sessions, TOKEN_NAME, list(SCOPES), secret)
+        finally:
+            engine.dispose()
+    assert secret is not None
+    return secret
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    # Linux only: if `mirel up` is killed outright (SIGKILL), its servers get SIGTERM instead of
+    # living on as orphans that hold the ports.
+    with contextlib.suppress(OSError, AttributeError):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def start(member: Member, repo: Path, secret: str) -> subprocess.Popen[bytes]:
+    """Start one instance's server process, its output appended to its log."""
+    member.log.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "mirel",
+        "serve",
+        "--repo",
+        str(repo),
+        "--manifest",
+        member.name,
+        "--name",
+        member.name,
+        "--db",
+        member.database_url,
+        "--host",
+        HOST,
+        "--port",
+        str(member.port),
+    ]
+    # The secret goes through the environment, not the command line that `ps` shows.
+    env = {**os.environ, "MIREL_WEBHOOK_SECRET": secret, "PYTHONUNBUFFERED": "1"}
+    for variable in ("MIREL_DATABASE_URL", "MIREL_PUBLIC_URL"):
+        env.pop(variable, None)
+    with member.log.open("ab") as log:
+        log.write(f"\n--- mirel up: starting {member.name} at {datetime.now(UTC)} ---\n".encode())
+        log.flush()
+        # A session of its own: Ctrl-C reaches `mirel up` alone, which then stops each server
+        # once, so that a second signal does not cut a server's graceful shutdown short.
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _check_alive(members: Sequence[Member], processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    for member, process in zip(members, processes, strict=True):
+        code = process.poll()
+        if code is not None:
+            raise FleetFailed(
+                f"instance {member.name} stopped with exit code {code}; see {member.log}:\n"
+                + _tail(member.log)
+            )
+
+
+def wait_ready(
+    members: Sequence[Member],
+    processes: Sequence[subprocess.Popen[bytes]],
+    token: str,
+    timeout: float = READY_TIMEOUT,
+) -> dict[str, dict[str, Any]]:
+    """Return each member's GET /api/v2/instance once it has finished its first deploy.
+
+    Each server deploys as it starts (its poller's first round), so "ready" means serving what its
+    manifest pins, not only answering. Raise FleetFailed if a server stops or takes too long.
+    """
+    deadline = time.monotonic() + timeout
+    ready: dict[str, dict[str, Any]] = {}
+    headers = {"Authorization": f"Bearer {token}"}
+    while len(ready) < len(members):
+        _check_alive(members, processes)
+        for member in members:
+            if member.name in ready:
+                continue
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                answer = httpx.get(f"{member.url}/api/v2/instance", headers=headers, timeout=2.0)
+                info = answer.json().get("data") if answer.status_code == 200 else None
+                if isinstance(info, dict):
+                    last = info.get("last_deployment")
+                    if isinstance(last, dict) and last.get("status") in ("SUCCESS", "ERROR"):
+                        ready[member.name] = info
+        if len(ready) < len(members):
+            if time.monotonic() > deadline:
+                names = ", ".join(m.name for m in members if m.name not in ready)
+                raise FleetFailed(f"{names} did not deploy within {timeout:g} s; see their logs")
+            time.sleep(0.1)
+    return ready
+
+
+def stop(
+    members: Sequence[Member],
+    processes: Sequence[subprocess.Popen[bytes]],
+    timeout: float = STOP_TIMEOUT,
+) -> None:
+    """Ask every server to shut down, wait for them, and kill the ones that do not."""
+    for process in processes:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for member, process in zip(members, processes, strict=False):
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            console.print(f"{member.name} did not stop within {timeout:g} s; killing it")
+            process.kill()
+            process.wait()
+
+
+class _Stop(Exception):
+    """SIGTERM (or SIGHUP) arrived: stop the fleet as Ctrl-C does."""
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    def handler(signum: int, _: FrameType | None) -> None:
+        raise _Stop(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _show(
+    repo: Path, members: Sequence[Member], token: str, infos: dict[str, dict[str, Any]]
+) -> None:
+    console.print(f"[green]✓[/] mirel is up: repository {escape(str(repo))}")
+    for member in members:
+        last = infos[member.name]["last_deployment"]
+        state = f"deployed {str(last['commit_sha'])[:12]}"
+        if last["status"] != "SUCCESS":
+            state = f"[red]deploy failed[/]: {escape('; '.join(last['errors'])[:200])}"
+        console.print(
+            f"  {member.name:<8} {member.url}  manifest {member.name:<8} {state}  "
+            f"[dim]log {escape(str(member.log))}[/]"
+        )
+    console.print(
+        f"\nadmin token (every scope, valid on all three): {token}\n"
+        "  it is shown only now; the next 'mirel up' makes a new one\n"
+    )
+    console.print("Try:", markup=False)
+    console.print(
+        f"  export MIREL_URL={members[0].url} MIREL_TOKEN={token} MIREL_REPO={repo}\n"
+        "  mirel status          # what the instance serves\n"
+        "  mirel matrix          # every element against every manifest\n"
+        f'  curl -H "Authorization: Bearer $MIREL_TOKEN" {members[-1].url}/api/v2/elements\n',
+        markup=False,
+    )
+    console.print("Press Ctrl-C to stop.", markup=False)
+    sys.stdout.flush()
+
+
+def run_fleet(
+    folder: Path,
+    port: int,
+    *,
+    ready_timeout: float = READY_TIMEOUT,
+    announce: Callable[[Path, Sequence[Member], str, dict[str, dict[str, Any]]], None] = _show,
+) -> None:
+    """Start the fleet in `folder`, serve until Ctrl-C or SIGTERM, then stop it cleanly."""
+    folder = folder.resolve()
+    members = plan(folder, port)
+    check_ports(members)
+    hub = build_demo(folder)
+    repo = hub.repo.path
+    secret = secrets.token_urlsafe(32)
+    for member in members:
+        # Registering again replaces the secret of the same URL: hooks of earlier runs on these
+        # ports are reused, never duplicated.
+        hub.provider.hooks.add(member.hook_url, secret)
+    token = admin_token(members)
+    processes: list[subprocess.Popen[bytes]] = []
+    with _stop_on_signals():
+        try:
+            for member in members:
+                processes.append(start(member, repo, secret))
+            infos = wait_ready(members, processes, token, ready_timeout)
+            announce(repo, members, token, infos)
+            while True:
+                _check_alive(members, processes)
+                time.sleep(0.5)
+        except (KeyboardInterrupt, _Stop):
+            console.print("\nstopping dev, staging and prod ...", markup=False)
+        finally:
+            stop(members, processes)
+    console.print("[green]✓[/] stopped")

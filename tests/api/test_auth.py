@@ -1,0 +1,164 @@
+"""Acceptance 4: every route needs a token (401) holding its one declared scope (403).
+
+The table below is the contract of SPEC.md §5. The tests walk every route of the application, so a
+new route either declares a scope and appears here, or fails these tests (and the application
+refuses to start: `check_declared`).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from api_support import Api, Seed, TokenMaker, failed
+from fastapi import FastAPI
+
+from mirel.api import create_app
+from mirel.api.auth import WEBHOOK_AUTH, check_declared, require, route_scopes
+from mirel.api.tokens import SCOPES
+from mirel.instance import Instance
+
+RR = "source_control:releases:read"
+RW = "source_control:releases:write"
+R = "source_control:read"
+W = "source_control:write"
+D = "source_control:deploy"
+T = "source_control:test_deploy"
+P = "/api/v2/source_control"
+
+EXPECTED = {
+    # compatible endpoints
+    ("GET", f"{P}/manifests"): RR,
+    ("GET", f"{P}/manifests/{{name}}"): RR,
+    ("PUT", f"{P}/manifests/{{name}}"): RW,
+    ("POST", f"{P}/manifests/{{name}}/delete"): RW,
+    ("PUT", f"{P}/manifests/{{name}}/{{elementUuid}}"): RW,
+    ("POST", f"{P}/manifests/{{name}}/{{elementUuid}}/delete"): RW,
+    ("GET", f"{P}/releases/{{elementUuid}}"): RR,
+    ("POST", f"{P}/releases/{{elementUuid}}"): RW,
+    ("PUT", f"{P}/manifests/{{name}}/apps/{{appUuid}}"): RW,
+    ("POST", f"{P}/manifests/{{name}}/apps/{{appUuid}}/delete"): RW,
+    ("GET", f"{P}/releases/apps/{{appUuid}}"): RR,
+    ("POST", f"{P}/releases/apps/{{appUuid}}"): RW,
+    ("POST", f"{P}/deploy"): D,
+    ("GET", f"{P}/deployment/{{id}}"): D,
+    ("GET", f"{P}/deployments"): D,
+    ("POST", f"{P}/test_deploy"): T,
+    ("GET", f"{P}/test_connection"): R,
+    # mirel's own
+    ("GET", f"{P}/elements"): RR,
+    ("POST", f"{P}/elements"): W,
+    ("POST", f"{P}/branches/{{branch:path}}/commits"): W,
+    ("POST", f"{P}/manifests/_batch"): RW,
+    ("POST", f"{P}/releases/{{elementUuid}}/{{version}}/delete"): RW,
+    ("GET", f"{P}/releases/{{elementUuid}}/{{version}}/diff"): RR,
+    ("GET", f"{P}/hotfixes"): RR,
+    ("POST", f"{P}/hotfixes"): RW,
+    ("POST", f"{P}/hotfixes/{{elementUuid}}/{{line}}/release"): RW,
+    ("POST", f"{P}/hotfixes/{{elementUuid}}/{{line}}/close"): RW,
+    ("GET", f"{P}/pulls"): R,
+    ("GET", f"{P}/pulls/{{number}}"): R,
+    ("POST", f"{P}/pulls/{{number}}/merge"): W,
+    ("POST", f"{P}/pulls/{{number}}/close"): W,
+    ("GET", f"{P}/releases_config"): R,
+    ("PUT", f"{P}/releases_config"): W,
+    ("GET", "/api/v2/instance"): RR,
+    ("GET", "/api/v2/elements"): RR,
+    ("GET", "/api/v2/elements/{uuid}"): RR,
+    ("GET", "/api/v2/elements/{uuid}/files/{path:path}"): RR,
+    ("POST", "/api/v2/webhooks/{provider}"): WEBHOOK_AUTH,
+}
+
+
+def concrete(path: str, seed: Seed) -> str:
+    """Return a URL for a route path, with plausible values for its parameters."""
+    values = {
+        "name": "dev",
+        "elementUuid": seed.billing,
+        "appUuid": seed.billing,
+        "uuid": seed.billing,
+        "version": "1.0.0",
+        "line": "1.0",
+        "number": "1",
+        "id": "1",
+        "branch": "feature/auth-check",
+        "path": "main.rsx",
+        "provider": "local",
+    }
+    return re.sub(r"\{(\w+)(?::path)?\}", lambda match: values[match[1]], path)
+
+
+def test_every_route_declares_the_documented_scope(api: Api) -> None:
+    assert route_scopes(api.app) == EXPECTED
+
+
+def test_the_table_covers_every_route_in_the_openapi_document(api: Api) -> None:
+    documented = {
+        (method.upper(), path)
+        for path, operations in api.get("/openapi.json").json()["paths"].items()
+        for method in operations
+    }
+    tabled = {(method, path.replace(":path}", "}")) for method, path in EXPECTED}
+    assert documented == tabled
+
+
+def test_an_application_with_an_undeclared_route_refuses_to_start(instance: Instance) -> None:
+    app = create_app(instance)
+
+    def sneaky() -> None:
+        return None
+
+    app.add_api_route("/api/v2/sneaky", sneaky, methods=["GET"])
+    with pytest.raises(RuntimeError, match="GET /api/v2/sneaky"):
+        check_declared(app)
+
+
+def test_two_scopes_on_one_route_are_refused() -> None:
+    app = FastAPI()
+
+    def greedy() -> None:
+        return None
+
+    app.add_api_route("/x", greedy, dependencies=[require(RR), require(W)])
+    with pytest.raises(RuntimeError, match="GET /x"):
+        check_declared(app)
+
+
+def test_every_route_needs_a_token_and_its_scope(
+    api: Api, make_token: TokenMaker, seed: Seed
+) -> None:
+    only = {scope: make_token(scope, name=f"only {scope}") for scope in SCOPES}
+    others = {
+        scope: make_token(*[s for s in SCOPES if s != scope], name=f"all but {scope}")
+        for scope in SCOPES
+    }
+    problems: list[str] = []
+    for (method, path), scope in sorted(route_scopes(api.app).items()):
+        if scope == WEBHOOK_AUTH:
+            continue  # test_webhook.py checks its signature
+        assert scope is not None, f"{method} {path} declares no scope"
+        url = concrete(path, seed)
+        body = {} if method in {"POST", "PUT"} else None
+        where = f"{method} {path}"
+
+        anonymous = api.request(method, url, json=body)
+        if anonymous.status_code != 401 or anonymous.json().get("success") is not False:
+            problems.append(f"{where} without a token: {anonymous.status_code}")
+
+        denied = api.request(method, url, others[scope], json=body)
+        if denied.status_code != 403:
+            problems.append(f"{where} without {scope}: {denied.status_code}")
+        elif scope not in failed(denied, 403):
+            problems.append(f"{where}: the 403 does not name {scope}")
+
+        allowed = api.request(method, url, only[scope], json=body)
+        if allowed.status_code in {401, 403} or allowed.status_code >= 500:
+            problems.append(f"{where} with {scope}: {allowed.status_code} {allowed.text}")
+    assert problems == []
+
+
+def test_scopes_do_not_imply_each_other(api: Api, make_token: TokenMaker) -> None:
+    # Write scopes do not include read: a token holds exactly the scopes it was given.
+    writer = make_token(RW, W, D, T)
+    assert RR in failed(api.get("/source_control/manifests", writer), 403)
+    assert R in failed(api.get("/source_control/pulls", writer), 403)

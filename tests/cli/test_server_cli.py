@@ -1,0 +1,256 @@
+"""The server commands' own checks, in process: settings that fail fast, tokens, bad instance URLs.
+
+The commands against live servers are in tests/e2e/.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_support import Cli
+
+from mirel.api.tokens import SCOPES, authenticate
+from mirel.db.engine import make_engine, session_factory
+from mirel.hub.service import Hub
+
+
+@pytest.fixture
+def listening() -> Iterator[int]:
+    """Return a loopback port that something listens on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        yield busy.getsockname()[1]
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """Return a loopback port nothing listens on (it was free a moment ago)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+# -- serve: bad settings fail before anything starts -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--poll-interval", "-1"], "MIREL_POLL_INTERVAL"),
+        (["--poll-interval", "often"], "MIREL_POLL_INTERVAL"),
+        (["--port", "70000"], "MIREL_PORT"),
+        (["--port", "http"], "MIREL_PORT"),
+        (["--db", "mysql://db/mirel"], "MIREL_DATABASE_URL"),
+        (["--manifest", "no/slashes"], "MIREL_MANIFEST"),
+    ],
+)
+def test_serve_refuses_bad_options_in_one_line(
+    cli: Cli, tmp_path: Path, args: list[str], named: str
+) -> None:
+    result = cli("serve", "--repo", tmp_path / "hub.git", *args)
+    assert result.exit_code == 1
+    assert named in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_serve_reads_bad_values_from_the_environment_too(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIREL_PORT", "-5")
+    result = cli("serve", "--repo", tmp_path / "hub.git")
+    assert result.exit_code == 1
+    assert "MIREL_PORT" in result.stderr
+
+
+def test_serve_needs_a_repository(cli: Cli) -> None:
+    result = cli("serve")
+    assert result.exit_code == 1
+    assert "MIREL_REPO" in result.stderr
+
+
+def test_serve_refuses_a_port_in_use(cli: Cli, tmp_path: Path, listening: int) -> None:
+    result = cli("serve", "--repo", tmp_path / "hub.git", "--port", str(listening))
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{listening}" in result.stderr
+    assert "--port" in result.stderr
+
+
+def test_serve_refuses_a_missing_repository(cli: Cli, tmp_path: Path, closed_port: int) -> None:
+    result = cli("serve", "--repo", tmp_path / "nowhere.git", "--port", str(closed_port))
+    assert result.exit_code == 1
+    assert "no repository at" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_serve_refuses_an_unreachable_database(
+    cli: Cli, hub: Hub, closed_port: int, tmp_path: Path
+) -> None:
+    result = cli(
+        "serve",
+        "--repo",
+        hub.repo.path,
+        "--port",
+        str(closed_port),
+        "--db",
+        f"postgresql://nobody@127.0.0.1:{closed_port}/mirel",
+    )
+    assert result.exit_code == 1
+    assert "cannot open the database" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_up_refuses_ports_in_use_before_writing_anything(
+    cli: Cli, tmp_path: Path, listening: int
+) -> None:
+    result = cli("up", "--dir", tmp_path / "up", "--port", str(listening - 1))
+    assert result.exit_code == 1
+    assert f"port {listening} (staging) is in use" in result.stderr
+    assert not (tmp_path / "up").exists()
+
+
+# -- tokens -----------------------------------------------------------------------------------
+
+
+def test_token_create_stores_only_a_hash(cli: Cli, database_url: str) -> None:
+    result = cli(
+        "token",
+        "create",
+        "--db",
+        database_url,
+        "--name",
+        "ci pipeline",
+        "--scope",
+        "source_control:deploy",
+        "--scope",
+        "source_control:releases:read",
+    )
+    assert result.exit_code == 0, result.stderr
+    secret = result.stdout.strip()
+    assert secret.startswith("mirel_")
+    assert "shown only now" in result.stderr
+    engine = make_engine(database_url)
+    try:
+        info = authenticate(session_factory(engine), secret)
+        with engine.connect() as connection:
+            stored = [row[0] for row in connection.exec_driver_sql("select token_hash from tokens")]
+    finally:
+        engine.dispose()
+    assert info is not None
+    assert info.name == "ci pipeline"
+    assert info.scopes == {"source_control:deploy", "source_control:releases:read"}
+    assert secret not in stored
+    assert len(stored) == 1
+    assert len(stored[0]) == 64
+
+
+def test_token_all_scopes_list_and_revoke(cli: Cli, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'instance.db'}"
+    created = cli("token", "create", "--db", url, "--scope", "all", "--name", "admin", "--json")
+    assert created.exit_code == 0, created.stderr
+    assert created.json["scopes"] == list(SCOPES)
+    assert created.json["name"] == "admin"
+
+    listed = cli("token", "list", "--db", url, "--json")
+    assert [item["name"] for item in listed.json["tokens"]] == ["admin"]
+    assert created.json["token"] not in listed.stdout
+    token_id = listed.json["tokens"][0]["id"]
+
+    assert cli("token", "revoke", str(token_id), "--db", url).exit_code == 0
+    assert cli("token", "list", "--db", url, "--json").json == {"tokens": []}
+    again = cli("token", "revoke", str(token_id), "--db", url)
+    assert again.exit_code == 1
+    assert "no token" in again.stderr
+
+
+def test_token_create_takes_the_database_from_the_environment(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'from-env.db'}"
+    monkeypatch.setenv("MIREL_DATABASE_URL", url)
+    assert cli("token", "create", "--scope", "all").exit_code == 0
+    assert (tmp_path / "from-env.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scope", "source_control:everything"], "unknown scope 'source_control:everything'"),
+        (["--scope", "all", "--name", "a <b>"], "'<', '>'"),
+        (["--scope", "all", "--db", "mysql://x/y"], "sqlite:///"),
+    ],
+)
+def test_token_create_refuses_bad_input(
+    cli: Cli, tmp_path: Path, args: list[str], message: str
+) -> None:
+    db = ["--db", f"sqlite:///{tmp_path / 'instance.db'}"] if "--db" not in args else []
+    result = cli("token", "create", *db, *args)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_token_create_without_a_database_says_which_to_name(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MIREL_DATABASE_URL", raising=False)
+    result = cli("token", "create", "--scope", "all")
+    assert result.exit_code == 1
+    assert "--db URL" in result.stderr
+    assert not (tmp_path / "mirel.db").exists()
+
+
+def test_token_create_needs_a_scope(cli: Cli, tmp_path: Path) -> None:
+    result = cli("token", "create", "--db", f"sqlite:///{tmp_path / 'i.db'}")
+    assert result.exit_code == 2
+
+
+# -- instance commands without an instance ----------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["deploy", "deployments", "status"])
+def test_instance_commands_say_where_the_instance_is_missing(
+    cli: Cli, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MIREL_URL", raising=False)
+    monkeypatch.setenv("MIREL_TOKEN", "mirel_x")
+    result = cli(command)
+    assert result.exit_code == 1
+    assert "--url" in result.stderr
+
+
+def test_instance_commands_need_a_token(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MIREL_TOKEN", raising=False)
+    result = cli("status", "--url", "http://127.0.0.1:9")
+    assert result.exit_code == 1
+    assert "MIREL_TOKEN" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["deploy", "deployments", "status"])
+def test_an_unreachable_instance_is_one_line_and_exit_1(
+    cli: Cli, command: str, closed_port: int
+) -> None:
+    url = f"http://127.0.0.1:{closed_port}"
+    result = cli(command, "--url", url, "--token", "mirel_x", "--json")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert f"cannot reach the instance at {url}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_url_that_is_not_http_is_refused(cli: Cli) -> None:
+    result = cli("status", "--url", "127.0.0.1:8600", "--token", "mirel_x")
+    assert result.exit_code == 1
+    assert "http://host:8600" in result.stderr
+
+
+def test_json_of_token_create_is_one_object(cli: Cli, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'i.db'}"
+    result = cli("token", "create", "--db", url, "--scope", "source_control:read", "--json")
+    assert json.loads(result.stdout)["scopes"] == ["source_control:read"]

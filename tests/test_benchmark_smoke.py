@@ -1,0 +1,52 @@
+"""The benchmark script still runs (at a tiny size), so that it cannot rot between real runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_benchmark_runs_and_reports_every_measure(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench.py"),
+            "--elements",
+            "6",
+            "--releases",
+            "3",
+            "--manifests",
+            "4",
+            "--repeat",
+            "1",
+            "--keep",
+            str(tmp_path / "work"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    notes = {row["what"]: row["note"] for row in report["rows"]}
+    assert set(notes) == {
+        "generate the repository",
+        "deploy, cold",
+        "deploy, unchanged commit",
+        "deploy, one pin changed",
+        "merge the pin's pull request",
+        "GET /source_control/elements, cold",
+        "GET /source_control/elements, warm",
+        "GET /source_control/releases/{uuid}",
+        "GET /elements/{uuid}",
+        "create one release",
+    }
+    assert notes["deploy, cold"] == "6 elements switched, 6 artifacts unpacked"
+    assert notes["deploy, one pin changed"] == "1 element switched, 1 artifact unpacked"
+    assert all(row["seconds"] >= 0 for row in report["rows"])
