@@ -220,6 +220,12 @@ class GitRepository:
         except _REF_ERRORS as error:
             if _is_lock_error(error):
                 raise RefRaced(ref) from error
+            if isinstance(error, pygit2.GitError) and "directory" in str(error).lower():
+                # `a` and `a/b` cannot both exist: git keeps refs as files in folders.
+                raise InvalidInput(
+                    f"{ref.removeprefix(HEADS)!r} clashes with an existing branch that is a "
+                    "prefix or an extension of it; choose another name"
+                ) from error
             raise
 
     def create_branch(self, branch: str, sha: str) -> None:
@@ -383,7 +389,7 @@ class GitRepository:
                 if existing is not None:
                     builder.remove(head)
             else:
-                builder.insert(head, blob, FileMode.BLOB)
+                _insert(builder, head, blob, FileMode.BLOB)
         for head, sub_changes in nested.items():
             existing = builder.get(head)
             if existing is not None and existing.type_str != "tree":
@@ -393,7 +399,7 @@ class GitRepository:
                 if existing is not None:
                     builder.remove(head)
             else:
-                builder.insert(head, sub_tree, FileMode.TREE)
+                _insert(builder, head, sub_tree, FileMode.TREE)
         if len(builder) == 0:
             return None
         return str(builder.write())
@@ -526,6 +532,14 @@ class GitRepository:
     def git_dir(self) -> Path:
         """Return the folder of the bare repository."""
         return Path(os.fspath(self._repo.path)).resolve()
+
+
+def _insert(builder: Any, name: str, oid: str, mode: int) -> None:
+    try:
+        builder.insert(name, oid, mode)
+    except pygit2.GitError as error:
+        # libgit2 refuses more than `.git` itself (`.GIT`, `GIT~1`, `.git `): say so plainly.
+        raise InvalidInput(f"{name!r} is not a file or folder name git accepts") from error
 
 
 def _check_repo_path(path: str) -> None:

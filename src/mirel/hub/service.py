@@ -40,6 +40,7 @@ from mirel.core.manifest import LATEST, Manifest, manifest_path, write_manifest
 from mirel.core.names import check_name, is_valid_uuid
 from mirel.core.resolve import resolve_manifest, resolve_pin
 from mirel.core.rules import (
+    BRANCH_PREFIX,
     HOTFIX_PREFIX,
     HotfixBranch,
     change_branch,
@@ -161,6 +162,16 @@ def _text_diff(path: str, old: bytes | None, new: bytes | None) -> str:
             tofile=f"b/{path}" if new is not None else "/dev/null",
         )
     )
+
+
+def _check_new_branch_name(branch: str) -> None:
+    """Raise InvalidInput when a user-chosen new branch would enter mirel's own namespace."""
+    # A branch `mirel` (or `mirel/x/...` made by hand) would block the ref folders under which
+    # mirel makes every release, hotfix and manifest branch.
+    if branch == "mirel" or branch.startswith(BRANCH_PREFIX):
+        raise InvalidInput(
+            f"branch names starting with {BRANCH_PREFIX!r} are mirel's own; choose another name"
+        )
 
 
 class Hub:
@@ -503,6 +514,8 @@ class Hub:
             return self._commit_on_branch(
                 branch, target, element, files, author, message or f"Update {element.name}\n"
             )
+        if branch is not None:
+            _check_new_branch_name(branch)
         changes = self._folder_changes(main, element, files)
         return self._propose(
             branch=branch or change_branch(f"update/{element.kind.name}", element.name),
@@ -565,6 +578,7 @@ class Hub:
             )
         tip = self.repo.branch_sha(branch)
         if tip is None:
+            _check_new_branch_name(branch)
             base_sha = self.repo.resolve(base) if base else self.head()
             return self._propose(
                 branch=branch, base_sha=base_sha, changes=changes, message=message, author=author
