@@ -65,6 +65,22 @@ def test_a_new_pull_request_is_open_with_its_details(hub: Hub) -> None:
     assert hub.head() == main  # opening a pull request never touches the default branch
 
 
+def test_the_open_pull_request_of_a_branch_is_found_until_it_merges(hub: Hub) -> None:
+    first = propose(hub, "topic/a", {"notes/a.txt": b"a\n"}, "ta")
+    second = propose(hub, "topic/b", {"notes/b.txt": b"b\n"}, "tb")
+    found = hub.provider.open_pull_for_branch("topic/a")
+    assert found is not None
+    assert found.number == first.number
+    hub.provider.merge(first.number, MERGER)
+    assert hub.provider.open_pull_for_branch("topic/a") is None
+    assert hub.repo.refs_under("refs/mirel/branch-pulls/topic/a") == {}
+    # The same branch name can carry a new pull request afterwards.
+    third = propose(hub, "topic/a", {"notes/a2.txt": b"a2\n"}, "ta again")
+    again = hub.provider.open_pull_for_branch("topic/a")
+    assert again is not None
+    assert again.number == third.number != second.number
+
+
 def test_an_unknown_pull_request_is_not_found(hub: Hub) -> None:
     with pytest.raises(PullRequestNotFound, match="#7"):
         hub.provider.get(7)

@@ -48,6 +48,7 @@ from mirel.providers.base import FileDiff, PullRequest, PullState
 log = logging.getLogger(__name__)
 
 PULLS = "refs/mirel/pulls/"
+BRANCH_PULLS = "refs/mirel/branch-pulls/"
 HOOKS_FILE = "mirel-deploy-hooks.json"
 _PROVIDER_AUTHOR = Author("mirel", "mirel@localhost")
 
@@ -311,6 +312,7 @@ class LocalProvider:
                 time.sleep(0.002)
                 continue
             self.repository.create_ref(self._head_ref(number), head_sha)
+            self._index_branch(head_branch, number)
             return self._to_pull(record, with_conflicts=False)
         raise PullRequestNotOpen("could not allocate a pull request number; try again")
 
@@ -337,12 +339,32 @@ class LocalProvider:
                 pulls.append(pull)
         return pulls
 
+    def _branch_ref(self, branch: str) -> str:
+        return f"{BRANCH_PULLS}{branch}"
+
+    def _index_branch(self, branch: str, number: int) -> None:
+        # branch -> open pull request, so finding it reads one ref instead of every record. It
+        # mirrors the open head branches, so it can never clash where the branches do not.
+        meta = self.repository.ref_sha(self._meta_ref(number))
+        try:
+            if meta is not None:
+                self.repository.create_ref(self._branch_ref(branch), meta)
+        except (RefRaced, MirelError) as error:
+            log.warning("pull request #%s is not indexed by branch %s: %s", number, branch, error)
+
     def open_pull_for_branch(self, branch: str) -> PullRequest | None:
-        """Return the open pull request whose head is `branch`, if any."""
-        for number in self._numbers():
-            record, _ = self._read(number)
-            if record["head_branch"] == branch and record["state"] == PullState.OPEN:
-                return self._to_pull(record, with_conflicts=False)
+        """Return the open pull request whose head is `branch`, if any (one ref lookup)."""
+        first_meta = self.repository.ref_sha(self._branch_ref(branch))
+        if first_meta is None:
+            return None
+        tree = self.repository.tree_of(first_meta)
+        entry = self.repository.entry_at(tree, "pull.json")
+        if entry is None:
+            return None
+        number = json.loads(self.repository.read_blob(entry.oid))["number"]
+        record, _ = self._read(number)
+        if record["head_branch"] == branch and record["state"] == PullState.OPEN:
+            return self._to_pull(record, with_conflicts=False)
         return None
 
     def diff(self, number: int) -> list[FileDiff]:
@@ -438,6 +460,7 @@ class LocalProvider:
             )
         # The head branch goes only if nobody committed to it meanwhile.
         repo.delete_ref(HEADS + record["head_branch"], head_sha)
+        repo.delete_ref(self._branch_ref(record["head_branch"]))
         if cleanup:
             required: dict[str, str] = record.get("cleanup_from", {})
             for branch in record.get("cleanup_branches", ()):
