@@ -91,19 +91,28 @@ def parse_metadata(
     return (uuid if not problems else None), problems
 
 
+def metadata_key(kind: ElementKind, name: str, tree_oid: str) -> str:
+    """Return the cache key of one element folder's metadata result.
+
+    The folder's content alone does not decide the result: its kind says which field holds the
+    uuid, and its name must match the `name` in metadata.json, so both are part of the key.
+    """
+    return f"{kind.name}/{name}@{tree_oid}"
+
+
 class MetadataCache:
-    """metadata.json results remembered by the git tree id of the element's folder."""
+    """metadata.json results remembered by kind, folder name and the folder's git tree id."""
 
     def __init__(self) -> None:
         self._by_tree: dict[str, tuple[str | None, tuple[Problem, ...]]] = {}
 
-    def get(self, tree_oid: str) -> tuple[str | None, tuple[Problem, ...]] | None:
-        """Return the remembered result for a folder version, if any."""
-        return self._by_tree.get(tree_oid)
+    def get(self, key: str) -> tuple[str | None, tuple[Problem, ...]] | None:
+        """Return the remembered result for a `metadata_key`, if any."""
+        return self._by_tree.get(key)
 
-    def put(self, tree_oid: str, result: tuple[str | None, tuple[Problem, ...]]) -> None:
-        """Remember the result for a folder version (folder versions never change)."""
-        self._by_tree[tree_oid] = result
+    def put(self, key: str, result: tuple[str | None, tuple[Problem, ...]]) -> None:
+        """Remember the result for a `metadata_key` (folder versions never change)."""
+        self._by_tree[key] = result
 
 
 @dataclass
@@ -122,7 +131,8 @@ def _element_from_folder(
     snapshot: Snapshot, kind: ElementKind, name: str, tree_oid: str, cache: MetadataCache | None
 ) -> tuple[Element | None, tuple[Problem, ...]]:
     path = f"{kind.source_dir(name)}/{METADATA}"
-    remembered = cache.get(tree_oid) if cache is not None else None
+    key = metadata_key(kind, name, tree_oid)
+    remembered = cache.get(key) if cache is not None else None
     if remembered is None:
         if not is_valid_name(name):
             remembered = (None, (Problem(kind.source_dir(name), "is not a valid element name"),))
@@ -134,7 +144,7 @@ def _element_from_folder(
                 uuid, found = parse_metadata(data, kind, name, path)
                 remembered = (uuid, tuple(found))
         if cache is not None:
-            cache.put(tree_oid, remembered)
+            cache.put(key, remembered)
     uuid, problems = remembered
     if uuid is None:
         return None, problems

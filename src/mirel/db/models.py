@@ -54,11 +54,11 @@ class InstanceState(Base):
 
 
 class ElementMetadata(Base):
-    """The uuid a valid element folder's metadata.json declares, by the folder's git tree id."""
+    """The uuid a valid element folder's metadata.json declares, by kind, name and tree id."""
 
     __tablename__ = "element_metadata"
 
-    tree_oid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    folder_key: Mapped[str] = mapped_column(String(240), primary_key=True)  # metadata_key()
     uuid: Mapped[str] = mapped_column(String(36))
 
 

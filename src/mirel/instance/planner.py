@@ -31,6 +31,7 @@ from mirel.core.catalog import (
     Release,
     list_elements,
     load_manifest,
+    metadata_key,
     releases_of,
 )
 from mirel.core.kinds import KINDS, ElementKind
@@ -102,25 +103,24 @@ class DesiredState:
 class _RecordingCache(MetadataCache):
     """A MetadataCache of valid element folders that remembers which ones were read lately.
 
-    Only valid results are kept. The core keys results by tree id alone, but whether a folder is
-    valid can also depend on its name (a renamed folder whose metadata.json names the old one); a
-    broken folder is rare and cheap to read again, so it is simply never remembered.
+    Only valid results are kept, by `metadata_key` (kind, folder name and tree id): a broken
+    folder is rare and cheap to read again, so it is simply never remembered.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._new: dict[str, str] = {}
 
-    def put(self, tree_oid: str, result: tuple[str | None, tuple[Problem, ...]]) -> None:
+    def put(self, key: str, result: tuple[str | None, tuple[Problem, ...]]) -> None:
         """Remember a valid folder's uuid, and that it was read since the last `take_new`."""
         uuid, problems = result
         if uuid is not None and not problems:
-            super().put(tree_oid, result)
-            self._new[tree_oid] = uuid
+            super().put(key, result)
+            self._new[key] = uuid
 
-    def load(self, tree_oid: str, uuid: str) -> None:
+    def load(self, key: str, uuid: str) -> None:
         """Remember a valid folder's uuid read back from the database."""
-        super().put(tree_oid, (uuid, ()))
+        super().put(key, (uuid, ()))
 
     def take_new(self) -> dict[str, str]:
         """Return the folders read since the last call (tree id -> uuid), and forget them."""
@@ -241,7 +241,7 @@ class Planner:
             self._listings.move_to_end(roots)
             return listing
         folders = [
-            entry.oid
+            metadata_key(kind, entry.name, entry.oid)
             for kind in KINDS
             for entry in snapshot.list_dir(kind.source_root)
             if entry.is_tree
@@ -282,27 +282,27 @@ class Planner:
             self._release_folders[key] = found
         return found
 
-    def _load_metadata(self, tree_oids: Iterable[str]) -> None:
+    def _load_metadata(self, keys: Iterable[str]) -> None:
         with self._sessions() as session:
-            for batch in chunks(tree_oids):
+            for batch in chunks(keys):
                 rows = session.execute(
-                    select(ElementMetadata.tree_oid, ElementMetadata.uuid).where(
-                        ElementMetadata.tree_oid.in_(batch)
+                    select(ElementMetadata.folder_key, ElementMetadata.uuid).where(
+                        ElementMetadata.folder_key.in_(batch)
                     )
                 )
-                for tree_oid, uuid in rows:
-                    self._metadata.load(tree_oid, uuid)
+                for key, uuid in rows:
+                    self._metadata.load(key, uuid)
 
     def _store_metadata(self, results: Mapping[str, str]) -> None:
         if not results:
             return
-        rows = [{"tree_oid": tree_oid, "uuid": uuid} for tree_oid, uuid in results.items()]
+        rows = [{"folder_key": key, "uuid": uuid} for key, uuid in results.items()]
         with self._sessions.begin() as session:
             dialect = session.get_bind().dialect.name
             make = postgresql_insert if dialect == "postgresql" else sqlite_insert
             for start in range(0, len(rows), _CHUNK):
                 # Another process may have stored the same folder meanwhile: same content, skip it.
                 statement = make(ElementMetadata).on_conflict_do_nothing(
-                    index_elements=["tree_oid"]
+                    index_elements=["folder_key"]
                 )
                 session.execute(statement, rows[start : start + _CHUNK])

@@ -52,9 +52,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "element_metadata",
-        sa.Column("tree_oid", sa.String(length=64), nullable=False),
+        sa.Column("folder_key", sa.String(length=240), nullable=False),
         sa.Column("uuid", sa.String(length=36), nullable=False),
-        sa.PrimaryKeyConstraint("tree_oid"),
+        sa.PrimaryKeyConstraint("folder_key"),
     )
     op.create_table(
         "sources",
