@@ -540,10 +540,17 @@ class Hub:
                     f"{METADATA} in the folder names uuid {metadata[element.kind.uuid_field]}, "
                     f"but {element.name} is {element.uuid}; push the folder of the same element"
                 )
+        return self._replace_folder(element, new_files)
+
+    def _replace_folder(
+        self, element: Element, files: Mapping[str, bytes]
+    ) -> dict[str, bytes | None]:
+        """Return the changes that make the element's folder hold exactly `files`."""
+        folder = element.source_dir
         changes: dict[str, bytes | None] = {
             f"{folder}/{path}": None for path, _ in self.repo.walk_files(element.tree_oid)
         }
-        changes.update({f"{folder}/{path}": content for path, content in new_files.items()})
+        changes.update({f"{folder}/{path}": content for path, content in files.items()})
         return changes
 
     def _commit_on_branch(
@@ -864,11 +871,7 @@ class Hub:
         if self.repo.branch_sha(branch) is not None:
             raise HotfixBranchExists(self._hotfix_exists_message(element, line, branch))
         files = self._artifact_files(base.path, base.blob_oid)
-        changes: dict[str, bytes | None] = {
-            f"{element.source_dir}/{path}": None
-            for path, _ in self.repo.walk_files(element.tree_oid)
-        }
-        changes.update({f"{element.source_dir}/{path}": content for path, content in files.items()})
+        changes = self._replace_folder(element, files)
         try:
             return self._propose(
                 branch=branch,
