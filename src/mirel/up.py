@@ -39,11 +39,9 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.orm import Session, sessionmaker
 
-from mirel.api.tokens import SCOPES, create_token, hash_token, list_tokens, revoke_token
+from mirel.api.tokens import SCOPES, create_token, list_tokens, revoke_token, store_token
 from mirel.db.engine import make_engine, migrate, session_factory
-from mirel.db.models import Token
 from mirel.demo import build_demo
 from mirel.errors import InvalidInput, MirelError
 
@@ -107,21 +105,6 @@ def check_ports(members: Sequence[Member]) -> None:
                 ) from error
 
 
-def _store_token(
-    sessions: sessionmaker[Session], name: str, scopes: list[str], secret: str
-) -> None:
-    """Store an existing token's hash (the same secret, valid on another instance)."""
-    with sessions.begin() as session:
-        session.add(
-            Token(
-                name=name,
-                token_hash=hash_token(secret),
-                scopes=scopes,
-                created_at=datetime.now(UTC),
-            )
-        )
-
-
 def admin_token(members: Sequence[Member]) -> str:
     """Return a new all-scopes token valid on every member; revoke earlier runs' tokens."""
     secret: str | None = None
@@ -136,7 +119,7 @@ def admin_token(members: Sequence[Member]) -> str:
             if secret is None:
                 secret = create_token(sessions, TOKEN_NAME, list(SCOPES))
             else:
-                _store_token(sessions, TOKEN_NAME, list(SCOPES), secret)
+                store_token(sessions, TOKEN_NAME, list(SCOPES), secret)
         finally:
             engine.dispose()
     assert secret is not None

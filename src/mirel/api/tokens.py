@@ -80,9 +80,15 @@ def check_token_name(name: str) -> str:
 
 def create_token(sessions: sessionmaker[Session], name: str, scopes: list[str]) -> str:
     """Return a new token's secret (shown once); only its hash and scopes are stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    store_token(sessions, name, scopes, token)
+    return token
+
+
+def store_token(sessions: sessionmaker[Session], name: str, scopes: list[str], token: str) -> None:
+    """Store the hash of an existing token's secret (one secret valid on several instances)."""
     name = check_token_name(name)
     chosen = check_scopes(scopes)
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with sessions.begin() as session:
         session.add(
             Token(
@@ -92,7 +98,6 @@ def create_token(sessions: sessionmaker[Session], name: str, scopes: list[str]) 
                 created_at=datetime.now(UTC),
             )
         )
-    return token
 
 
 def _info(row: Token) -> TokenInfo:
