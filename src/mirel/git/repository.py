@@ -449,47 +449,24 @@ class GitRepository:
             return None, sorted(paths)
         return str(index.write_tree(self._repo)), []
 
-    def diff_trees(self, old_tree: str | None, new_tree: str | None) -> list[ChangedPath]:
-        """Return every file that differs between two trees (None is the empty tree)."""
+    def _diff(self, old_tree: str | None, new_tree: str | None) -> Any:
         empty = str(self._repo.TreeBuilder().write())
         old: Any = self._repo.get(old_tree or empty)
         new: Any = self._repo.get(new_tree or empty)
-        changes: list[ChangedPath] = []
-        for patch_delta in self._repo.diff(old, new).deltas:
-            status = {"A": "added", "D": "removed"}.get(patch_delta.status_char(), "changed")
-            zero = "0" * 40
-            old_oid = str(patch_delta.old_file.id)
-            new_oid = str(patch_delta.new_file.id)
-            changes.append(
-                ChangedPath(
-                    status=status,
-                    path=patch_delta.new_file.path or patch_delta.old_file.path,
-                    old_oid=None if old_oid == zero else old_oid,
-                    new_oid=None if new_oid == zero else new_oid,
-                )
-            )
-        return changes
+        return self._repo.diff(old, new, context_lines=3)
+
+    def diff_trees(self, old_tree: str | None, new_tree: str | None) -> list[ChangedPath]:
+        """Return every file that differs between two trees (None is the empty tree)."""
+        return [_changed_path(delta) for delta in self._diff(old_tree, new_tree).deltas]
 
     def patches(self, old_tree: str | None, new_tree: str | None) -> list[tuple[ChangedPath, str]]:
         """Return every changed file between two trees with its unified diff text."""
-        empty = str(self._repo.TreeBuilder().write())
-        old: Any = self._repo.get(old_tree or empty)
-        new: Any = self._repo.get(new_tree or empty)
         found: list[tuple[ChangedPath, str]] = []
         patch: Any
-        for patch in self._repo.diff(old, new, context_lines=3):
+        for patch in self._diff(old_tree, new_tree):
             delta = patch.delta
-            status = {"A": "added", "D": "removed"}.get(delta.status_char(), "changed")
-            zero = "0" * 40
-            old_oid, new_oid = str(delta.old_file.id), str(delta.new_file.id)
-            change = ChangedPath(
-                status=status,
-                path=delta.new_file.path or delta.old_file.path,
-                old_oid=None if old_oid == zero else old_oid,
-                new_oid=None if new_oid == zero else new_oid,
-            )
             text = "binary file differs\n" if delta.is_binary else (patch.text or "")
-            found.append((change, text))
+            found.append((_changed_path(delta), text))
         return found
 
     def history(self, start_sha: str, path: str | None = None, limit: int = 50) -> list[CommitInfo]:
@@ -532,6 +509,18 @@ class GitRepository:
     def git_dir(self) -> Path:
         """Return the folder of the bare repository."""
         return Path(os.fspath(self._repo.path)).resolve()
+
+
+def _changed_path(delta: Any) -> ChangedPath:
+    """Return mirel's view of one libgit2 diff delta."""
+    zero = "0" * 40
+    old_oid, new_oid = str(delta.old_file.id), str(delta.new_file.id)
+    return ChangedPath(
+        status={"A": "added", "D": "removed"}.get(delta.status_char(), "changed"),
+        path=delta.new_file.path or delta.old_file.path,
+        old_oid=None if old_oid == zero else old_oid,
+        new_oid=None if new_oid == zero else new_oid,
+    )
 
 
 def _insert(builder: Any, name: str, oid: str, mode: int) -> None:

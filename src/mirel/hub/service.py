@@ -49,7 +49,6 @@ from mirel.core.rules import (
     claimed_versions,
     hotfix_base,
     hotfix_branch,
-    manifests_pinning,
     next_patch,
     parse_hotfix_branch,
     release_branch,
@@ -949,17 +948,3 @@ class Hub:
             "line": str(hotfix.line),
             "closed": True,
         }
-
-    # -- checks used by several callers ------------------------------------------------------
-
-    def manifests_pinning(self, reference: str, version: str) -> list[str]:
-        """Return the manifests on the default branch that pin exactly one release."""
-        snapshot = self.snapshot()
-        element = self.element(reference, snapshot)
-        manifests, _ = load_manifests(snapshot, self._manifests)
-        return manifests_pinning(manifests, element.uuid, Version.parse(version))
-
-    def require_release(self, reference: str, version: str) -> None:
-        """Raise ReleaseNotFound unless the release exists on the default branch."""
-        snapshot = self.snapshot()
-        get_release(snapshot, self.element(reference, snapshot), Version.parse(version))
