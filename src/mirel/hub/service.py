@@ -256,18 +256,20 @@ class Hub:
         element = self.element(reference, snapshot)
         found = releases_of(snapshot, element.kind, element.uuid)
         manifests, _ = load_manifests(snapshot, self._manifests)
-        latest = max(found, default=None)
+        # Which release each manifest serves, by the same resolution a deploy uses.
+        serving: dict[Version, list[str]] = {}
+        for name, manifest in sorted(manifests.items()):
+            pin = manifest.find(element.uuid)
+            try:
+                served = resolve_pin(pin[1].release, found) if pin is not None else None
+            except KeyError:
+                served = None  # pins a missing release: validate and deploys report it
+            if served is not None:
+                serving.setdefault(served.version, []).append(name)
         views = []
         for version in sorted(found, reverse=True):
             release = found[version]
-            published = []
-            for name, manifest in sorted(manifests.items()):
-                pin = manifest.find(element.uuid)
-                if pin is not None and pin[1].release in (
-                    str(version),
-                    *([LATEST] if version == latest else []),
-                ):
-                    published.append(name)
+            published = serving.get(version, [])
             views.append(
                 ReleaseView(
                     element=element,
