@@ -50,6 +50,14 @@ class Settings(BaseSettings):
         default=256 * 1024 * 1024, gt=0, description="Largest uncompressed artifact accepted."
     )
 
+    @property
+    def web_url(self) -> str:
+        """Return the base URL of this instance's pages: the public URL, else host and port."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
     @field_validator("repo")
     @classmethod
     def _repo_path(cls, value: str) -> str:

@@ -24,6 +24,7 @@ RELEASE_KEYS = {
     "element_uuid",
     "element_name",
     "element_type",
+    "pinned_by",
     "artifact_path",
     "blob_sha",
     "published_in",
@@ -177,6 +178,8 @@ def test_list_releases_newest_first(api: Api, token: str, seed: Seed) -> None:
     assert newest["element_type"] == "PAGE"
     assert newest["published_in"] == ["dev"]  # dev tracks latest
     assert found[1]["published_in"] == ["prod"]
+    assert newest["pinned_by"] == []  # tracking latest does not keep a release from deletion
+    assert found[1]["pinned_by"] == ["prod"]
     assert newest["created_at"].endswith("Z")
     assert data(api.get(f"/source_control/releases/{seed.draft}", token)) == []
 

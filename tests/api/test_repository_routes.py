@@ -14,6 +14,7 @@ from api_support import Api, Seed, TokenMaker, assert_change_request, data, fail
 
 from mirel.core.manifest import manifest_path, parse_manifest
 from mirel.git.repository import HEADS
+from mirel.instance import Instance
 from mirel.providers.local import SIGNATURE_HEADER, sign
 
 
@@ -49,9 +50,53 @@ def test_elements_matrix(api: Api, token: str, seed: Seed) -> None:
         "release": "1.0.0",
         "resolved": "1.0.0",
         "status": "behind",
+        "deploys": [],  # no instance has reported publishing prod
     }
     assert rows["draft"]["pins"]["dev"]["status"] == "not_in_manifest"
     assert rows["nightly"]["element_type"] == "WORKFLOW"
+    assert found["total"] == 3
+
+
+def test_elements_matrix_pages_and_filters(api: Api, token: str, seed: Seed) -> None:
+    page = data(api.get("/source_control/elements?limit=1&offset=1", token))
+    assert [row["name"] for row in page["elements"]] == ["draft"]  # apps by name, then workflows
+    assert (page["total"], page["offset"]) == (3, 1)
+    found = data(api.get("/source_control/elements?q=NIGHT", token))
+    assert [row["name"] for row in found["elements"]] == ["nightly"]
+    apps = data(api.get("/source_control/elements?kind=app", token))
+    assert [row["name"] for row in apps["elements"]] == ["billing", "draft"]
+    bad = api.get("/source_control/elements?kind=gadget", token)
+    assert bad.status_code == 400
+    assert "gadget" in bad.json()["message"]
+
+
+def test_elements_matrix_shows_what_each_instance_serves(
+    api: Api, token: str, seed: Seed, sqlite_instance: Instance
+) -> None:
+    sqlite_instance.deploy("test")  # the instance publishes dev and reports it
+    found = data(api.get("/source_control/elements", token))
+    assert [item["name"] for item in found["instances"]] == ["test"]
+    assert found["instances"][0]["manifest"] == "dev"
+    rows = {row["name"]: row for row in found["elements"]}
+    assert rows["billing"]["pins"]["dev"]["deploys"] == [
+        {"instance": "test", "serves": "1.1.0", "current": True, "status": "SUCCESS"}
+    ]
+    assert rows["billing"]["pins"]["prod"]["deploys"] == []  # nobody publishes prod
+    # A new pin on main that the instance has not deployed yet is not current there.
+    merge(
+        api,
+        token,
+        data(
+            api.put(
+                f"/source_control/manifests/dev/{seed.billing}", token, json={"release": "1.0.0"}
+            )
+        ),
+    )
+    found = data(api.get("/source_control/elements", token))
+    cell = {row["name"]: row for row in found["elements"]}["billing"]["pins"]["dev"]
+    assert cell["deploys"] == [
+        {"instance": "test", "serves": "1.1.0", "current": False, "status": "SUCCESS"}
+    ]
 
 
 def test_create_element(api: Api, token: str, seed: Seed) -> None:

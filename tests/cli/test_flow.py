@@ -126,6 +126,7 @@ def test_from_an_empty_folder_to_a_pinned_manifest(tmp_path: Path, cli: Cli) -> 
         "release": "0.1.0",
         "resolved": "0.1.0",
         "status": "ok",
+        "deploys": [],
     }
     assert rows["sync"]["latest"] is None
     assert rows["sync"]["pins"]["prod"]["status"] == "not_in_manifest"
@@ -391,7 +392,12 @@ def test_deleting_an_unpinned_release_removes_only_its_artifact(seeded: Seeded, 
     assert [v["release_version"] for v in views] == ["0.1.0"]
     matrix = ok(cli("matrix", "--repo", repo, "--json")).json
     billing = next(row for row in matrix["elements"] if row["name"] == "billing")
-    assert billing["pins"]["staging"] == {"release": "latest", "resolved": "0.1.0", "status": "ok"}
+    assert billing["pins"]["staging"] == {
+        "release": "latest",
+        "resolved": "0.1.0",
+        "status": "ok",
+        "deploys": [],
+    }
 
 
 @pytest.mark.parametrize(

@@ -251,6 +251,7 @@ def test_latest_falls_back_to_the_next_release_after_a_deletion(hub: Hub, billin
         "release": "latest",
         "resolved": "2.0.0",
         "status": "ok",
+        "deploys": [],
     }
 
     change = hub.delete_release("billing", "2.0.0", AUTHOR)  # `latest` does not block it
@@ -261,11 +262,17 @@ def test_latest_falls_back_to_the_next_release_after_a_deletion(hub: Hub, billin
         "release": "latest",
         "resolved": "1.0.0",
         "status": "ok",
+        "deploys": [],
     }
 
     merge(hub, hub.delete_release("billing", "1.0.0", AUTHOR))
     # No release left: `latest` is the working version.
-    assert cell(hub, "billing", "prod") == {"release": "latest", "resolved": None, "status": "ok"}
+    assert cell(hub, "billing", "prod") == {
+        "release": "latest",
+        "resolved": None,
+        "status": "ok",
+        "deploys": [],
+    }
 
 
 def test_merging_an_old_patch_release_keeps_a_hotfix_started_again_meanwhile(

@@ -231,6 +231,11 @@ class Matrix(Public):
     commit_sha: str
     manifests: list[str]
     elements: list[dict[str, Any]]
+    total: int = Field(description="How many elements match, across every page.")
+    offset: int = 0
+    instances: list[dict[str, Any]] = Field(
+        default=[], description="The instances that reported what they serve, without the list."
+    )
     problems: list[str]
 
 

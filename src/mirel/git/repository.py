@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -367,7 +367,7 @@ class GitRepository:
         """
         blob_changes: dict[str, str | None] = {}
         for path, content in changes.items():
-            _check_repo_path(path)
+            check_repo_path(path)
             blob_changes[path] = None if content is None else self.write_blob(content)
         new_tree = self._rebuild(tree_oid, blob_changes)
         if new_tree is None:
@@ -471,16 +471,37 @@ class GitRepository:
 
     def history(self, start_sha: str, path: str | None = None, limit: int = 50) -> list[CommitInfo]:
         """Return up to `limit` commits from `start_sha` back, first-parent, that changed `path`."""
+        return self.history_page(start_sha, [path] if path else [], limit)[0]
+
+    def history_page(
+        self,
+        start_sha: str,
+        paths: Sequence[str],
+        limit: int = 50,
+        scan: int | None = None,
+    ) -> tuple[list[CommitInfo], str | None]:
+        """Return up to `limit` first-parent commits from `start_sha` back that changed any of
+        `paths` (every commit when empty), and where to go on from (None: the history's start).
+
+        `scan` bounds how many commits are looked at, so that a page of one element's history
+        costs the same however long the repository's history is.
+        """
         found: list[CommitInfo] = []
         commit: Any = self._commit(start_sha)
+        looked = 0
         while commit is not None and len(found) < limit:
+            if scan is not None and looked >= scan:
+                break
+            looked += 1
             parent = commit.parents[0] if commit.parents else None
-            if path is None or self._path_oid(commit, path) != (
-                self._path_oid(parent, path) if parent is not None else None
+            if not paths or any(
+                self._path_oid(commit, path)
+                != (self._path_oid(parent, path) if parent is not None else None)
+                for path in paths
             ):
                 found.append(self.commit(str(commit.id)))
             commit = parent
-        return found
+        return found, (str(commit.id) if commit is not None else None)
 
     def _path_oid(self, commit: Any, path: str) -> str | None:
         entry = self.entry_at(str(commit.tree_id), path)
@@ -531,7 +552,8 @@ def _insert(builder: Any, name: str, oid: str, mode: int) -> None:
         raise InvalidInput(f"{name!r} is not a file or folder name git accepts") from error
 
 
-def _check_repo_path(path: str) -> None:
+def check_repo_path(path: str) -> None:
+    """Raise InvalidInput unless `path` is a safe relative path inside the repository."""
     parts = path.split("/")
     if not path or path.startswith("/") or any(part in ("", ".", "..") for part in parts):
         raise InvalidInput(f"{path!r} is not a safe relative path inside the repository")

@@ -66,13 +66,21 @@ from mirel.errors import (
     ManifestExists,
     ManifestInvalid,
     ManifestNotFound,
+    NotFound,
     NothingToChange,
     Problem,
     ReleaseExists,
 )
-from mirel.git.repository import HEADS, Author, GitRepository, retry_on_race
+from mirel.git.repository import (
+    HEADS,
+    Author,
+    CommitInfo,
+    GitRepository,
+    check_repo_path,
+    retry_on_race,
+)
 from mirel.git.snapshot import CommitSnapshot
-from mirel.providers.base import PullRequest
+from mirel.providers.base import InstanceReport, PullRequest
 from mirel.providers.local import LocalProvider
 
 Progress = Callable[[str], None]
@@ -111,6 +119,7 @@ class ReleaseView:
     path: str
     blob_oid: str
     published_in: tuple[str, ...]  # manifests on the default branch that serve this release
+    pinned_by: tuple[str, ...] = ()  # manifests that pin exactly this version (it cannot go)
 
     def to_json(self) -> dict[str, object]:
         """Return the release in the compatible API's shape (plus mirel's own fields)."""
@@ -126,7 +135,32 @@ class ReleaseView:
             "artifact_path": self.path,
             "blob_sha": self.blob_oid,
             "published_in": list(self.published_in),
+            "pinned_by": list(self.pinned_by),
         }
+
+
+HISTORY_SCAN = 2000
+
+
+def _deploys(
+    cell: Mapping[str, object], uuid: str, manifest: str, reports: Sequence[InstanceReport]
+) -> list[dict[str, object]]:
+    """Return what each instance publishing `manifest` serves of an element, against the pin.
+
+    `current` is false while the instance serves something else than what the manifest on the
+    default branch resolves to: the pin is not deployed there yet (or its deploy failed).
+    """
+    wanted = cell["resolved"] or ("working" if cell["status"] != "missing" else None)
+    return [
+        {
+            "instance": report.name,
+            "serves": report.live.get(uuid),
+            "current": wanted is not None and report.live.get(uuid) == wanted,
+            "status": report.status,
+        }
+        for report in reports
+        if report.manifest == manifest
+    ]
 
 
 def read_folder(folder: Path) -> dict[str, bytes]:
@@ -258,8 +292,11 @@ class Hub:
         manifests, _ = load_manifests(snapshot, self._manifests)
         # Which release each manifest serves, by the same resolution a deploy uses.
         serving: dict[Version, list[str]] = {}
+        exact: dict[str, list[str]] = {}
         for name, manifest in sorted(manifests.items()):
             pin = manifest.find(element.uuid)
+            if pin is not None:
+                exact.setdefault(pin[1].release, []).append(name)
             try:
                 served = resolve_pin(pin[1].release, found) if pin is not None else None
             except KeyError:
@@ -278,6 +315,7 @@ class Hub:
                     path=release.path,
                     blob_oid=release.blob_oid,
                     published_in=tuple(published),
+                    pinned_by=tuple(exact.get(str(version), [])),
                 )
             )
         return views
@@ -290,19 +328,42 @@ class Hub:
         """Return one manifest from the default branch."""
         return load_manifest(self.snapshot(), name, self._manifests)
 
-    def matrix(self) -> dict[str, object]:
-        """Return every element against every manifest: pins, what they resolve to, and drift."""
+    def matrix(
+        self,
+        *,
+        query: str | None = None,
+        kind: ElementKind | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> dict[str, object]:
+        """Return elements against every manifest: pins, what they resolve to, and drift.
+
+        `query` (a part of the name, any case) and `kind` choose the elements, `offset` and
+        `limit` a page of them: only the rows of that page read their releases. Each cell lists,
+        for every instance that reported publishing its manifest, what that instance serves, so
+        that a pin not yet deployed there shows.
+        """
         snapshot = self.snapshot()
         manifests, problems = load_manifests(snapshot, self._manifests)
         names = sorted(manifests)
+        needle = (query or "").strip().casefold()
+        chosen = [
+            element
+            for element in self.elements(snapshot)
+            if (kind is None or element.kind == kind) and needle in element.name.casefold()
+        ]
+        page = chosen[max(0, offset) : None if limit is None else max(0, offset) + max(0, limit)]
+        reports = self.provider.instance_reports()
         rows = []
-        for element in self.elements(snapshot):
+        for element in page:
             found = releases_of(snapshot, element.kind, element.uuid)
             latest = max(found, default=None)
             pins: dict[str, object] = {}
             for name in names:
                 pin = manifests[name].find(element.uuid)
-                pins[name] = self._cell(pin[1].release if pin else None, found, latest)
+                cell = self._cell(pin[1].release if pin else None, found, latest)
+                cell["deploys"] = _deploys(cell, element.uuid, name, reports)
+                pins[name] = cell
             rows.append(
                 {
                     "uuid": element.uuid,
@@ -318,8 +379,96 @@ class Hub:
             "commit_sha": snapshot.commit_sha,
             "manifests": names,
             "elements": rows,
+            "total": len(chosen),
+            "offset": max(0, offset),
+            "instances": [
+                {key: value for key, value in report.to_json().items() if key != "live"}
+                for report in reports
+            ],
             "problems": [str(problem) for problem in problems],
         }
+
+    def next_versions(self, reference: str) -> dict[str, str]:
+        """Return the version a new major, minor and patch release of an element would get."""
+        snapshot = self.snapshot()
+        element = self.element(reference, snapshot)
+        released = set(releases_of(snapshot, element.kind, element.uuid))
+        claimed = self._claimed(element)
+        return {
+            str(bump): str(choose_regular_version(element.name, released, claimed, bump=bump))
+            for bump in Bump
+        }
+
+    def element_hotfixes(self, element: Element) -> list[dict[str, object]]:
+        """Return the open hotfix branches of one element, by line."""
+        prefix = f"{HOTFIX_PREFIX}{element.kind.name}/{element.uuid}/"
+        found: list[dict[str, object]] = []
+        for branch, sha in self.repo.branches_under(prefix).items():
+            hotfix = parse_hotfix_branch(branch)
+            if hotfix is not None:
+                found.append(self._hotfix_json(hotfix, sha, element))
+        return sorted(found, key=lambda item: Line.parse(str(item["line"])))
+
+    def _hotfix_json(
+        self, hotfix: HotfixBranch, sha: str, element: Element | None
+    ) -> dict[str, object]:
+        return {
+            "branch_name": hotfix.branch,
+            "commit_sha": sha,
+            "element_uuid": hotfix.uuid,
+            "element_name": element.name if element else None,
+            "kind": hotfix.kind.name,
+            "line": str(hotfix.line),
+            "url": self.provider.branch_url(hotfix.branch),
+        }
+
+    def element_history(
+        self, element: Element, start: str | None = None, limit: int = 20
+    ) -> tuple[list[CommitInfo], str | None]:
+        """Return a page of the default branch's commits that changed an element's source or
+        releases, and where the next page starts (None: no more).
+
+        At most `HISTORY_SCAN` commits are looked at per page, so a page costs the same however
+        long the history is; a page may then hold fewer commits but still point further back.
+        """
+        return self.repo.history_page(
+            start or self.head(),
+            [element.source_dir, element.kind.release_dir(element.uuid)],
+            limit,
+            scan=HISTORY_SCAN,
+        )
+
+    def branch(self, branch: str) -> dict[str, object]:
+        """Return a branch: its tip, the files it changes against the default branch, its
+        commits since it left the default branch, its open pull request and hotfix."""
+        tip = self.repo.require_branch(branch)
+        head = self.head()
+        base = self.repo.merge_base(head, tip) or head
+        commits, _ = self.repo.history_page(tip, [], limit=50)
+        own = []
+        for commit in commits:
+            if commit.sha == base:
+                break
+            own.append(commit)
+        hotfix = parse_hotfix_branch(branch)
+        element = None
+        if hotfix is not None:
+            element = self.elements_by_uuid(self.snapshot()).get(hotfix.uuid)
+        pull = self.provider.open_pull_for_branch(branch)
+        return {
+            "branch_name": branch,
+            "commit_sha": tip,
+            "base_sha": base,
+            "changes": self.repo.diff_trees(self.repo.tree_of(base), self.repo.tree_of(tip)),
+            "commits": own,
+            "pull_request": pull,
+            "hotfix": self._hotfix_json(hotfix, tip, element) if hotfix is not None else None,
+            "element": element,
+        }
+
+    def elements_by_uuid(self, snapshot: CommitSnapshot | None = None) -> dict[str, Element]:
+        """Return the default branch's elements by uuid."""
+        return {element.uuid: element for element in self.elements(snapshot)}
 
     @staticmethod
     def _cell(
@@ -380,25 +529,13 @@ class Hub:
 
     def hotfixes(self) -> list[dict[str, object]]:
         """Return the open hotfix branches with their element and line."""
-        snapshot = self.snapshot()
-        by_uuid = {element.uuid: element for element in self.elements(snapshot)}
+        by_uuid = self.elements_by_uuid()
         found: list[dict[str, object]] = []
         for branch, sha in sorted(self.repo.branches_under(HOTFIX_PREFIX).items()):
             hotfix = parse_hotfix_branch(branch)
             if hotfix is None:
                 continue
-            element = by_uuid.get(hotfix.uuid)
-            found.append(
-                {
-                    "branch_name": branch,
-                    "commit_sha": sha,
-                    "element_uuid": hotfix.uuid,
-                    "element_name": element.name if element else None,
-                    "kind": hotfix.kind.name,
-                    "line": str(hotfix.line),
-                    "url": self.provider.branch_url(branch),
-                }
-            )
+            found.append(self._hotfix_json(hotfix, sha, by_uuid.get(hotfix.uuid)))
         return found
 
     # -- the shared write path ---------------------------------------------------------------
@@ -524,6 +661,47 @@ class Hub:
             changes=changes,
             message=message or f"Update {element.kind.name} {element.name}\n",
             author=author,
+        )
+
+    def edit_file(
+        self,
+        reference: str,
+        path: str,
+        content: bytes | None,
+        author: Author,
+        *,
+        branch: str | None = None,
+        message: str | None = None,
+    ) -> ChangeRequest:
+        """Propose one file of an element changed (None deletes it), `path` inside its folder.
+
+        On an existing `branch` (a hotfix, say) the commit goes on top of it; otherwise a new
+        branch and pull request are made from the default branch.
+        """
+        element = self.element(reference)
+        exists = branch is not None and self.repo.branch_sha(branch) is not None
+        source = self.snapshot(HEADS + branch) if exists and branch else self.snapshot()
+        on_source = load_element(source, element.kind, element.name)
+        if on_source is None or on_source.uuid != element.uuid:
+            raise ElementNotFound(f"{element.name} is not on branch {branch!r}")
+        relative = path.strip().strip("/")
+        check_repo_path(f"{element.source_dir}/{relative}")
+        files = source.folder_files(on_source.source_dir)
+        if content is None:
+            if relative not in files:
+                raise NotFound(f"{element.name} has no file {relative!r} to delete")
+            if relative == METADATA:
+                raise InvalidInput(f"{METADATA} names the element; it cannot be deleted")
+            del files[relative]
+        else:
+            files[relative] = content
+        verb = "Delete" if content is None else "Edit"
+        return self.push_element(
+            element.uuid,
+            files,
+            author,
+            branch=branch,
+            message=message or f"{verb} {relative} of {element.name}\n",
         )
 
     def _folder_changes(

@@ -67,6 +67,8 @@ from mirel.hub.service import Hub
 from mirel.instance.lease import Lease, LeaseLost
 from mirel.instance.planner import WORKING, DesiredState, Planner, Target, chunks
 from mirel.instance.sources import SourceStore, Unpacked
+from mirel.providers.base import InstanceReport
+from mirel.providers.local import LocalProvider
 from mirel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -312,7 +314,12 @@ class Instance:
     def __init__(self, settings: Settings, hub: Hub | None = None) -> None:
         self.settings = settings
         self._limits = ArtifactLimits(max_total_bytes=settings.max_artifact_bytes)
-        self.hub = hub or Hub(GitRepository(settings.repo), limits=self._limits)
+        if hub is None:
+            repository = GitRepository(settings.repo)
+            # Links in answers (pull requests, branches) lead to this instance's own pages.
+            provider = LocalProvider(repository, web_url=settings.web_url)
+            hub = Hub(repository, provider, limits=self._limits)
+        self.hub = hub
         self.engine = make_engine(settings.database_url)
         self.unpacked_count = 0
         self._stop = threading.Event()
@@ -511,8 +518,10 @@ class Instance:
             if lost.is_set():
                 raise LeaseLost("the deploy lease was taken over by another process")
             if problems:
-                return self._fail(deployment_id, snapshot, manifest, problems, entry, verdict=True)
-            return self._switch(token, deployment_id, desired, commits, entry)
+                return self._reported(
+                    self._fail(deployment_id, snapshot, manifest, problems, entry, verdict=True)
+                )
+            return self._reported(self._switch(token, deployment_id, desired, commits, entry))
         except LeaseLost as error:
             return self._fail(deployment_id, snapshot, manifest, [str(error)], entry, verdict=False)
         except MirelError as error:
@@ -521,6 +530,36 @@ class Instance:
             log.exception("deployment %s failed", deployment_id)
             message = f"internal error: {type(error).__name__}: {error}".splitlines()[0]
             return self._fail(deployment_id, snapshot, manifest, [message], entry, verdict=False)
+
+    def _reported(self, deployment: DeploymentView) -> DeploymentView:
+        """Tell the repository what this instance serves after a deploy, and return `deployment`.
+
+        Best effort: the report only feeds other instances' pages, so a failure is logged.
+        """
+        try:
+            self.hub.provider.report_instance(self.report(deployment))
+        except Exception as error:
+            log.warning("could not report this instance's state to the repository: %s", error)
+        return deployment
+
+    def report(self, deployment: DeploymentView | None = None) -> InstanceReport:
+        """Return what this instance serves now, as it reports it to the repository."""
+        with self.sessions() as session:
+            state = self._state(session)
+            commit_sha, manifest = state.deployed_commit, state.deployed_manifest
+            live = {
+                row.uuid: row.release or WORKING
+                for row in _read_live(session.connection()).values()
+            }
+        return InstanceReport(
+            name=self.settings.name,
+            url=self.settings.web_url,
+            manifest=manifest,
+            commit_sha=commit_sha,
+            status=deployment.status if deployment is not None else SUCCESS,
+            reported_at=rfc3339(_now()) or "",
+            live=live,
+        )
 
     def _start(self, commit_sha: str, triggered_by: str | None, manifest: str | None) -> int:
         """Record a RUNNING deployment and return its id (committed, so others see it)."""

@@ -64,6 +64,36 @@ class PullRequest:
         return {"number": self.number, "url": self.url, "state": str(self.state)}
 
 
+@dataclass(frozen=True)
+class InstanceReport:
+    """What one instance last said it serves: its manifest, commit and each element's release.
+
+    Instances report after every deploy, so that any instance's pages can show which manifests
+    are not yet deployed where (a hosted provider's deployment statuses play this part).
+    """
+
+    name: str
+    url: str | None
+    manifest: str | None
+    commit_sha: str | None
+    status: str  # the last deployment's status: SUCCESS or ERROR
+    reported_at: str
+    # uuid -> "X.Y.Z" or "working", for every element the instance serves
+    live: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        """Return the report as stored and as the API shows it."""
+        return {
+            "name": self.name,
+            "url": self.url,
+            "manifest": self.manifest,
+            "commit_sha": self.commit_sha,
+            "status": self.status,
+            "reported_at": self.reported_at,
+            "live": dict(self.live),
+        }
+
+
 class Provider(Protocol):
     """Where pull requests live. `local` first; hosted providers implement the same calls."""
 
@@ -109,4 +139,12 @@ class Provider(Protocol):
 
     def close(self, number: int, author: Author) -> PullRequest:
         """Close a pull request without merging and return it, closed."""
+        ...
+
+    def report_instance(self, report: InstanceReport) -> None:
+        """Record what an instance serves now (replacing its previous report)."""
+        ...
+
+    def instance_reports(self) -> list[InstanceReport]:
+        """Return the latest report of every instance, by name."""
         ...

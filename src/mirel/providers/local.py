@@ -6,7 +6,9 @@ the same pull requests with no other server:
 - `refs/mirel/pulls/<n>/meta` points to a commit whose tree holds `pull.json`; each change of the
   pull request (merge, close) is a new commit on top, so the ref is also its history;
 - `refs/mirel/pulls/<n>/head` points to the head commit, so the diff stays readable after the
-  head branch is deleted.
+  head branch is deleted;
+- `refs/mirel/instances/<key>` points to a commit holding `instance.json`, what one instance
+  reported it serves after its last deploy (`key` is derived from the instance's name).
 
 Numbers are allocated by creating the `meta` ref, which fails if another process took the number
 first; every later update is a compare-and-swap on that ref.
@@ -43,12 +45,13 @@ from mirel.errors import (
     PullRequestNotOpen,
 )
 from mirel.git.repository import HEADS, Author, GitRepository, RefRaced, retry_on_race
-from mirel.providers.base import FileDiff, PullRequest, PullState
+from mirel.providers.base import FileDiff, InstanceReport, PullRequest, PullState
 
 log = logging.getLogger(__name__)
 
 PULLS = "refs/mirel/pulls/"
 BRANCH_PULLS = "refs/mirel/branch-pulls/"
+INSTANCE_REPORTS = "refs/mirel/instances/"
 HOOKS_FILE = "mirel-deploy-hooks.json"
 _PROVIDER_AUTHOR = Author("mirel", "mirel@localhost")
 
@@ -141,6 +144,8 @@ class LocalProvider:
         self.hooks = DeployHooks(repository.git_dir)
         # When a server shows this repository, links point to its pages instead of file URLs.
         self._web_url = web_url.rstrip("/") if web_url else None
+        # Reports are read by blob id: a blob never changes, so its parse is kept.
+        self._reports: dict[str, InstanceReport] = {}
 
     # -- urls --------------------------------------------------------------------------------
 
@@ -469,3 +474,61 @@ class LocalProvider:
                     branch not in required or repo.is_ancestor(required[branch], tip)
                 ):
                     repo.delete_ref(HEADS + branch, tip)
+
+    # -- instance reports --------------------------------------------------------------------
+
+    @staticmethod
+    def _report_ref(name: str) -> str:
+        # Instance names are display names (any text); the ref needs a safe, stable key.
+        return INSTANCE_REPORTS + hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:24]
+
+    def report_instance(self, report: InstanceReport) -> None:
+        """Record what an instance serves now, replacing its previous report."""
+        repo = self.repository
+        blob = json.dumps(report.to_json(), indent=1, sort_keys=True).encode() + b"\n"
+        tree = repo.write_tree_changes(None, {"instance.json": blob})
+        commit = repo.write_commit(
+            tree_oid=tree,
+            parents=[],
+            message=f"instance {report.name}: {report.status} at {report.commit_sha}",
+            author=_PROVIDER_AUTHOR,
+        )
+        ref = self._report_ref(report.name)
+
+        def attempt() -> None:
+            current = repo.ref_sha(ref)
+            if current is None:
+                repo.create_ref(ref, commit)
+            else:
+                repo.update_ref(ref, commit, current)
+
+        retry_on_race(attempt, what=f"reporting instance {report.name}")
+
+    def instance_reports(self) -> list[InstanceReport]:
+        """Return the latest report of every instance, by name (unreadable ones are skipped)."""
+        found: list[InstanceReport] = []
+        kept: dict[str, InstanceReport] = {}
+        for ref, sha in self.repository.refs_under(INSTANCE_REPORTS).items():
+            entry = self.repository.entry_at(self.repository.tree_of(sha), "instance.json")
+            if entry is None:
+                continue
+            report = self._reports.get(entry.oid)
+            if report is None:
+                try:
+                    data = json.loads(self.repository.read_blob(entry.oid))
+                    report = InstanceReport(
+                        name=str(data["name"]),
+                        url=data.get("url"),
+                        manifest=data.get("manifest"),
+                        commit_sha=data.get("commit_sha"),
+                        status=str(data.get("status", "")),
+                        reported_at=str(data.get("reported_at", "")),
+                        live={str(k): str(v) for k, v in dict(data.get("live", {})).items()},
+                    )
+                except (ValueError, KeyError, TypeError) as error:
+                    log.warning("instance report %s cannot be read: %s", ref, error)
+                    continue
+            kept[entry.oid] = report
+            found.append(report)
+        self._reports = kept  # only the current reports: old ones would pile up with each deploy
+        return sorted(found, key=lambda report: report.name)

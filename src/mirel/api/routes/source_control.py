@@ -39,9 +39,20 @@ Number = Annotated[int, Path(ge=1, le=2**31, description="The pull request's num
     dependencies=[require(RELEASES_READ)],
     response_model=Envelope[Matrix],
 )
-def list_elements(hub: HubDep) -> Reply:
-    """Return every element with its releases and its pin in each manifest."""
-    return ok(hub.matrix())
+def list_elements(
+    hub: HubDep,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Only elements whose name holds this.")
+    ] = None,
+    kind: Annotated[str | None, Query(description="Only elements of this kind (app, ...).")] = None,
+    offset: Annotated[int, Query(ge=0, le=2**31, description="Skip this many elements.")] = 0,
+    limit: Annotated[
+        int | None, Query(ge=1, le=10_000, description="At most this many elements.")
+    ] = None,
+) -> Reply:
+    """Return elements with their releases and their pin in each manifest (all by default)."""
+    chosen = kind_named(kind) if kind is not None else None
+    return ok(hub.matrix(query=q, kind=chosen, offset=offset, limit=limit))
 
 
 @router.post(
