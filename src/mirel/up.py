@@ -14,6 +14,8 @@ with one webhook secret, so a merge reaches them at once; their pollers catch an
 
 The admin token is one secret whose hash is stored in each database, so one `MIREL_TOKEN` works
 on all three. Only hashes are kept, so every run makes a new one and revokes the previous run's.
+The web UI's first admin, `admin`, gets a new random password each run in the same way (one
+password, its argon2 hash in each database), printed with the URLs.
 Stopping (Ctrl-C or SIGTERM) asks each server to shut down, waits, then kills what is left. Hooks
 and databases stay, so the next run picks up where this one stopped.
 """
@@ -44,10 +46,12 @@ from mirel.api.tokens import SCOPES, create_token, list_tokens, revoke_token, st
 from mirel.db.engine import make_engine, migrate, session_factory
 from mirel.demo import build_demo
 from mirel.errors import InvalidInput, MirelError
+from mirel.web.accounts import Role, hash_password, put_user
 
 INSTANCES = ("dev", "staging", "prod")
 HOST = "127.0.0.1"
 TOKEN_NAME = "mirel up admin"
+ADMIN_USER = "admin"
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 
@@ -105,9 +109,24 @@ def check_ports(members: Sequence[Member]) -> None:
                 ) from error
 
 
-def admin_token(members: Sequence[Member]) -> str:
-    """Return a new all-scopes token valid on every member; revoke earlier runs' tokens."""
+@dataclass(frozen=True)
+class Credentials:
+    """What `mirel up` hands out: an API token and the web UI's admin login, valid on all three."""
+
+    token: str
+    username: str
+    password: str
+
+
+def admin_credentials(members: Sequence[Member]) -> Credentials:
+    """Return a new all-scopes token and admin password valid on every member.
+
+    Earlier runs' tokens are revoked and the `admin` user takes the new password (its other
+    settings and every other user are kept).
+    """
     secret: str | None = None
+    password = secrets.token_urlsafe(12)
+    password_hash = hash_password(password)
     for member in members:
         engine = make_engine(member.database_url)
         try:
@@ -120,10 +139,11 @@ def admin_token(members: Sequence[Member]) -> str:
                 secret = create_token(sessions, TOKEN_NAME, list(SCOPES))
             else:
                 store_token(sessions, TOKEN_NAME, list(SCOPES), secret)
+            put_user(sessions, ADMIN_USER, password_hash, Role.ADMIN, replace=True)
         finally:
             engine.dispose()
     assert secret is not None
-    return secret
+    return Credentials(secret, ADMIN_USER, password)
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -265,8 +285,9 @@ def _stop_on_signals() -> Iterator[None]:
 
 
 def _show(
-    repo: Path, members: Sequence[Member], token: str, infos: dict[str, dict[str, Any]]
+    repo: Path, members: Sequence[Member], login: Credentials, infos: dict[str, dict[str, Any]]
 ) -> None:
+    token = login.token
     console.print(f"[green]✓[/] mirel is up: repository {escape(str(repo))}")
     for member in members:
         last = infos[member.name]["last_deployment"]
@@ -278,8 +299,11 @@ def _show(
             f"[dim]log {escape(str(member.log))}[/]"
         )
     console.print(
-        f"\nadmin token (every scope, valid on all three): {token}\n"
-        "  it is shown only now; the next 'mirel up' makes a new one\n"
+        f"\nweb UI: open {members[0].url} and sign in as {login.username} with password "
+        f"{login.password}\n"
+        f"admin token (every scope, valid on all three): {token}\n"
+        "  both valid on every instance and shown only now; the next 'mirel up' makes new ones\n",
+        markup=False,
     )
     console.print("Try:", markup=False)
     console.print(
@@ -298,7 +322,9 @@ def run_fleet(
     port: int,
     *,
     ready_timeout: float = READY_TIMEOUT,
-    announce: Callable[[Path, Sequence[Member], str, dict[str, dict[str, Any]]], None] = _show,
+    announce: Callable[
+        [Path, Sequence[Member], Credentials, dict[str, dict[str, Any]]], None
+    ] = _show,
 ) -> None:
     """Start the fleet in `folder`, serve until Ctrl-C or SIGTERM, then stop it cleanly."""
     folder = folder.resolve()
@@ -311,14 +337,14 @@ def run_fleet(
         # Registering again replaces the secret of the same URL: hooks of earlier runs on these
         # ports are reused, never duplicated.
         hub.provider.hooks.add(member.hook_url, secret)
-    token = admin_token(members)
+    login = admin_credentials(members)
     processes: list[subprocess.Popen[bytes]] = []
     with _stop_on_signals():
         try:
             for member in members:
                 processes.append(start(member, repo, secret))
-            infos = wait_ready(members, processes, token, ready_timeout)
-            announce(repo, members, token, infos)
+            infos = wait_ready(members, processes, login.token, ready_timeout)
+            announce(repo, members, login, infos)
             while True:
                 _check_alive(members, processes)
                 time.sleep(0.5)

@@ -9,13 +9,11 @@ from starlette.concurrency import run_in_threadpool
 
 import mirel
 from mirel.api.auth import check_declared
-from mirel.api.envelope import install_error_pipeline
+from mirel.api.envelope import API_PREFIX, install_error_pipeline
 from mirel.api.models import ErrorEnvelope
 from mirel.api.routes import instance as instance_routes
 from mirel.api.routes import manifests, releases, source_control
 from mirel.instance import Instance
-
-API_PREFIX = "/api/v2"
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorEnvelope, "description": description}
@@ -31,7 +29,8 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 
 
 def create_app(instance: Instance) -> FastAPI:
-    """Return the API application serving `instance`; its lifespan runs the instance's poller."""
+    """Return the application serving `instance`: the REST API under /api/v2 and the web pages;
+    its lifespan runs the instance's poller."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -58,6 +57,11 @@ def create_app(instance: Instance) -> FastAPI:
         instance_routes.router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=_ERRORS)
+    # Imported here: the pages build on mirel.api's auth and error pipeline, so a module-level
+    # import would make mirel.api and mirel.web import each other.
+    from mirel.web.app import install_web
+
+    install_web(app)
     install_error_pipeline(app)
     check_declared(app)
     app.openapi = _openapi_without_422(app)  # type: ignore[method-assign]

@@ -158,8 +158,8 @@ def _declared(dependant: Dependant) -> list[str]:
     return found
 
 
-def _api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Dependant]]:
-    """Yield the path, methods and dependency tree of every API route, included routers too."""
+def app_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Dependant]]:
+    """Yield the path, methods and dependency tree of every route, included routers too."""
     # FastAPI 0.13x+ keeps included routers as one lazy entry of `app.routes`; its public
     # iterator yields their routes with the prefix applied. Older versions list routes flat.
     iterate = getattr(fastapi.routing, "iter_route_contexts", None)
@@ -169,6 +169,13 @@ def _api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Dependant]]:
         path, methods = getattr(route, "path", None), getattr(route, "methods", None)
         if isinstance(dependant, Dependant) and path is not None and methods:
             yield path, set(methods), dependant
+
+
+def _api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Dependant]]:
+    """Yield the routes under /api/ (the pages declare roles instead: mirel.web.auth)."""
+    for path, methods, dependant in app_routes(app):
+        if path.startswith("/api/"):
+            yield path, methods, dependant
 
 
 def route_scopes(app: FastAPI) -> dict[tuple[str, str], str | None]:

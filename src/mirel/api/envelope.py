@@ -1,5 +1,9 @@
 """The envelope of every answer, and the one error pipeline that produces failed answers.
 
+The pipeline serves both faces of a server: under /api/ a failure is the JSON envelope below;
+anywhere else (the web pages) the same status and message go to the page renderer that the web
+package registers (`PageErrors`), which shows them as a readable page.
+
 Success: `{"success": true, "data": ...}`. Failure: `{"success": false, "message": "..."}` with
 - a `MirelError`'s own HTTP status and message (400 input, 401, 403, 404, 409);
 - 400 for a request FastAPI cannot parse or validate, with a one-line message naming the field
@@ -11,19 +15,26 @@ Success: `{"success": true, "data": ...}`. Failure: `{"success": false, "message
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mirel.api.auth import check_access
 from mirel.errors import MirelError
 
 log = logging.getLogger("mirel.api")
+
+API_PREFIX = "/api/v2"
+
+# Renders a failed page request: (request, status, one-line message, the error or None).
+PageErrors = Callable[[StarletteRequest, int, str, MirelError | None], Response]
 
 INTERNAL_MESSAGE = (
     "internal error: the server failed unexpectedly; the details are in its log. "
@@ -81,15 +92,37 @@ def _dotted(parts: Sequence[str]) -> str:
     return text
 
 
-async def _mirel_error(request: Request, error: Exception) -> JSONResponse:
+def _page_errors(request: StarletteRequest) -> PageErrors | None:
+    """Return the page renderer when the request is for a page, None for the API."""
+    if request.url.path == "/api" or request.url.path.startswith("/api/"):
+        return None
+    renderer: PageErrors | None = getattr(request.app.state, "page_errors", None)
+    return renderer
+
+
+def _reply(
+    request: StarletteRequest,
+    status: int,
+    message: str,
+    error: MirelError | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Return a failed answer: the JSON envelope for the API, a page for the pages."""
+    render = _page_errors(request)
+    if render is not None:
+        return render(request, status, " ".join(message.split()), error)
+    return failure(status, message, headers)
+
+
+async def _mirel_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, MirelError)
     if error.http_status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, error.message)
     headers = {"WWW-Authenticate": "Bearer"} if error.http_status == 401 else None
-    return failure(error.http_status, error.message, headers)
+    return _reply(request, error.http_status, error.message, error, headers)
 
 
-async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
+async def _invalid_request(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     try:
         # A malformed body is found before the route's dependencies run: check access first,
@@ -97,12 +130,14 @@ async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
         check_access(request)
     except MirelError as denied:
         return await _mirel_error(request, denied)
-    return failure(400, describe_validation(error.errors()))
+    return _reply(request, 400, describe_validation(error.errors()))
 
 
-async def _http_error(request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
-    if error.status_code == 404:
+    if error.status_code == 404 and _page_errors(request) is not None:
+        message = f"there is no page at {request.url.path}; start again from the home page"
+    elif error.status_code == 404:
         message = (
             f"no endpoint {request.method} {request.url.path}; the API is described at "
             "/api/v2/openapi.json"
@@ -114,7 +149,7 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
         )
     else:
         message = str(error.detail)
-    return failure(error.status_code, message, dict(error.headers or {}))
+    return _reply(request, error.status_code, message, None, dict(error.headers or {}))
 
 
 class CatchAll:
@@ -146,7 +181,13 @@ class CatchAll:
             log.exception("%s %s failed unexpectedly", scope.get("method"), scope.get("path"))
             if started:
                 raise
-            await failure(500, INTERNAL_MESSAGE)(scope, receive, send)
+            request = StarletteRequest(scope)
+            try:
+                answer = _reply(request, 500, INTERNAL_MESSAGE)
+            except Exception:  # the page renderer itself failed: the plain envelope still works
+                log.exception("the error page could not be rendered")
+                answer = failure(500, INTERNAL_MESSAGE)
+            await answer(scope, receive, send)
 
 
 def install_error_pipeline(app: FastAPI) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -199,7 +200,7 @@ def _sessions(database_url: str | None) -> Iterator[sessionmaker[Session]]:
 
 
 def database_option(command: F) -> F:
-    """Add --db to a token command."""
+    """Add --db to a token or user command."""
     return click.option(
         "--db",
         "database_url",
@@ -291,6 +292,129 @@ def token_revoke(database_url: str | None, token_id: int) -> None:
     with _sessions(database_url) as sessions:
         info = revoke_token(sessions, token_id).to_json()
     emit(info, lambda: stdout.print(f"[green]✓[/] revoked token {token_id} ({info['name']})"))
+
+
+# -- web users --------------------------------------------------------------------------------
+
+
+@cli.group()
+@common
+def user() -> None:
+    """Create, list and change the web UI's users (in an instance's database)."""
+
+
+def _read_password(from_stdin: bool) -> str:
+    """Return a new password: one line of stdin, or typed twice at a terminal."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise InvalidInput(
+            "no password given; pass --password-stdin and write it to stdin, or run this at a "
+            "terminal to type it"
+        )
+    typed: str = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    return typed
+
+
+def _user_row(item: dict[str, Any]) -> tuple[str, str, str, str]:
+    return (
+        escape(str(item["username"])),
+        str(item["role"]),
+        escape(str(item["email"] or "")),
+        str(item["created_at"])[:19],
+    )
+
+
+@user.command("create")
+@common
+@database_option
+@click.argument("username")
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "editor", "admin"]),
+    default="viewer",
+    show_default=True,
+    help="viewer reads; editor makes change requests; admin also merges and manages.",
+)
+@click.option("--email", help="The author address of their commits (optional).")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+def user_create(
+    database_url: str | None, username: str, role: str, email: str | None, password_stdin: bool
+) -> None:
+    """Create a user who signs in to the web UI (only an argon2 hash of the password is kept)."""
+    from mirel.web.accounts import check_username, create_user
+
+    check_username(username)
+    password = _read_password(password_stdin)
+    with _sessions(database_url) as sessions:
+        info = create_user(sessions, username, password, role, email).to_json()
+    emit(info, lambda: stdout.print(f"[green]✓[/] user {escape(username)} ({role}) can sign in"))
+
+
+@user.command("list")
+@common
+@database_option
+def user_list(database_url: str | None) -> None:
+    """List the users of an instance's database (never their passwords)."""
+    from mirel.web.accounts import list_users
+
+    with _sessions(database_url) as sessions:
+        found = [info.to_json() for info in list_users(sessions)]
+
+    def human() -> None:
+        table = Table("user", "role", "email", "created", box=None)
+        for item in found:
+            table.add_row(*_user_row(item))
+        print_table(table if found else "no users; create one with 'mirel user create'")
+
+    emit({"users": found}, human)
+
+
+@user.command("set-role")
+@common
+@database_option
+@click.argument("username")
+@click.argument("role", type=click.Choice(["viewer", "editor", "admin"]))
+def user_set_role(database_url: str | None, username: str, role: str) -> None:
+    """Give a user another role (the last admin stays an admin)."""
+    from mirel.web.accounts import set_role
+
+    with _sessions(database_url) as sessions:
+        info = set_role(sessions, username, role).to_json()
+    emit(info, lambda: stdout.print(f"[green]✓[/] {escape(username)} is {role} now"))
+
+
+@user.command("set-password")
+@common
+@database_option
+@click.argument("username")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+def user_set_password(database_url: str | None, username: str, password_stdin: bool) -> None:
+    """Give a user a new password; their sessions end."""
+    from mirel.web.accounts import set_password
+
+    password = _read_password(password_stdin)
+    with _sessions(database_url) as sessions:
+        info = set_password(sessions, username, password).to_json()
+    emit(info, lambda: stdout.print(f"[green]✓[/] {escape(username)} has a new password"))
+
+
+@user.command("remove")
+@common
+@database_option
+@click.argument("username")
+def user_remove(database_url: str | None, username: str) -> None:
+    """Delete a user and their sessions (the last admin stays)."""
+    from mirel.web.accounts import delete_user
+
+    with _sessions(database_url) as sessions:
+        info = delete_user(sessions, username).to_json()
+    emit(info, lambda: stdout.print(f"[green]✓[/] removed user {escape(username)}"))
 
 
 # -- talking to a running instance -------------------------------------------------------------

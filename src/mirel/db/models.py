@@ -10,6 +10,9 @@
 - `deployments`: every deploy with its changes, errors and log.
 - `tokens`: API tokens, stored only as sha256 hashes.
 - `locks`: leases that make deploys one at a time across processes sharing a database.
+- `users` / `web_sessions`: the web UI's local users (argon2 password hashes) and their sign-ins
+  (only a hash of each session cookie is stored), with each session's CSRF token and the pin
+  changes of the Releases tab that are waiting for review.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -144,3 +148,35 @@ class Lock(Base):
     # more before it lets go, so a request that arrives mid-deploy is never lost.
     requested: Mapped[bool] = mapped_column(Boolean, default=False)
     requested_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class User(Base):
+    """A local user of the web UI, with one role: viewer, editor or admin."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("username", name="uq_users_username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebSession(Base):
+    """One sign-in: the sha256 of its cookie's secret, its CSRF token, and its drafts."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Pin changes picked in the Releases tab, waiting for Review: [{manifest, uuid, release}].
+    draft: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Messages for the next page (a write's result and its pull request link), shown once.
+    flash: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

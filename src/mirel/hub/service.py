@@ -74,6 +74,7 @@ from mirel.errors import (
 from mirel.git.repository import (
     HEADS,
     Author,
+    ChangedPath,
     CommitInfo,
     GitRepository,
     check_repo_path,
@@ -161,6 +162,21 @@ def _deploys(
         for report in reports
         if report.manifest == manifest
     ]
+
+
+@dataclass(frozen=True)
+class BranchView:
+    """A branch as its page shows it."""
+
+    name: str
+    commit_sha: str
+    base_sha: str  # where it left the default branch
+    changes: list[ChangedPath]  # against that commit
+    commits: list[CommitInfo]  # its own, newest first (at most 50)
+    pull_request: PullRequest | None
+    hotfix: dict[str, object] | None
+    element: Element | None  # the element a hotfix branch patches
+    files: list[str]  # that element's files on the branch
 
 
 def read_folder(folder: Path) -> dict[str, bytes]:
@@ -438,33 +454,38 @@ class Hub:
             scan=HISTORY_SCAN,
         )
 
-    def branch(self, branch: str) -> dict[str, object]:
-        """Return a branch: its tip, the files it changes against the default branch, its
-        commits since it left the default branch, its open pull request and hotfix."""
+    def branch(self, branch: str) -> BranchView:
+        """Return a branch: its tip, what it changes against the default branch, its commits
+        since it left it, its open pull request, and for a hotfix its element's files."""
         tip = self.repo.require_branch(branch)
         head = self.head()
         base = self.repo.merge_base(head, tip) or head
         commits, _ = self.repo.history_page(tip, [], limit=50)
-        own = []
+        own: list[CommitInfo] = []
         for commit in commits:
             if commit.sha == base:
                 break
             own.append(commit)
         hotfix = parse_hotfix_branch(branch)
-        element = None
+        element: Element | None = None
+        files: list[str] = []
         if hotfix is not None:
-            element = self.elements_by_uuid(self.snapshot()).get(hotfix.uuid)
-        pull = self.provider.open_pull_for_branch(branch)
-        return {
-            "branch_name": branch,
-            "commit_sha": tip,
-            "base_sha": base,
-            "changes": self.repo.diff_trees(self.repo.tree_of(base), self.repo.tree_of(tip)),
-            "commits": own,
-            "pull_request": pull,
-            "hotfix": self._hotfix_json(hotfix, tip, element) if hotfix is not None else None,
-            "element": element,
-        }
+            element = self.elements_by_uuid().get(hotfix.uuid)
+        if element is not None:
+            on_branch = load_element(self.snapshot(HEADS + branch), element.kind, element.name)
+            if on_branch is not None:
+                files = [path for path, _ in self.repo.walk_files(on_branch.tree_oid)]
+        return BranchView(
+            name=branch,
+            commit_sha=tip,
+            base_sha=base,
+            changes=self.repo.diff_trees(self.repo.tree_of(base), self.repo.tree_of(tip)),
+            commits=own,
+            pull_request=self.provider.open_pull_for_branch(branch),
+            hotfix=self._hotfix_json(hotfix, tip, element) if hotfix is not None else None,
+            element=element,
+            files=files,
+        )
 
     def elements_by_uuid(self, snapshot: CommitSnapshot | None = None) -> dict[str, Element]:
         """Return the default branch's elements by uuid."""
@@ -1092,6 +1113,12 @@ class Hub:
                 f"start one with 'mirel hotfix create {element.name} {line}.0'"
             )
         return element, HotfixBranch(branch, element.kind, element.uuid, line), snapshot
+
+    def next_hotfix_version(self, reference: str, line_text: str) -> str:
+        """Return the version the patch release of an open hotfix would get now."""
+        element, hotfix, snapshot = self._hotfix(reference, line_text)
+        released = set(releases_of(snapshot, element.kind, element.uuid))
+        return str(next_patch(hotfix.line, released, self._claimed(element)))
 
     def release_hotfix(
         self, reference: str, line_text: str, author: Author, description: str = ""

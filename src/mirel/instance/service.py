@@ -42,9 +42,21 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import NamedTuple, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from mirel.core.artifact import ArtifactLimits
 from mirel.core.catalog import load_manifest
@@ -233,6 +245,19 @@ class _LiveRow(NamedTuple):
 
 LIVE = cast(Table, LiveElement.__table__)
 assert tuple(LIVE.c.keys()) == _LiveRow._fields, "live_elements and _LiveRow must agree"
+
+
+def _live_view(row: _LiveRow, files: list[str]) -> LiveElementView:
+    return LiveElementView(
+        uuid=row.uuid,
+        kind=row.kind,
+        name=row.name,
+        live_release=row.release,
+        in_manifest=row.in_manifest,
+        pin=row.pin,
+        source_commit=row.source_commit,
+        files=files,
+    )
 
 
 def _read_live(connection: Connection) -> dict[str, _LiveRow]:
@@ -826,18 +851,41 @@ class Instance:
                     files.append(path)
         # Sorted here, not in SQL: PostgreSQL's collation and SQLite's byte order disagree.
         return [
-            LiveElementView(
-                uuid=row.uuid,
-                kind=row.kind,
-                name=row.name,
-                live_release=row.release,
-                in_manifest=row.in_manifest,
-                pin=row.pin,
-                source_commit=row.source_commit,
-                files=sorted(files),
-            )
+            _live_view(row, sorted(files))
             for row, files in sorted(found.values(), key=lambda item: item[0][1:3] + item[0][:1])
         ]
+
+    def live_page(
+        self,
+        *,
+        query: str | None = None,
+        kind: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[LiveElementView], int]:
+        """Return a page of what this instance serves (without file lists) and how many match.
+
+        `query` matches a part of the name, in any case; `kind` one kind. One indexed query per
+        page, so the home page costs the same with 20 elements or 2,000.
+        """
+        conditions: list[ColumnElement[bool]] = []
+        needle = (query or "").strip()
+        if needle:
+            escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append(LIVE.c.name.ilike(f"%{escaped}%", escape="\\"))
+        if kind:
+            conditions.append(LIVE.c.kind == kind)
+        with self.sessions() as session:
+            total = session.scalar(select(func.count()).select_from(LIVE).where(*conditions)) or 0
+            rows = session.execute(
+                select(*LIVE.c)
+                .where(*conditions)
+                .order_by(LIVE.c.kind, LIVE.c.name, LIVE.c.uuid)
+                .offset(max(0, offset))
+                .limit(max(0, limit))
+            )
+            found = [_live_view(_LiveRow(*values), []) for values in rows]
+        return found, total
 
     def live_elements(self) -> list[LiveElementView]:
         """Return every element this instance serves, sorted by kind and name."""

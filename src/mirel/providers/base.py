@@ -120,9 +120,15 @@ class Provider(Protocol):
         ...
 
     def list_pulls(
-        self, state: PullState | None = None, limit: int | None = None
+        self,
+        state: PullState | None = None,
+        limit: int | None = None,
+        *,
+        before: int | None = None,
+        conflicts: bool = True,
     ) -> list[PullRequest]:
-        """Return at most `limit` pull requests, newest first, optionally of one state."""
+        """Return at most `limit` pull requests, newest first, optionally of one state, below
+        number `before`; `conflicts` says whether to test-merge the open ones."""
         ...
 
     def open_pull_for_branch(self, branch: str) -> PullRequest | None:

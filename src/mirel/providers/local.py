@@ -327,15 +327,29 @@ class LocalProvider:
         return self._to_pull(record, with_conflicts=True)
 
     def list_pulls(
-        self, state: PullState | None = None, limit: int | None = None
+        self,
+        state: PullState | None = None,
+        limit: int | None = None,
+        *,
+        before: int | None = None,
+        conflicts: bool = True,
     ) -> list[PullRequest]:
-        """Return at most `limit` pull requests, newest first, optionally of one state."""
+        """Return at most `limit` pull requests, newest first, optionally of one state.
+
+        `before` starts below that number (the next page); without `conflicts`, open pull
+        requests are not test-merged, which costs a merge each.
+        """
         pulls: list[PullRequest] = []
-        for number in self._numbers():
+        numbers = self._numbers()
+        if before is not None:
+            numbers = range(min(numbers.start, before - 1), 0, -1)
+        for number in numbers:
             if limit is not None and len(pulls) >= limit:
                 break
             record, _ = self._read(number)
-            pull = self._to_pull(record, with_conflicts=record["state"] == PullState.OPEN)
+            pull = self._to_pull(
+                record, with_conflicts=conflicts and record["state"] == PullState.OPEN
+            )
             if (
                 state is None
                 or pull.state is state

@@ -1,0 +1,373 @@
+"""Local users of the web UI and their sign-in sessions, stored in the instance database.
+
+- A user has a name, an optional email (the author address of the commits they make) and one
+  role: `viewer` reads, `editor` also makes change requests, `admin` also merges pull requests,
+  deploys, chooses the manifest and manages users and tokens.
+- Passwords are stored only as argon2id hashes (argon2-cffi, RFC 9106's parameters).
+- A session is a random secret in an `HttpOnly`, `SameSite` cookie; the database keeps its
+  sha256, as it does for API tokens, with the session's CSRF token, the Releases tab's pending
+  pin changes (the draft) and one-time messages for the next page (the flash). Sessions live in
+  the database, so every server process of an instance shares them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mirel.db.models import User, WebSession
+from mirel.errors import Conflict, InvalidInput, NotFound
+from mirel.git.repository import Author
+
+
+class Role(StrEnum):
+    """What a user may do; each role includes the ones before it."""
+
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        """Return the role's place: viewer 0, editor 1, admin 2."""
+        return list(Role).index(self)
+
+    @classmethod
+    def parse(cls, text: str) -> Role:
+        """Return the role named `text`; raise InvalidInput listing the roles."""
+        try:
+            return cls(text)
+        except ValueError:
+            roles = ", ".join(role.value for role in cls)
+            raise InvalidInput(f"unknown role {text!r}; use one of: {roles}") from None
+
+
+class UserExists(Conflict):
+    """A user with that name already exists."""
+
+
+class UserNotFound(NotFound):
+    """No user with that name or id."""
+
+
+class LastAdmin(Conflict):
+    """The change would leave the instance without an admin."""
+
+
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+SESSION_LIFETIME = timedelta(hours=12)
+_hasher = PasswordHasher()
+# Verified when the user is unknown, so that a wrong name takes as long as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """A user as the pages and the CLI show it: never the password hash."""
+
+    id: int
+    username: str
+    email: str | None
+    role: Role
+    created_at: datetime
+
+    def can(self, role: Role) -> bool:
+        """Return whether this user holds `role` or a higher one."""
+        return self.role.rank >= role.rank
+
+    @property
+    def author(self) -> Author:
+        """Return the git author of the changes this user makes."""
+        return Author(self.username, self.email or f"{self.username}@users.mirel.invalid")
+
+    def to_json(self) -> dict[str, object]:
+        """Return the user's public description."""
+        return {
+            "id": self.id,
+            "username": self.username,
+            "email": self.email,
+            "role": str(self.role),
+            "created_at": _utc(self.created_at).isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A signed-in session: its user, CSRF token, draft and pending messages."""
+
+    id_hash: str
+    user: UserInfo
+    csrf_token: str
+    draft: list[dict[str, Any]]
+    flash: list[dict[str, Any]]
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back the naive UTC time it stored.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _info(row: User) -> UserInfo:
+    return UserInfo(row.id, row.username, row.email, Role(row.role), _utc(row.created_at))
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# -- users ----------------------------------------------------------------------------------------
+
+
+def check_username(username: str) -> str:
+    """Return the user name; raise InvalidInput unless it matches the allowed pattern."""
+    if not USERNAME.fullmatch(username):
+        raise InvalidInput(
+            f"user name {username[:80]!r} is not allowed; use 1 to 64 letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit"
+        )
+    return username
+
+
+def check_password(password: str) -> str:
+    """Return the password; raise InvalidInput when it is too short or too long."""
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(
+            f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters; choose a longer one"
+            if len(password) < MIN_PASSWORD
+            else f"a password has at most {MAX_PASSWORD} characters"
+        )
+    return password
+
+
+def check_email(email: str | None) -> str | None:
+    """Return the email (None when empty); raise InvalidInput when git could not use it."""
+    email = (email or "").strip()
+    if not email:
+        return None
+    if len(email) > 200 or not re.fullmatch(r"[^\s<>@]+@[^\s<>@]+", email):
+        raise InvalidInput(f"{email[:80]!r} is not an email address; write it like ada@example.com")
+    return email
+
+
+def hash_password(password: str) -> str:
+    """Return the argon2id hash stored for `password`."""
+    return _hasher.hash(check_password(password))
+
+
+def create_user(
+    sessions: sessionmaker[Session],
+    username: str,
+    password: str,
+    role: Role | str,
+    email: str | None = None,
+) -> UserInfo:
+    """Create a user and return it; raise UserExists, or InvalidInput for bad values."""
+    return put_user(sessions, username, hash_password(password), role, email, replace=False)
+
+
+def put_user(
+    sessions: sessionmaker[Session],
+    username: str,
+    password_hash: str,
+    role: Role | str,
+    email: str | None = None,
+    *,
+    replace: bool,
+) -> UserInfo:
+    """Store a user with an existing password hash (one password valid on several instances).
+
+    With `replace`, an existing user of that name takes the new hash, role and email, and its
+    sessions end; otherwise an existing user is refused with UserExists.
+    """
+    check_username(username)
+    chosen = role if isinstance(role, Role) else Role.parse(role)
+    email = check_email(email)
+    with sessions.begin() as session:
+        row = session.scalars(select(User).where(User.username == username)).first()
+        if row is not None and not replace:
+            raise UserExists(f"user {username} already exists; choose another name")
+        if row is None:
+            row = User(username=username, created_at=_now())
+            session.add(row)
+        else:
+            session.execute(delete(WebSession).where(WebSession.user_id == row.id))
+        row.password_hash, row.role, row.email = password_hash, str(chosen), email
+        try:
+            session.flush()
+        except IntegrityError as error:  # a racing process created the same name
+            raise UserExists(f"user {username} already exists; choose another name") from error
+        return _info(row)
+
+
+def list_users(sessions: sessionmaker[Session]) -> list[UserInfo]:
+    """Return every user, by name."""
+    with sessions() as session:
+        return [_info(row) for row in session.scalars(select(User).order_by(User.username))]
+
+
+def get_user(sessions: sessionmaker[Session], user_id: int) -> UserInfo:
+    """Return one user by id; raise UserNotFound."""
+    with sessions() as session:
+        row = session.get(User, user_id) if 0 < user_id < 2**31 else None
+        if row is None:
+            raise UserNotFound(f"there is no user {user_id}; the Users page lists them")
+        return _info(row)
+
+
+def _row_named(session: Session, username: str) -> User:
+    row = session.scalars(select(User).where(User.username == username)).first()
+    if row is None:
+        raise UserNotFound(f"there is no user {username[:80]!r}; 'mirel user list' shows them")
+    return row
+
+
+def _check_admin_left(session: Session, row: User) -> None:
+    """Raise LastAdmin when `row` is the only admin."""
+    if row.role != Role.ADMIN:
+        return
+    admins = session.scalar(select(func.count()).select_from(User).where(User.role == Role.ADMIN))
+    if (admins or 0) <= 1:
+        raise LastAdmin(
+            f"{row.username} is the only admin; make another user admin first, so that someone "
+            "can still merge and manage users"
+        )
+
+
+def set_role(sessions: sessionmaker[Session], username: str, role: Role | str) -> UserInfo:
+    """Give a user another role and return it; the last admin keeps theirs."""
+    chosen = role if isinstance(role, Role) else Role.parse(role)
+    with sessions.begin() as session:
+        row = _row_named(session, username)
+        if chosen is not Role.ADMIN:
+            _check_admin_left(session, row)
+        row.role = str(chosen)
+        return _info(row)
+
+
+def set_password(sessions: sessionmaker[Session], username: str, password: str) -> UserInfo:
+    """Give a user a new password and return it; their sessions end."""
+    password_hash = hash_password(password)
+    with sessions.begin() as session:
+        row = _row_named(session, username)
+        row.password_hash = password_hash
+        session.execute(delete(WebSession).where(WebSession.user_id == row.id))
+        return _info(row)
+
+
+def delete_user(sessions: sessionmaker[Session], username: str) -> UserInfo:
+    """Delete a user (and their sessions) and return who it was; the last admin stays."""
+    with sessions.begin() as session:
+        row = _row_named(session, username)
+        _check_admin_left(session, row)
+        info = _info(row)
+        session.execute(delete(WebSession).where(WebSession.user_id == row.id))
+        session.delete(row)
+        return info
+
+
+def authenticate(sessions: sessionmaker[Session], username: str, password: str) -> UserInfo | None:
+    """Return the user when the name and password match, else None (in similar time)."""
+    with sessions() as session:
+        row = (
+            session.scalars(select(User).where(User.username == username)).first()
+            if USERNAME.fullmatch(username) and len(password) <= MAX_PASSWORD
+            else None
+        )
+        try:
+            _hasher.verify(row.password_hash if row is not None else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return _info(row) if row is not None else None
+
+
+# -- sessions -------------------------------------------------------------------------------------
+
+
+def open_session(sessions: sessionmaker[Session], user: UserInfo) -> str:
+    """Start a session for `user` and return its cookie secret; expired sessions are removed."""
+    secret = secrets.token_urlsafe(32)
+    now = _now()
+    with sessions.begin() as session:
+        session.execute(delete(WebSession).where(WebSession.expires_at < now))
+        session.add(
+            WebSession(
+                id_hash=_hash_secret(secret),
+                user_id=user.id,
+                csrf_token=secrets.token_urlsafe(32),
+                created_at=now,
+                expires_at=now + SESSION_LIFETIME,
+                draft=[],
+                flash=[],
+            )
+        )
+    return secret
+
+
+def load_session(sessions: sessionmaker[Session], secret: str | None) -> SessionInfo | None:
+    """Return the live session whose cookie secret is `secret`, or None."""
+    if not secret or len(secret) > 200:
+        return None
+    with sessions() as session:
+        found = session.execute(
+            select(WebSession, User)
+            .join(User, User.id == WebSession.user_id)
+            .where(WebSession.id_hash == _hash_secret(secret))
+        ).first()
+        if found is None:
+            return None
+        row, user = found
+        if _utc(row.expires_at) <= _now():
+            return None
+        return SessionInfo(
+            row.id_hash, _info(user), row.csrf_token, list(row.draft or []), list(row.flash or [])
+        )
+
+
+def close_session(sessions: sessionmaker[Session], id_hash: str) -> None:
+    """End a session (signing out)."""
+    with sessions.begin() as session:
+        session.execute(delete(WebSession).where(WebSession.id_hash == id_hash))
+
+
+def save_draft(sessions: sessionmaker[Session], id_hash: str, draft: list[dict[str, Any]]) -> None:
+    """Replace a session's pending pin changes."""
+    with sessions.begin() as session:
+        row = session.get(WebSession, id_hash)
+        if row is not None:
+            row.draft = draft
+
+
+def add_flash(sessions: sessionmaker[Session], id_hash: str, message: dict[str, Any]) -> None:
+    """Queue a message for the session's next page."""
+    with sessions.begin() as session:
+        row = session.get(WebSession, id_hash)
+        if row is not None:
+            row.flash = [*(row.flash or []), message][-5:]
+
+
+def take_flash(sessions: sessionmaker[Session], id_hash: str) -> list[dict[str, Any]]:
+    """Return the session's queued messages and forget them."""
+    with sessions.begin() as session:
+        row = session.get(WebSession, id_hash)
+        if row is None or not row.flash:
+            return []
+        messages = list(row.flash)
+        row.flash = []
+        return messages

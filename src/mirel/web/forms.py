@@ -1,0 +1,120 @@
+"""What the routes share: a form's error shown beside it, one-time messages, redirects, paging."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+
+from mirel.errors import MirelError
+from mirel.hub.service import ChangeRequest
+from mirel.web import urls
+from mirel.web.accounts import add_flash
+from mirel.web.auth import Viewer, instance_of
+
+
+@dataclass(frozen=True)
+class FormError:
+    """The message of a form that failed, shown beside that form, with what was typed."""
+
+    form: str
+    message: str
+    status: int
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, form: str, error: MirelError, **values: str) -> FormError:
+        """Return the form error of a failed operation (its message and HTTP status)."""
+        return cls(form, " ".join(error.message.split()), error.http_status, values)
+
+    def on(self, form: str) -> str | None:
+        """Return the message when it belongs to `form`, else None (templates call this)."""
+        return self.message if self.form == form else None
+
+    def value(self, name: str, default: str = "") -> str:
+        """Return what was typed into a field of the failed form."""
+        return self.values.get(name, default)
+
+
+NO_ERROR = FormError("", "", 200)
+
+
+def redirect(target: str) -> RedirectResponse:
+    """Return a 303 to `target`: after a form post, the browser loads the next page with GET."""
+    return RedirectResponse(target, status_code=303)
+
+
+def tell(
+    request: Request,
+    viewer: Viewer,
+    message: str,
+    *,
+    link: str | None = None,
+    link_text: str | None = None,
+    kind: str = "success",
+) -> None:
+    """Show `message` (and a link) once, on the next page this person opens."""
+    add_flash(
+        instance_of(request).sessions,
+        viewer.session.id_hash,
+        {"kind": kind, "message": message, "link": link, "link_text": link_text},
+    )
+
+
+def tell_change(request: Request, viewer: Viewer, what: str, change: ChangeRequest) -> None:
+    """Show the result of a write: the branch it made and a link to its pull request."""
+    pull = change.pull_request
+    if pull is None:
+        tell(
+            request,
+            viewer,
+            f"{what} Branch {change.branch_name}.",
+            link=urls.branch(change.branch_name),
+            link_text="Open the branch",
+        )
+        return
+    tell(
+        request,
+        viewer,
+        f"{what} Branch {change.branch_name}; it takes effect once pull request "
+        f"#{pull.number} is merged and deployed.",
+        link=urls.pull(pull.number),
+        link_text=f"Open pull request #{pull.number}",
+    )
+
+
+@dataclass(frozen=True)
+class Pager:
+    """One page of a long list: which items it shows and the links to its neighbours."""
+
+    number: int
+    size: int
+    total: int
+
+    @classmethod
+    def at(cls, number: int | None, total: int, size: int = 50) -> Pager:
+        """Return page `number` (1-based, clamped to the pages there are) of `total` items."""
+        pages = max(1, -(-total // size))
+        return cls(min(max(1, number or 1), pages), size, total)
+
+    @property
+    def offset(self) -> int:
+        """Return how many items come before this page."""
+        return (self.number - 1) * self.size
+
+    @property
+    def pages(self) -> int:
+        """Return how many pages there are (at least one)."""
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def first_item(self) -> int:
+        """Return the 1-based position of the first item shown (0 when there are none)."""
+        return self.offset + 1 if self.total else 0
+
+    @property
+    def last_item(self) -> int:
+        """Return the 1-based position of the last item shown."""
+        return min(self.total, self.offset + self.size)

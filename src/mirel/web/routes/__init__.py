@@ -1,0 +1,1 @@
+"""The page routes, one module per area; each route parses, calls one operation, renders."""

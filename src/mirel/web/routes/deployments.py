@@ -1,0 +1,57 @@
+"""Deployments of this instance: the last 100, one with its log, and Deploy latest."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, Response
+
+from mirel.web import urls
+from mirel.web.auth import AdminDep, ViewerDep, instance_of
+from mirel.web.forms import redirect, tell
+from mirel.web.render import page
+
+router = APIRouter()
+
+
+@router.get("/deployments", response_class=HTMLResponse)
+def deployments(request: Request, viewer: ViewerDep) -> Response:
+    """Return the last 100 deployments, newest first."""
+    instance = instance_of(request)
+    return page(
+        request,
+        viewer,
+        "deployments.html",
+        deployments=instance.deployments(100),
+        info=instance.info(),
+        section="deployments",
+    )
+
+
+@router.get("/deployments/{deployment_id}", response_class=HTMLResponse)
+def deployment(
+    request: Request, viewer: ViewerDep, deployment_id: Annotated[int, Path(ge=1, le=2**62)]
+) -> Response:
+    """Return one deployment: its changes, errors and log."""
+    return page(
+        request,
+        viewer,
+        "deployment.html",
+        deployment=instance_of(request).deployment(deployment_id),
+        section="deployments",
+    )
+
+
+@router.post("/deployments", response_class=HTMLResponse)
+def deploy_latest(request: Request, viewer: AdminDep) -> Response:
+    """Deploy the default branch's head now, even when it was deployed already."""
+    done = instance_of(request).deploy(viewer.user.username, force=True)
+    tell(
+        request,
+        viewer,
+        f"Deployment #{done.id} ended {done.status}"
+        + (f" with {len(done.errors)} problem(s)." if done.errors else "."),
+        kind="success" if done.status == "SUCCESS" else "error",
+    )
+    return redirect(urls.deployment(done.id))

@@ -1,0 +1,377 @@
+"""An element's page and its Releases and history: create, publish, hotfix, compare, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from mirel.core.versions import Bump
+from mirel.errors import InvalidInput, MirelError
+from mirel.web import urls
+from mirel.web.auth import EditorDep, Viewer, ViewerDep, instance_of
+from mirel.web.forms import NO_ERROR, FormError, redirect, tell, tell_change
+from mirel.web.render import page
+from mirel.web.views import element_at, element_page, hotfix_of, release_of
+
+router = APIRouter(prefix="/elements/{kind}/{name}")
+
+Text = Annotated[str, Form(max_length=10_000)]
+Short = Annotated[str, Query(max_length=10_000)]
+
+
+def _element(
+    request: Request,
+    viewer: Viewer,
+    kind: str,
+    name: str,
+    *,
+    releases_open: bool,
+    before: str = "",
+    form_error: FormError = NO_ERROR,
+) -> HTMLResponse:
+    instance = instance_of(request)
+    element = element_at(instance.hub, kind, name)
+    return page(
+        request,
+        viewer,
+        "element.html",
+        status=form_error.status,
+        view=element_page(instance.hub, instance, element, before),
+        releases_open=releases_open,
+        form_error=form_error,
+        section="home",
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+def element(
+    request: Request, viewer: ViewerDep, kind: str, name: str, before: Short = ""
+) -> Response:
+    """Return an element's page: its live version, files and history."""
+    return _element(request, viewer, kind, name, releases_open=False, before=before)
+
+
+@router.get("/releases", response_class=HTMLResponse)
+def releases(
+    request: Request, viewer: ViewerDep, kind: str, name: str, before: Short = ""
+) -> Response:
+    """Return an element's page with Releases and history open."""
+    return _element(request, viewer, kind, name, releases_open=True, before=before)
+
+
+# -- create a release -------------------------------------------------------------------------
+
+
+def _bump(text: str) -> Bump:
+    try:
+        return Bump(text)
+    except ValueError:
+        raise InvalidInput(f"choose major, minor or patch, not {text[:20]!r}") from None
+
+
+@router.get("/releases/new", response_class=HTMLResponse)
+def new_release(
+    request: Request,
+    viewer: EditorDep,
+    kind: str,
+    name: str,
+    bump: Short = "minor",
+    description: Short = "",
+) -> Response:
+    """Return the Create new form: Major, Minor or Patch with the number each gives."""
+    hub = instance_of(request).hub
+    element = element_at(hub, kind, name)
+    return page(
+        request,
+        viewer,
+        "release_new.html",
+        element=element,
+        versions=hub.next_versions(element.uuid),
+        bump=str(_bump(bump)),
+        description=description,
+        section="home",
+    )
+
+
+def _confirm(
+    request: Request,
+    viewer: Viewer,
+    kind: str,
+    name: str,
+    bump: str,
+    description: str,
+    form_error: FormError = NO_ERROR,
+) -> HTMLResponse:
+    hub = instance_of(request).hub
+    element = element_at(hub, kind, name)
+    chosen = _bump(bump)
+    return page(
+        request,
+        viewer,
+        "release_confirm.html",
+        status=form_error.status,
+        element=element,
+        version=hub.next_versions(element.uuid)[str(chosen)],
+        bump=str(chosen),
+        description=description,
+        form_error=form_error,
+        section="home",
+    )
+
+
+@router.get("/releases/confirm", response_class=HTMLResponse)
+def confirm_release(
+    request: Request,
+    viewer: EditorDep,
+    kind: str,
+    name: str,
+    bump: Short = "minor",
+    description: Short = "",
+) -> Response:
+    """Return the confirmation step: the version and description the release will have."""
+    return _confirm(request, viewer, kind, name, bump, description)
+
+
+@router.post("/releases", response_class=HTMLResponse)
+def create_release(
+    request: Request,
+    viewer: EditorDep,
+    kind: str,
+    name: str,
+    version: Text = "",
+    bump: Text = "minor",
+    description: Text = "",
+) -> Response:
+    """Create the release's branch with its artifact and pull request; say where it is."""
+    hub = instance_of(request).hub
+    element = element_at(hub, kind, name)
+    try:
+        change = hub.create_release(
+            element.uuid, viewer.author, version=version, description=description
+        )
+    except MirelError as error:
+        failed = FormError.of("create-release", error)
+        return _confirm(request, viewer, kind, name, bump, description, failed)
+    tell_change(
+        request, viewer, f"Release {version} of {element.name} is ready on its branch.", change
+    )
+    return redirect(urls.element(kind, name, releases=True))
+
+
+# -- one release: publish, hotfix, compare, delete ----------------------------------------------
+
+
+@router.post("/releases/{version}/publish", response_class=HTMLResponse)
+def publish(
+    request: Request,
+    viewer: EditorDep,
+    kind: str,
+    name: str,
+    version: str,
+    manifest: Text = "",
+) -> Response:
+    """Propose pinning a release in a manifest (Publish to ...)."""
+    hub = instance_of(request).hub
+    element = element_at(hub, kind, name)
+    try:
+        change = hub.set_pin(manifest, element.uuid, version, viewer.author)
+    except MirelError as error:
+        failed = FormError.of(f"release-{version}", error)
+        return _element(request, viewer, kind, name, releases_open=True, form_error=failed)
+    tell_change(request, viewer, f"Publishing {element.name} {version} to {manifest}.", change)
+    return redirect(urls.element(kind, name, releases=True))
+
+
+@router.post("/releases/{version}/hotfix", response_class=HTMLResponse)
+def create_hotfix(
+    request: Request, viewer: EditorDep, kind: str, name: str, version: str
+) -> Response:
+    """Make the hotfix branch of a release's line, holding that line's newest files."""
+    hub = instance_of(request).hub
+    element = element_at(hub, kind, name)
+    try:
+        change = hub.create_hotfix(element.uuid, version, viewer.author)
+    except MirelError as error:
+        failed = FormError.of(f"release-{version}", error)
+        return _element(request, viewer, kind, name, releases_open=True, form_error=failed)
+    tell(
+        request,
+        viewer,
+        f"Hotfix branch {change.branch_name} is open with the files of the {version} line. "
+        "Commit your fix to it, then create the patch release.",
+        link=urls.branch(change.branch_name),
+        link_text="Open the hotfix branch",
+    )
+    return redirect(urls.element(kind, name, releases=True))
+
+
+@router.get("/releases/{version}/compare", response_class=HTMLResponse)
+def compare(
+    request: Request,
+    viewer: ViewerDep,
+    kind: str,
+    name: str,
+    version: str,
+    against: Short = "",
+) -> Response:
+    """Return the files that differ between a release and another one (default: the one
+    before it)."""
+    instance = instance_of(request)
+    element = element_at(instance.hub, kind, name)
+    diff = instance.hub.release_diff(element.uuid, version, against or None)
+    return page(
+        request,
+        viewer,
+        "compare.html",
+        element=element,
+        diff=diff,
+        versions=[str(view.version) for view in instance.hub.releases(element.uuid)],
+        section="home",
+    )
+
+
+@router.get("/releases/{version}/delete", response_class=HTMLResponse)
+def confirm_delete(
+    request: Request, viewer: EditorDep, kind: str, name: str, version: str
+) -> Response:
+    """Return the confirmation step of deleting a release (or why it cannot go)."""
+    instance = instance_of(request)
+    view = element_page(instance.hub, instance, element_at(instance.hub, kind, name), None)
+    return page(
+        request,
+        viewer,
+        "release_delete.html",
+        view=view,
+        release=release_of(view, version),
+        form_error=NO_ERROR,
+        section="home",
+    )
+
+
+@router.post("/releases/{version}/delete", response_class=HTMLResponse)
+def delete_release(
+    request: Request, viewer: EditorDep, kind: str, name: str, version: str
+) -> Response:
+    """Propose removing a release's artifact; refused while a manifest pins it."""
+    instance = instance_of(request)
+    element = element_at(instance.hub, kind, name)
+    try:
+        change = instance.hub.delete_release(element.uuid, version, viewer.author)
+    except MirelError as error:
+        view = element_page(instance.hub, instance, element, None)
+        return page(
+            request,
+            viewer,
+            "release_delete.html",
+            status=error.http_status,
+            view=view,
+            release=release_of(view, version),
+            form_error=FormError.of("delete-release", error),
+            section="home",
+        )
+    tell_change(request, viewer, f"Deleting release {version} of {element.name}.", change)
+    return redirect(urls.element(kind, name, releases=True))
+
+
+# -- hotfixes ---------------------------------------------------------------------------------
+
+
+def _patch_confirm(
+    request: Request,
+    viewer: Viewer,
+    kind: str,
+    name: str,
+    line: str,
+    description: str,
+    form_error: FormError = NO_ERROR,
+) -> HTMLResponse:
+    hub = instance_of(request).hub
+    element = element_at(hub, kind, name)
+    return page(
+        request,
+        viewer,
+        "hotfix_release.html",
+        status=form_error.status,
+        element=element,
+        hotfix=hotfix_of(hub, element, line),
+        version=hub.next_hotfix_version(element.uuid, line),
+        description=description,
+        form_error=form_error,
+        section="home",
+    )
+
+
+@router.get("/hotfixes/{line}/release", response_class=HTMLResponse)
+def confirm_patch_release(
+    request: Request, viewer: EditorDep, kind: str, name: str, line: str, description: Short = ""
+) -> Response:
+    """Return the confirmation step of a hotfix's patch release."""
+    return _patch_confirm(request, viewer, kind, name, line, description)
+
+
+@router.post("/hotfixes/{line}/release", response_class=HTMLResponse)
+def create_patch_release(
+    request: Request,
+    viewer: EditorDep,
+    kind: str,
+    name: str,
+    line: str,
+    description: Text = "",
+) -> Response:
+    """Propose the patch release built from the hotfix branch (only the artifact merges)."""
+    hub = instance_of(request).hub
+    element = element_at(hub, kind, name)
+    try:
+        change = hub.release_hotfix(element.uuid, line, viewer.author, description)
+    except MirelError as error:
+        failed = FormError.of("patch-release", error)
+        return _patch_confirm(request, viewer, kind, name, line, description, failed)
+    version = change.branch_name.rsplit("/", 1)[-1]
+    tell_change(
+        request,
+        viewer,
+        f"Patch release {version} of {element.name} is ready on its branch.",
+        change,
+    )
+    return redirect(urls.element(kind, name, releases=True))
+
+
+@router.post("/hotfixes/{line}/close", response_class=HTMLResponse)
+def close_hotfix(request: Request, viewer: EditorDep, kind: str, name: str, line: str) -> Response:
+    """Drop an element's hotfix branch."""
+    hub = instance_of(request).hub
+    element = element_at(hub, kind, name)
+    try:
+        closed = hub.close_hotfix(element.uuid, line)
+    except MirelError as error:
+        failed = FormError.of(f"hotfix-{line}", error)
+        return _element(request, viewer, kind, name, releases_open=True, form_error=failed)
+    tell(request, viewer, f"Hotfix branch {closed['branch_name']} is closed.")
+    return redirect(urls.element(kind, name, releases=True))
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+@router.get("/files/{path:path}", response_class=HTMLResponse)
+def live_file(request: Request, viewer: ViewerDep, kind: str, name: str, path: str) -> Response:
+    """Return one file of what this instance serves for the element."""
+    instance = instance_of(request)
+    element = element_at(instance.hub, kind, name)
+    content = instance.live_file(element.uuid, path)
+    try:
+        text: str | None = content.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    return page(
+        request,
+        viewer,
+        "file.html",
+        element=element,
+        file_path=path,
+        text=text,
+        size=len(content),
+        section="home",
+    )

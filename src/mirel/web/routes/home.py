@@ -1,0 +1,65 @@
+"""The home page: this instance, its manifest and deployment, and what it serves."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from mirel.core.kinds import KINDS
+from mirel.web.auth import PUBLIC, ViewerDep, instance_of
+from mirel.web.forms import Pager
+from mirel.web.render import page
+
+router = APIRouter()
+
+PAGE_SIZE = 50
+Search = Annotated[str, Query(max_length=200)]
+PageNumber = Annotated[int, Query(alias="page", ge=1, le=1_000_000)]
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(
+    request: Request,
+    viewer: ViewerDep,
+    q: Search = "",
+    kind: Search = "",
+    page_number: PageNumber = 1,
+) -> Response:
+    """Return the home page: the instance, its last deployment, a page of its elements."""
+    instance = instance_of(request)
+    chosen = kind if kind in {known.name for known in KINDS} else ""
+    elements, total = instance.live_page(
+        query=q, kind=chosen or None, offset=(page_number - 1) * PAGE_SIZE, limit=PAGE_SIZE
+    )
+    pager = Pager.at(page_number, total, PAGE_SIZE)
+    if pager.number != page_number:  # past the last page: show the last one
+        elements, total = instance.live_page(
+            query=q, kind=chosen or None, offset=pager.offset, limit=PAGE_SIZE
+        )
+    return page(
+        request,
+        viewer,
+        "home.html",
+        info=instance.info(),
+        elements=elements,
+        pager=pager,
+        q=q,
+        kind=chosen,
+        kinds=[known.name for known in KINDS],
+        section="home",
+    )
+
+
+@router.get("/favicon.ico", dependencies=[PUBLIC])
+def favicon() -> Response:
+    """Return the site's icon (browsers ask for it on every site)."""
+    return Response(_ICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
+
+_ICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    b'<rect width="16" height="16" rx="3" fill="#2f5d8a"/>'
+    b'<path d="M3 12V4l5 4 5-4v8" stroke="#fff" stroke-width="1.8" fill="none"/></svg>'
+)

@@ -1,0 +1,218 @@
+"""Pull requests (local provider), branches, and editing an element's files on a branch."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from mirel.errors import InvalidInput, MirelError
+from mirel.git.repository import HEADS
+from mirel.providers.base import PullState
+from mirel.web import urls
+from mirel.web.auth import AdminDep, EditorDep, Viewer, ViewerDep, instance_of
+from mirel.web.forms import NO_ERROR, FormError, redirect, tell, tell_change
+from mirel.web.render import page
+
+router = APIRouter()
+
+PULLS_PAGE = 50
+Number = Annotated[int, Path(ge=1, le=2**31)]
+Text = Annotated[str, Form(max_length=10_000)]
+Content = Annotated[str, Form(max_length=5_000_000)]
+Search = Annotated[str, Query(max_length=2000)]
+STATES = ("open", "merged", "closed", "all")
+
+
+@router.get("/pulls", response_class=HTMLResponse)
+def pulls(
+    request: Request,
+    viewer: ViewerDep,
+    state: Search = "open",
+    before: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+) -> Response:
+    """Return pull requests, newest first, 50 at a time."""
+    chosen = state if state in STATES else "open"
+    provider = instance_of(request).hub.provider
+    found = provider.list_pulls(
+        None if chosen == "all" else PullState(chosen),
+        PULLS_PAGE + 1,
+        before=before,
+        conflicts=False,
+    )
+    return page(
+        request,
+        viewer,
+        "pulls.html",
+        pulls=found[:PULLS_PAGE],
+        older=found[PULLS_PAGE - 1].number if len(found) > PULLS_PAGE else None,
+        state=chosen,
+        states=STATES,
+        section="pulls",
+    )
+
+
+def _pull(
+    request: Request, viewer: Viewer, number: int, form_error: FormError = NO_ERROR
+) -> HTMLResponse:
+    provider = instance_of(request).hub.provider
+    pull = provider.get(number)
+    return page(
+        request,
+        viewer,
+        "pull.html",
+        status=form_error.status,
+        pull=pull,
+        diff=provider.diff(number),
+        form_error=form_error,
+        section="pulls",
+    )
+
+
+@router.get("/pulls/{number}", response_class=HTMLResponse)
+def pull(request: Request, viewer: ViewerDep, number: Number) -> Response:
+    """Return one pull request with its diff; a conflict lists its paths."""
+    return _pull(request, viewer, number)
+
+
+@router.post("/pulls/{number}/merge", response_class=HTMLResponse)
+def merge(request: Request, viewer: AdminDep, number: Number) -> Response:
+    """Merge a pull request into the default branch; instances deploy it next."""
+    provider = instance_of(request).hub.provider
+    try:
+        merged = provider.merge(number, viewer.author)
+    except MirelError as error:
+        return _pull(request, viewer, number, FormError.of("merge", error))
+    tell(
+        request,
+        viewer,
+        f"Pull request #{number} is merged into {merged.base_branch}; the instances deploy it now.",
+        link="/deployments",
+        link_text="See this instance's deployments",
+    )
+    return redirect(urls.pull(number))
+
+
+@router.post("/pulls/{number}/close", response_class=HTMLResponse)
+def close(request: Request, viewer: EditorDep, number: Number) -> Response:
+    """Close a pull request without merging (its branch goes, freeing what it claimed)."""
+    provider = instance_of(request).hub.provider
+    try:
+        provider.close(number, viewer.author)
+    except MirelError as error:
+        return _pull(request, viewer, number, FormError.of("merge", error))
+    tell(request, viewer, f"Pull request #{number} is closed without merging.")
+    return redirect(urls.pull(number))
+
+
+# -- branches -------------------------------------------------------------------------------------
+
+
+@router.get("/branches/{branch:path}", response_class=HTMLResponse)
+def branch(request: Request, viewer: ViewerDep, branch: str) -> Response:
+    """Return a branch: what it changes, its commits, its pull request or hotfix."""
+    view = instance_of(request).hub.branch(branch)
+    return page(request, viewer, "branch.html", view=view, section="pulls")
+
+
+# -- editing a file -------------------------------------------------------------------------------
+
+
+def _editor(
+    request: Request,
+    viewer: Viewer,
+    branch: str,
+    element_ref: str,
+    path: str,
+    *,
+    content: str | None = None,
+    message: str = "",
+    form_error: FormError = NO_ERROR,
+) -> HTMLResponse:
+    hub = instance_of(request).hub
+    element = hub.element(element_ref)
+    text: str | None = content
+    binary = False
+    if content is None and path:
+        source = hub.snapshot(HEADS + branch) if branch else hub.snapshot()
+        raw = source.read(f"{element.source_dir}/{path}")
+        if raw is not None:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                binary = True
+    return page(
+        request,
+        viewer,
+        "edit.html",
+        status=form_error.status,
+        element=element,
+        branch=branch,
+        file_path=path,
+        text=text or "",
+        binary=binary,
+        message=message,
+        form_error=form_error,
+        section="pulls" if branch else "home",
+    )
+
+
+@router.get("/edit", response_class=HTMLResponse)
+def edit(
+    request: Request,
+    viewer: EditorDep,
+    element: Search = "",
+    path: Search = "",
+    branch: Search = "",
+) -> Response:
+    """Return the editor of one file of an element, on a branch or on a new branch from main."""
+    if branch:
+        instance_of(request).hub.repo.require_branch(branch)
+    return _editor(request, viewer, branch, element, path)
+
+
+@router.post("/edit", response_class=HTMLResponse)
+def commit_edit(
+    request: Request,
+    viewer: EditorDep,
+    element: Text = "",
+    path: Text = "",
+    branch: Text = "",
+    content: Content = "",
+    message: Text = "",
+) -> Response:
+    """Commit the edited file: on top of the branch, or on a new branch with a pull request."""
+    hub = instance_of(request).hub
+    # Browsers send a textarea's lines ending in CRLF; files in the repository keep LF.
+    text = content.replace("\r\n", "\n")
+    try:
+        if not path.strip():
+            raise InvalidInput("name the file: its path inside the element's folder")
+        change = hub.edit_file(
+            element,
+            path,
+            text.encode("utf-8"),
+            viewer.author,
+            branch=branch or None,
+            message=(message.strip() + "\n") if message.strip() else None,
+        )
+    except MirelError as error:
+        failed = FormError.of("edit", error)
+        return _editor(
+            request,
+            viewer,
+            branch,
+            element,
+            path,
+            content=text,
+            message=message,
+            form_error=failed,
+        )
+    if branch:
+        tell(request, viewer, f"Committed {path.strip()} to {branch}.")
+        return redirect(urls.branch(branch))
+    tell_change(request, viewer, f"Your change to {path.strip()} is on a new branch.", change)
+    if change.pull_request is not None:
+        return redirect(urls.pull(change.pull_request.number))
+    return redirect(urls.branch(change.branch_name))

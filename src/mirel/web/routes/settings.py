@@ -1,0 +1,475 @@
+"""Source control settings: the Releases pane, manifests, the Releases tab, users and tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from mirel.api.tokens import SCOPES, create_token, list_tokens, revoke_token
+from mirel.core.kinds import KINDS
+from mirel.errors import ManifestInvalid, MirelError
+from mirel.web import urls
+from mirel.web.accounts import (
+    Role,
+    create_user,
+    delete_user,
+    list_users,
+    save_draft,
+    set_password,
+    set_role,
+)
+from mirel.web.auth import AdminDep, EditorDep, Viewer, ViewerDep, instance_of
+from mirel.web.forms import NO_ERROR, FormError, Pager, redirect, tell, tell_change
+from mirel.web.render import page
+from mirel.web.views import MatrixPage, draft_change
+
+router = APIRouter()
+
+Text = Annotated[str, Form(max_length=10_000)]
+Search = Annotated[str, Query(max_length=200)]
+PageNumber = Annotated[int, Query(alias="page", ge=1, le=1_000_000)]
+MATRIX_PAGE = 50
+
+
+# -- the Releases pane --------------------------------------------------------------------------
+
+
+def _overview(request: Request, viewer: Viewer, form_error: FormError = NO_ERROR) -> HTMLResponse:
+    instance = instance_of(request)
+    hub = instance.hub
+    return page(
+        request,
+        viewer,
+        "settings.html",
+        status=form_error.status,
+        info=instance.info(),
+        manifests=hub.manifest_names(),
+        reports=hub.provider.instance_reports(),
+        head=hub.head(),
+        form_error=form_error,
+        section="settings",
+        tab="overview",
+    )
+
+
+@router.get("/settings", response_class=HTMLResponse)
+def settings(request: Request, viewer: ViewerDep) -> Response:
+    """Return the Releases pane: the manifest this instance publishes, every manifest."""
+    return _overview(request, viewer)
+
+
+@router.get("/settings/config", response_class=HTMLResponse)
+def edit_config(request: Request, viewer: AdminDep) -> Response:
+    """Return Edit config: pick the manifest this instance publishes from `manifests/`."""
+    instance = instance_of(request)
+    return page(
+        request,
+        viewer,
+        "config.html",
+        manifests=instance.hub.manifest_names(),
+        selected=instance.selected_manifest(),
+        form_error=NO_ERROR,
+        section="settings",
+        tab="overview",
+    )
+
+
+@router.post("/settings/config", response_class=HTMLResponse)
+def save_config(request: Request, viewer: AdminDep, manifest: Text = "") -> Response:
+    """Choose the manifest this instance publishes (empty: none); its next deploy applies it."""
+    instance = instance_of(request)
+    try:
+        chosen = instance.select_manifest(manifest or None)
+    except MirelError as error:
+        return page(
+            request,
+            viewer,
+            "config.html",
+            status=error.http_status,
+            manifests=instance.hub.manifest_names(),
+            selected=instance.selected_manifest(),
+            form_error=FormError.of("config", error),
+            section="settings",
+            tab="overview",
+        )
+    tell(
+        request,
+        viewer,
+        f"This instance publishes {chosen or 'no manifest (working versions)'} from its next "
+        "deploy, which the poller runs within seconds.",
+        link="/deployments",
+        link_text="See the deployments",
+    )
+    return redirect("/settings")
+
+
+# -- manifests ----------------------------------------------------------------------------------
+
+
+@router.get("/manifests/new", response_class=HTMLResponse)
+def new_manifest(request: Request, viewer: EditorDep) -> Response:
+    """Return Create manifest: a name, then a branch with the new manifest."""
+    return page(
+        request,
+        viewer,
+        "manifest_new.html",
+        form_error=NO_ERROR,
+        section="settings",
+        tab="overview",
+    )
+
+
+@router.post("/manifests", response_class=HTMLResponse)
+def create_manifest(request: Request, viewer: EditorDep, name: Text = "") -> Response:
+    """Propose a new, empty manifest."""
+    hub = instance_of(request).hub
+    try:
+        change = hub.create_manifest(name.strip(), viewer.author)
+    except MirelError as error:
+        return page(
+            request,
+            viewer,
+            "manifest_new.html",
+            status=error.http_status,
+            form_error=FormError.of("create-manifest", error, name=name),
+            section="settings",
+            tab="overview",
+        )
+    tell_change(request, viewer, f"Manifest {name.strip()} is ready on its branch.", change)
+    return redirect("/settings")
+
+
+@router.get("/manifests/{name}", response_class=HTMLResponse)
+def manifest(request: Request, viewer: ViewerDep, name: str) -> Response:
+    """Return one manifest: each pin, what it resolves to, and who publishes it."""
+    hub = instance_of(request).hub
+    problems: list[str] = []
+    pins: list[dict[str, Any]] = []
+    try:
+        document = hub.manifest(name)
+    except ManifestInvalid as error:
+        problems = [str(problem) for problem in error.problems]
+    else:
+        elements = hub.elements_by_uuid()
+        for kind in KINDS:
+            for pin in document.pins_of(kind):
+                pins.append(
+                    {
+                        "kind": kind.name,
+                        "uuid": pin.uuid,
+                        "release": pin.release,
+                        "element": elements.get(pin.uuid),
+                    }
+                )
+    reports = [report for report in hub.provider.instance_reports() if report.manifest == name]
+    return page(
+        request,
+        viewer,
+        "manifest.html",
+        name=name,
+        pins=pins,
+        problems=problems,
+        reports=reports,
+        section="settings",
+        tab="overview",
+    )
+
+
+# -- the Releases tab -----------------------------------------------------------------------------
+
+
+def _matrix(request: Request, viewer: Viewer, q: str, kind: str, page_number: int) -> MatrixPage:
+    hub = instance_of(request).hub
+    chosen = KINDS.get(kind) if kind in {known.name for known in KINDS} else None
+    offset = (page_number - 1) * MATRIX_PAGE
+    data = hub.matrix(query=q, kind=chosen, offset=offset, limit=MATRIX_PAGE)
+    pager = Pager.at(page_number, _total(data), MATRIX_PAGE)
+    if pager.offset != offset:  # past the last page: show the last one
+        data = hub.matrix(query=q, kind=chosen, offset=pager.offset, limit=MATRIX_PAGE)
+    return MatrixPage(data=data, draft=viewer.session.draft)
+
+
+def _total(data: dict[str, object]) -> int:
+    total = data["total"]
+    assert isinstance(total, int)
+    return total
+
+
+def _back(q: str, kind: str, page_number: int) -> str:
+    return urls.query(
+        "/settings/releases", q=q, kind=kind, page=page_number if page_number > 1 else None
+    )
+
+
+@router.get("/settings/releases", response_class=HTMLResponse)
+def releases_tab(
+    request: Request,
+    viewer: ViewerDep,
+    q: Search = "",
+    kind: Search = "",
+    page_number: PageNumber = 1,
+) -> Response:
+    """Return the Releases tab: every element (a page of them) against every manifest."""
+    matrix = _matrix(request, viewer, q, kind, page_number)
+    return page(
+        request,
+        viewer,
+        "matrix.html",
+        matrix=matrix,
+        pager=Pager.at(page_number, _total(matrix.data), MATRIX_PAGE),
+        q=q,
+        kind=kind,
+        kinds=[known.name for known in KINDS],
+        back=_back(q, kind, page_number),
+        section="releases",
+        tab="releases",
+    )
+
+
+@router.get("/settings/releases/pick", response_class=HTMLResponse)
+def pick(
+    request: Request,
+    viewer: EditorDep,
+    element: Search = "",
+    manifest: Search = "",
+    back: Annotated[str, Query(max_length=2000)] = "/settings/releases",
+) -> Response:
+    """Return the release picker of one cell (the Releases tab without JavaScript)."""
+    hub = instance_of(request).hub
+    chosen = hub.element(element)
+    current = next(
+        (
+            change
+            for change in viewer.session.draft
+            if change["manifest"] == manifest and change["uuid"] == chosen.uuid
+        ),
+        None,
+    )
+    return page(
+        request,
+        viewer,
+        "pick.html",
+        element=chosen,
+        manifest=manifest,
+        releases=[str(view.version) for view in hub.releases(chosen.uuid)],
+        pending=current,
+        back=urls.safe_next(back, "/settings/releases"),
+        form_error=NO_ERROR,
+        section="releases",
+        tab="releases",
+    )
+
+
+def _wants_json(request: Request) -> bool:
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
+@router.post("/settings/releases/draft", response_class=HTMLResponse)
+def add_to_draft(
+    request: Request,
+    viewer: EditorDep,
+    element: Text = "",
+    manifest: Text = "",
+    release: Text = "",
+    back: Text = "/settings/releases",
+) -> Response:
+    """Add one cell's change to the pending changes (or drop it when it restores the pin)."""
+    instance = instance_of(request)
+    try:
+        draft = draft_change(instance.hub, viewer.session.draft, manifest, element, release)
+    except MirelError as error:
+        if _wants_json(request):
+            return JSONResponse({"message": error.message}, status_code=error.http_status)
+        raise
+    save_draft(instance.sessions, viewer.session.id_hash, draft)
+    if _wants_json(request):
+        return JSONResponse({"count": len(draft), "changes": draft})
+    return redirect(urls.safe_next(back, "/settings/releases"))
+
+
+@router.post("/settings/releases/draft/remove", response_class=HTMLResponse)
+def remove_from_draft(
+    request: Request, viewer: EditorDep, manifest: Text = "", element: Text = ""
+) -> Response:
+    """Take one change out of the pending changes."""
+    kept = [
+        change
+        for change in viewer.session.draft
+        if (change["manifest"], change["uuid"]) != (manifest, element)
+    ]
+    save_draft(instance_of(request).sessions, viewer.session.id_hash, kept)
+    return redirect("/settings/releases/review" if kept else "/settings/releases")
+
+
+@router.post("/settings/releases/draft/clear", response_class=HTMLResponse)
+def clear_draft(request: Request, viewer: EditorDep) -> Response:
+    """Forget every pending change."""
+    save_draft(instance_of(request).sessions, viewer.session.id_hash, [])
+    tell(request, viewer, "The pending changes are discarded.")
+    return redirect("/settings/releases")
+
+
+def _review(request: Request, viewer: Viewer, form_error: FormError = NO_ERROR) -> HTMLResponse:
+    return page(
+        request,
+        viewer,
+        "review.html",
+        status=form_error.status,
+        draft=viewer.session.draft,
+        form_error=form_error,
+        section="releases",
+        tab="releases",
+    )
+
+
+@router.get("/settings/releases/review", response_class=HTMLResponse)
+def review(request: Request, viewer: EditorDep) -> Response:
+    """Return Review: each pending change, and Create pull request for all of them."""
+    return _review(request, viewer)
+
+
+@router.post("/settings/releases/review", response_class=HTMLResponse)
+def create_pull_request(request: Request, viewer: EditorDep, message: Text = "") -> Response:
+    """Propose every pending change in one branch and pull request."""
+    instance = instance_of(request)
+    draft = viewer.session.draft
+    changes = [(change["manifest"], change["uuid"], change["release"]) for change in draft]
+    try:
+        change = instance.hub.change_pins(changes, viewer.author, message.strip() or None)
+    except MirelError as error:
+        return _review(request, viewer, FormError.of("review", error, message=message))
+    save_draft(instance.sessions, viewer.session.id_hash, [])
+    tell_change(request, viewer, f"{len(changes)} pin changes are ready on one branch.", change)
+    return redirect("/settings/releases")
+
+
+# -- users and tokens -----------------------------------------------------------------------------
+
+
+def _users(request: Request, viewer: Viewer, form_error: FormError = NO_ERROR) -> HTMLResponse:
+    return page(
+        request,
+        viewer,
+        "users.html",
+        status=form_error.status,
+        users=list_users(instance_of(request).sessions),
+        roles=[str(role) for role in Role],
+        form_error=form_error,
+        section="settings",
+        tab="users",
+    )
+
+
+@router.get("/settings/users", response_class=HTMLResponse)
+def users(request: Request, viewer: AdminDep) -> Response:
+    """Return the users of this instance and the form to add one."""
+    return _users(request, viewer)
+
+
+@router.post("/settings/users", response_class=HTMLResponse)
+def add_user(
+    request: Request,
+    viewer: AdminDep,
+    username: Text = "",
+    email: Text = "",
+    role: Text = "viewer",
+    password: Text = "",
+) -> Response:
+    """Create a user."""
+    try:
+        user = create_user(instance_of(request).sessions, username.strip(), password, role, email)
+    except MirelError as error:
+        failed = FormError.of("add-user", error, username=username, email=email, role=role)
+        return _users(request, viewer, failed)
+    tell(request, viewer, f"User {user.username} can sign in now, as {user.role}.")
+    return redirect("/settings/users")
+
+
+@router.post("/settings/users/{username}/role", response_class=HTMLResponse)
+def change_role(request: Request, viewer: AdminDep, username: str, role: Text = "") -> Response:
+    """Give a user another role."""
+    try:
+        user = set_role(instance_of(request).sessions, username, role)
+    except MirelError as error:
+        return _users(request, viewer, FormError.of(f"user-{username}", error))
+    tell(request, viewer, f"{user.username} is {user.role} now.")
+    return redirect("/settings/users")
+
+
+@router.post("/settings/users/{username}/password", response_class=HTMLResponse)
+def change_password(
+    request: Request, viewer: AdminDep, username: str, password: Text = ""
+) -> Response:
+    """Give a user a new password (their sessions end)."""
+    try:
+        user = set_password(instance_of(request).sessions, username, password)
+    except MirelError as error:
+        return _users(request, viewer, FormError.of(f"user-{username}", error))
+    tell(request, viewer, f"{user.username} has a new password.")
+    return redirect("/settings/users")
+
+
+@router.post("/settings/users/{username}/delete", response_class=HTMLResponse)
+def remove_user(request: Request, viewer: AdminDep, username: str) -> Response:
+    """Delete a user."""
+    try:
+        user = delete_user(instance_of(request).sessions, username)
+    except MirelError as error:
+        return _users(request, viewer, FormError.of(f"user-{username}", error))
+    tell(request, viewer, f"User {user.username} is deleted.")
+    return redirect("/settings/users")
+
+
+def _tokens(
+    request: Request,
+    viewer: Viewer,
+    *,
+    new_token: str | None = None,
+    form_error: FormError = NO_ERROR,
+) -> HTMLResponse:
+    return page(
+        request,
+        viewer,
+        "tokens.html",
+        status=form_error.status,
+        tokens=list_tokens(instance_of(request).sessions),
+        scopes=SCOPES,
+        new_token=new_token,
+        form_error=form_error,
+        section="settings",
+        tab="tokens",
+    )
+
+
+@router.get("/settings/tokens", response_class=HTMLResponse)
+def tokens(request: Request, viewer: AdminDep) -> Response:
+    """Return the API tokens of this instance (never their secrets)."""
+    return _tokens(request, viewer)
+
+
+@router.post("/settings/tokens", response_class=HTMLResponse)
+def add_token(
+    request: Request,
+    viewer: AdminDep,
+    name: Text = "",
+    scopes: Annotated[list[str], Form(max_length=20)] = [],  # noqa: B006 - FastAPI copies it
+) -> Response:
+    """Create a token and show its secret this once (it is not kept, so it is not redirected)."""
+    try:
+        secret = create_token(instance_of(request).sessions, name, list(scopes))
+    except MirelError as error:
+        return _tokens(request, viewer, form_error=FormError.of("add-token", error, name=name))
+    return _tokens(request, viewer, new_token=secret)
+
+
+@router.post("/settings/tokens/{token_id}/revoke", response_class=HTMLResponse)
+def remove_token(request: Request, viewer: AdminDep, token_id: int) -> Response:
+    """Revoke a token."""
+    try:
+        info = revoke_token(instance_of(request).sessions, token_id)
+    except MirelError as error:
+        return _tokens(request, viewer, form_error=FormError.of(f"token-{token_id}", error))
+    tell(request, viewer, f"Token {info.name} is revoked.")
+    return redirect("/settings/tokens")
