@@ -108,7 +108,7 @@ def save_config(request: Request, viewer: AdminDep, manifest: Text = "") -> Resp
 # -- manifests ----------------------------------------------------------------------------------
 
 
-@router.get("/manifests/new", response_class=HTMLResponse)
+@router.get("/settings/manifests/new", response_class=HTMLResponse)
 def new_manifest(request: Request, viewer: EditorDep) -> Response:
     """Return Create manifest: a name, then a branch with the new manifest."""
     return page(
@@ -121,7 +121,7 @@ def new_manifest(request: Request, viewer: EditorDep) -> Response:
     )
 
 
-@router.post("/manifests", response_class=HTMLResponse)
+@router.post("/settings/manifests", response_class=HTMLResponse)
 def create_manifest(request: Request, viewer: EditorDep, name: Text = "") -> Response:
     """Propose a new, empty manifest."""
     hub = instance_of(request).hub

@@ -1,0 +1,454 @@
+"""The flows of the seed documents, through the pages: releases, publishing, hotfixes, the
+Releases tab, pull requests, deployments, settings, users and tokens."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+from web_support import Browser, Page, flash_link
+
+from mirel.api.tokens import authenticate
+from mirel.core.manifest import manifest_path
+from mirel.git.repository import HEADS
+from mirel.hub.service import Hub
+from mirel.instance import Instance
+from mirel.providers.base import PullState
+from support import AUTHOR, refs
+
+Make = Callable[[str | None], Browser]
+
+
+def pull_number(link: str) -> int:
+    """Return the number of a pull request page's address."""
+    match = re.fullmatch(r"/pulls/(\d+)", link)
+    assert match, link
+    return int(match[1])
+
+
+def merge_as_admin(browser: Make, number: int) -> Page:
+    """Merge a pull request through its page, signed in as ada."""
+    ada = browser("ada")
+    page = ada.get(f"/pulls/{number}")
+    return ada.submit(page.form(f"/pulls/{number}/merge"))
+
+
+def one_line_changes(hub: Hub, number: int) -> dict[str, tuple[list[str], list[str]]]:
+    """Return, per file of a pull request, its removed and added lines."""
+    found = {}
+    for item in hub.provider.diff(number):
+        lines = item.patch.splitlines()
+        removed = [line for line in lines if line.startswith("-") and not line.startswith("---")]
+        added = [line for line in lines if line.startswith("+") and not line.startswith("+++")]
+        found[item.path] = (removed, added)
+    return found
+
+
+# -- releases -------------------------------------------------------------------------------------
+
+
+def test_create_a_minor_release_from_the_element_page(
+    browser: Make, demo: Hub, instance: Instance
+) -> None:
+    eve = browser("eve")
+    releases = eve.get("/elements/app/billing/releases")
+    assert "/elements/app/billing/releases/new" in releases.links
+    new = eve.get("/elements/app/billing/releases/new")
+    assert "Major 1.0.0" in new.text
+    assert "Minor 0.4.0" in new.text
+    assert "Patch 0.3.1" in new.text
+    confirm = eve.submit(new.forms[1], bump="minor", description="Totals in euros")
+    assert "Version 0.4.0" in confirm.text
+    assert "Description Totals in euros" in confirm.text
+    created = eve.submit(confirm.form("/elements/app/billing/releases"))
+    assert "Release 0.4.0 of billing is ready on its branch" in created.text
+    number = pull_number(flash_link(created, "Open pull request"))
+    pull = eve.get(f"/pulls/{number}")
+    uuid = demo.element("billing").uuid
+    assert f"dist/apps/{uuid}/0.4.0.zip" in pull.text
+    assert "Release billing 0.4.0" in pull.text
+    assert "0.4.0" not in eve.get("/elements/app/billing/releases").text  # not merged yet
+
+    merged = merge_as_admin(browser, number)
+    assert f"Pull request #{number} is merged into main" in merged.text
+    assert demo.provider.get(number).state is PullState.MERGED
+    instance.deploy("test")  # what the merge's hook does on a running server
+    listed = eve.get("/elements/app/billing/releases")
+    assert "0.4.0 Live Totals in euros" in listed.text
+
+
+def test_a_version_taken_meanwhile_is_refused_beside_the_confirmation(
+    browser: Make, demo: Hub
+) -> None:
+    eve = browser("eve")
+    confirm = eve.get("/elements/app/billing/releases/confirm?bump=minor&description=mine")
+    assert "Version 0.4.0" in confirm.text
+    demo.create_release("billing", AUTHOR, version="0.4.0")  # another writer claims it first
+    before = refs(demo.repo.path)
+    refused = eve.submit(confirm.form("/elements/app/billing/releases"))
+    assert refused.status == 409
+    assert "release 0.4.0 of billing is already in an open pull request" in refused.text
+    assert 'id="error-create-release"' in refused.html
+    assert "Version 0.5.0" in refused.text  # the page shows the number that is free now
+    assert refs(demo.repo.path) == before
+
+
+def test_publish_a_release_to_a_manifest_makes_a_one_line_pull_request(
+    browser: Make, demo: Hub
+) -> None:
+    eve = browser("eve")
+    releases = eve.get("/elements/app/billing/releases")
+    published = eve.submit(
+        releases.form("/elements/app/billing/releases/0.3.0/publish", manifest="prod")
+    )
+    assert "Publishing billing 0.3.0 to prod" in published.text
+    number = pull_number(flash_link(published, "Open pull request"))
+    changes = one_line_changes(demo, number)
+    assert list(changes) == [manifest_path("prod")]
+    assert changes[manifest_path("prod")] == (["-    release: 0.1.0"], ["+    release: 0.3.0"])
+
+
+def test_publishing_what_a_manifest_already_pins_is_refused_with_its_message(
+    browser: Make, demo: Hub
+) -> None:
+    eve = browser("eve")
+    releases = eve.get("/elements/app/billing/releases")
+    form = releases.form("/elements/app/billing/releases/0.1.0/publish", manifest="prod")
+    assert "prod (pins it)" in form.buttons  # offered disabled
+    before = refs(demo.repo.path)
+    refused = eve.submit(form)
+    assert refused.status == 409
+    assert "manifest prod already pins billing at 0.1.0" in refused.text
+    assert refs(demo.repo.path) == before
+
+
+def test_compare_two_releases(browser: Make) -> None:
+    page = browser("vic").get("/elements/app/billing/releases/0.3.0/compare?against=0.1.0")
+    assert "billing 0.3.0 against 0.1.0" in page.text
+    assert "changed apps/billing/main.rsx" not in page.text  # paths are inside the element
+    assert "changed main.rsx" in page.text
+    assert '- <Text value="Invoices v1" />' in page.text  # text with its spaces collapsed
+    assert '+ <Text value="Invoices v3 with PDF export" />' in page.text
+    assert (
+        '<span class="line del">-  &lt;Text value=&#34;Invoices v1&#34; /&gt;</span>' in page.html
+    )
+
+
+def test_delete_is_offered_only_for_releases_no_manifest_pins(browser: Make, demo: Hub) -> None:
+    eve = browser("eve")
+    releases = eve.get("/elements/app/billing/releases")
+    assert "/elements/app/billing/releases/0.3.0/delete" in releases.links  # dev tracks latest
+    assert "/elements/app/billing/releases/0.1.0/delete" not in releases.links
+    assert "Delete: pinned by prod; unpin it first." in releases.text
+    pinned = eve.get("/elements/app/billing/releases/0.1.0/delete")
+    assert "prod pins exactly this release" in pinned.text
+    assert not pinned.post_forms()[1:]
+    before = refs(demo.repo.path)
+    forced = eve.post("/elements/app/billing/releases/0.1.0/delete")
+    assert forced.status == 409
+    assert "manifest prod pins billing 0.1.0; unpin it before deleting the release" in forced.text
+    assert refs(demo.repo.path) == before
+    page = eve.get("/elements/app/billing/releases/0.3.0/delete")
+    deleted = eve.submit(page.form("/elements/app/billing/releases/0.3.0/delete"))
+    number = pull_number(flash_link(deleted, "Open pull request"))
+    uuid = demo.element("billing").uuid
+    assert [item.path for item in demo.provider.diff(number)] == [f"dist/apps/{uuid}/0.3.0.zip"]
+
+
+# -- hotfixes -------------------------------------------------------------------------------------
+
+
+def test_hotfix_an_older_release_commit_a_fix_and_release_the_patch(
+    browser: Make, demo: Hub, instance: Instance
+) -> None:
+    eve = browser("eve")
+    releases = eve.get("/elements/app/billing/releases")
+    started = eve.submit(releases.form("/elements/app/billing/releases/0.1.0/hotfix"))
+    uuid = demo.element("billing").uuid
+    branch = f"mirel/hotfix/app/{uuid}/0.1"
+    assert f"Hotfix branch {branch} is open with the files of the 0.1.0 line" in started.text
+    assert "Hotfix 0.1 in progress" in started.text
+    assert "Create patch release PR" in started.text
+
+    branch_page = eve.get(flash_link(started, "Open the hotfix branch"))
+    assert "main.rsx" in branch_page.text
+    assert "Hotfix 0.1 of billing" in branch_page.text
+    edit_link = next(link for link in branch_page.links if "path=main.rsx" in link)
+    editor = eve.get(edit_link)
+    assert "Invoices v1" in editor.form("/edit").fields["content"]
+    fixed = editor.form("/edit").fields["content"].replace("Invoices v1", "Invoices v1.1")
+    committed = eve.submit(
+        editor.form("/edit"), content=fixed.replace("\n", "\r\n"), message="Fix the title"
+    )
+    assert f"Committed main.rsx to {branch}" in committed.text
+    assert "Fix the title" in committed.text
+    on_branch = demo.snapshot(HEADS + branch).read("apps/billing/main.rsx")
+    assert on_branch is not None
+    assert b"Invoices v1.1" in on_branch
+    assert b"\r" not in on_branch
+
+    confirm = eve.get("/elements/app/billing/hotfixes/0.1/release?description=Title+fix")
+    assert "release 0.1.1" in confirm.text
+    made = eve.submit(confirm.form("/elements/app/billing/hotfixes/0.1/release"))
+    assert "Patch release 0.1.1 of billing is ready on its branch" in made.text
+    number = pull_number(flash_link(made, "Open pull request"))
+    assert [item.path for item in demo.provider.diff(number)] == [f"dist/apps/{uuid}/0.1.1.zip"]
+    merge_as_admin(browser, number)
+    instance.deploy("test")
+    listed = eve.get("/elements/app/billing/releases")
+    assert "0.1.1 Title fix" in listed.text
+    assert "Hotfix 0.1 in progress" not in listed.text  # the merge removed the branch
+    assert demo.repo.branch_sha(branch) is None
+
+
+def test_a_second_hotfix_of_a_line_names_the_open_branch(browser: Make, demo: Hub) -> None:
+    eve = browser("eve")
+    eve.post("/elements/app/billing/releases/0.1.0/hotfix")
+    before = refs(demo.repo.path)
+    again = eve.post("/elements/app/billing/releases/0.1.0/hotfix")
+    assert again.status == 409
+    assert "billing already has a hotfix for 0.1 on branch mirel/hotfix/app/" in again.text
+    assert refs(demo.repo.path) == before
+    # A viewer sees the hotfix but nothing to do with it.
+    vic = browser("vic").get("/elements/app/billing/releases")
+    assert "Hotfix 0.1 in progress" in vic.text
+    assert [form.action for form in vic.post_forms()] == ["/logout"]
+    closed = eve.post("/elements/app/billing/hotfixes/0.1/close")
+    assert "is closed" in closed.text
+    assert "Hotfix 0.1 in progress" not in closed.text
+
+
+# -- the Releases tab -----------------------------------------------------------------------------
+
+
+def test_two_pins_in_two_manifests_make_one_pull_request(
+    browser: Make, demo: Hub, instance: Instance
+) -> None:
+    eve = browser("eve")
+    billing, crm = demo.element("billing").uuid, demo.element("crm").uuid
+    tab = eve.get("/settings/releases")
+    pick = next(link for link in tab.links if f"element={billing}&manifest=prod" in link)
+    picker = eve.get(pick)
+    eve.submit(picker.form("/settings/releases/draft"), release="0.2.0")
+    picker = eve.get(f"/settings/releases/pick?element={crm}&manifest=staging")
+    back = eve.submit(picker.form("/settings/releases/draft"), release="0.1.0")
+    assert "2 pending change(s)" in back.text
+    assert "was 0.1.0" in back.text
+    review = eve.get("/settings/releases/review")
+    assert "prod billing app 0.1.0 0.2.0" in review.text
+    assert "staging crm app latest 0.1.0" in review.text
+    made = eve.submit(review.form("/settings/releases/review"))
+    assert "2 pin changes are ready on one branch" in made.text
+    number = pull_number(flash_link(made, "Open pull request"))
+    assert one_line_changes(demo, number) == {
+        manifest_path("prod"): (["-    release: 0.1.0"], ["+    release: 0.2.0"]),
+        manifest_path("staging"): (["-    release: latest"], ["+    release: 0.1.0"]),
+    }
+    assert "pending change" not in eve.get("/settings/releases/review").text.replace(
+        "No pending change", ""
+    )
+    merge_as_admin(browser, number)
+    cell_note = eve.get("/settings/releases").text
+    assert "web serves" not in cell_note  # web publishes dev, which did not change
+
+
+def test_the_picker_answers_scripts_with_json_and_drops_a_restored_pin(
+    browser: Make, demo: Hub
+) -> None:
+    eve = browser("eve")
+    eve.get("/settings/releases")
+    billing = demo.element("billing").uuid
+    headers = {"X-Requested-With": "fetch", "X-CSRF-Token": eve.csrf}
+    answer = eve.request(
+        "POST",
+        "/settings/releases/draft",
+        data={"element": billing, "manifest": "prod", "release": "0.3.0"},
+        headers=headers,
+    )
+    assert answer.status_code == 200
+    assert answer.json()["count"] == 1
+    answer = eve.request(
+        "POST",
+        "/settings/releases/draft",
+        data={"element": billing, "manifest": "prod", "release": "0.1.0"},  # what prod pins
+        headers=headers,
+    )
+    assert answer.json() == {"count": 0, "changes": []}
+    for data, message in (
+        ({"element": billing, "manifest": "prod", "release": "4.0.0"}, "no release 4.0.0"),
+        ({"element": "nothing", "manifest": "prod", "release": "latest"}, "no element named"),
+        ({"element": billing, "manifest": "bad name", "release": "latest"}, "no manifest"),
+    ):
+        refused = eve.request("POST", "/settings/releases/draft", data=data, headers=headers)
+        assert refused.status_code in (400, 404)
+        assert message in refused.json()["message"]
+    assert eve.get("/settings/releases/review").text.count("No pending change") == 1
+
+
+def test_a_cell_is_marked_until_its_instance_deploys_the_new_pin(
+    browser: Make, demo: Hub, instance: Instance
+) -> None:
+    eve = browser("eve")
+    change = demo.set_pin("dev", "billing", "0.2.0", AUTHOR)
+    assert change.pull_request is not None
+    demo.provider.merge(change.pull_request.number, AUTHOR)
+    marked = eve.get("/settings/releases?q=billing")
+    assert "web serves 0.3.0" in marked.text
+    assert "undeployed" in marked.html
+    instance.deploy("test")
+    assert "web serves" not in eve.get("/settings/releases?q=billing").text
+
+
+def test_the_releases_tab_filters_and_pages(browser: Make) -> None:
+    vic = browser("vic")
+    page = vic.get("/settings/releases?kind=workflow")
+    assert "nightly-sync" in page.text
+    assert "billing" not in page.text
+    assert "No element matches" in vic.get("/settings/releases?q=zzz").text
+    assert "data-editable" not in page.html  # a viewer cannot pick
+
+
+# -- pull requests ----------------------------------------------------------------------------
+
+
+def test_a_conflict_is_shown_with_its_paths_and_refused(browser: Make, demo: Hub) -> None:
+    eve = browser("eve")
+    editor = eve.get("/edit?element=app/billing&path=main.rsx")
+    first = eve.submit(editor.form("/edit"), content="<App one/>\n")
+    second = eve.submit(editor.form("/edit"), content="<App two/>\n")
+    one, two = (int(str(page.response.url).rsplit("/", 1)[1]) for page in (first, second))
+    merge_as_admin(browser, one)
+    page = browser("ada").get(f"/pulls/{two}")
+    assert "conflicting" in page.text
+    assert "conflicts with main in: apps/billing/main.rsx" in page.text
+    assert "disabled" in page.html.split('id="merge"')[1][:20]
+    before = refs(demo.repo.path)
+    refused = browser("ada").post(f"/pulls/{two}/merge")
+    assert refused.status == 409
+    assert f"pull request #{two} conflicts with the default branch in apps/billing/main.rsx" in (
+        refused.text
+    )
+    assert refs(demo.repo.path) == before
+    closed = eve.submit(eve.get(f"/pulls/{two}").form(f"/pulls/{two}/close"))
+    assert "closed without merging" in closed.text
+
+
+def test_an_edit_on_main_becomes_a_branch_and_a_pull_request(browser: Make, demo: Hub) -> None:
+    eve = browser("eve")
+    editor = eve.get("/edit?element=app/billing&path=lib/query1.sql")
+    assert "select * from invoices" in editor.form("/edit").fields["content"]
+    head = demo.head()
+    page = eve.submit(editor.form("/edit"), content="select 1;\r\n")
+    assert "Your change to lib/query1.sql is on a new branch" in page.text
+    assert demo.head() == head  # nothing on main until the merge
+    number = int(str(page.response.url).rsplit("/", 1)[1])
+    assert one_line_changes(demo, number) == {
+        "apps/billing/lib/query1.sql": (
+            ["-select * from invoices order by created_at desc;"],
+            ["+select 1;"],
+        )
+    }
+    unchanged = eve.submit(editor.form("/edit"))
+    assert unchanged.status == 409
+    assert "already on the default branch" in unchanged.text
+    outside = eve.submit(editor.form("/edit"), path="../../manifests/prod.yaml")
+    assert outside.status == 400
+    assert "is not a safe relative path" in outside.text
+
+
+# -- settings, users, tokens, deployments -------------------------------------------------------
+
+
+def test_an_admin_picks_the_manifest_this_instance_publishes(
+    browser: Make, instance: Instance
+) -> None:
+    ada = browser("ada")
+    config = ada.get("/settings/config")
+    saved = ada.submit(config.form("/settings/config"), manifest="prod")
+    assert "This instance publishes prod from its next deploy" in saved.text
+    assert instance.selected_manifest() == "prod"
+    assert "Deployed now: dev" in saved.text
+    refused = ada.post("/settings/config", {"manifest": "nothing"})
+    assert refused.status == 404
+    assert "no manifest" in refused.text
+    assert instance.selected_manifest() == "prod"
+
+
+def test_create_a_manifest(browser: Make, demo: Hub) -> None:
+    eve = browser("eve")
+    form = eve.get("/settings/manifests/new").form("/settings/manifests")
+    made = eve.submit(form, name="uat")
+    number = pull_number(flash_link(made, "Open pull request"))
+    assert [item.path for item in demo.provider.diff(number)] == [manifest_path("uat")]
+    for name, message in (("bad name", "is not a valid manifest name"), ("prod", "already exists")):
+        refused = eve.submit(form, name=name)
+        assert refused.status in (400, 409)
+        assert message in refused.text
+        assert refused.form("/settings/manifests").fields["name"] == name
+
+
+def test_an_admin_manages_users(browser: Make) -> None:
+    ada = browser("ada")
+    page = ada.get("/settings/users")
+    added = ada.submit(
+        page.form("/settings/users"), username="max", role="editor", password="max-password"
+    )
+    assert "User max can sign in now, as editor" in added.text
+    assert "max" in browser("max").sign_in("max", "max-password").text
+    short = ada.submit(page.form("/settings/users"), username="tim", password="short")
+    assert short.status == 400
+    assert "8 to 1024 characters" in short.text
+    assert short.form("/settings/users").fields["username"] == "tim"
+    demoted = ada.post("/settings/users/max/role", {"role": "viewer"})
+    assert "max is viewer now" in demoted.text
+    renewed = ada.post("/settings/users/max/password", {"password": "another-password"})
+    assert "max has a new password" in renewed.text
+    assert browser("max").sign_in("max", "max-password").status == 401
+    deleted = ada.post("/settings/users/max/delete")
+    assert "User max is deleted" in deleted.text
+    assert browser("max").sign_in("max", "another-password").status == 401
+
+
+def test_the_last_admin_is_kept(browser: Make) -> None:
+    ada = browser("ada")
+    ada.get("/settings/users")
+    for action, data in (("role", {"role": "viewer"}), ("delete", {})):
+        refused = ada.post(f"/settings/users/ada/{action}", data)
+        assert refused.status == 409
+        assert "ada is the only admin" in refused.text
+    assert "ada admin" in ada.get("/settings/users").text
+
+
+def test_an_admin_creates_a_token_shown_once(browser: Make, instance: Instance) -> None:
+    ada = browser("ada")
+    page = ada.get("/settings/tokens")
+    made = ada.submit(page.form("/settings/tokens"), name="ci", scopes="source_control:read")
+    token = re.search(r"(mirel_[A-Za-z0-9_-]{20,})", made.text)
+    assert token is not None
+    assert "shown only once" in made.text
+    assert token[1] not in ada.get("/settings/tokens").text
+    info = authenticate(instance.sessions, token[1])
+    assert info is not None
+    assert info.scopes == {"source_control:read"}
+    revoked = ada.post(f"/settings/tokens/{info.id}/revoke")
+    assert "Token ci is revoked" in revoked.text
+    assert authenticate(instance.sessions, token[1]) is None
+    none = ada.submit(page.form("/settings/tokens"), name="nothing")
+    assert none.status == 400
+    assert "at least one scope" in none.text
+
+
+def test_deploy_latest_records_a_deployment(browser: Make, instance: Instance) -> None:
+    ada = browser("ada")
+    before = len(instance.deployments())
+    page = ada.get("/deployments")
+    done = ada.submit(page.form("/deployments"))
+    assert re.search(r"Deployment #\d+ ended SUCCESS", done.text)
+    assert "triggered by ada" in done.text  # the log, on the deployment's page
+    assert len(instance.deployments()) == before + 1
+    assert instance.deployments(1)[0].triggered_by == "ada"
+    listed = ada.get("/deployments")
+    assert "success" in listed.text
+    assert "ada" in listed.text
+    assert json.dumps(instance.deployments(1)[0].changes) == "[]"
