@@ -5,6 +5,7 @@ The commands against live servers are in tests/e2e/.
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 from collections.abc import Iterator
@@ -254,3 +255,81 @@ def test_json_of_token_create_is_one_object(cli: Cli, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'i.db'}"
     result = cli("token", "create", "--db", url, "--scope", "source_control:read", "--json")
     assert json.loads(result.stdout)["scopes"] == ["source_control:read"]
+
+
+# -- web users ----------------------------------------------------------------------------------
+
+
+def test_user_commands_create_list_change_and_remove(
+    cli: Cli, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mirel.web.accounts import authenticate as sign_in
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("first-password\n"))
+    made = cli(
+        "user",
+        "create",
+        "eve",
+        "--role",
+        "editor",
+        "--email",
+        "eve@example.com",
+        "--db",
+        database_url,
+        "--password-stdin",
+        "--json",
+    )
+    assert made.exit_code == 0, made.stderr
+    assert made.json["role"] == "editor"
+    assert made.json["email"] == "eve@example.com"
+    assert "password" not in made.stdout
+    listed = cli("user", "list", "--db", database_url, "--json")
+    assert [user["username"] for user in listed.json["users"]] == ["eve"]
+    assert cli("user", "set-role", "eve", "admin", "--db", database_url).exit_code == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("second-password\n"))
+    assert (
+        cli("user", "set-password", "eve", "--db", database_url, "--password-stdin").exit_code == 0
+    )
+    engine = make_engine(database_url)
+    try:
+        sessions = session_factory(engine)
+        assert sign_in(sessions, "eve", "first-password") is None
+        user = sign_in(sessions, "eve", "second-password")
+        assert user is not None
+        assert user.role == "admin"
+    finally:
+        engine.dispose()
+    refused = cli("user", "remove", "eve", "--db", database_url)
+    assert refused.exit_code == 1
+    assert "eve is the only admin" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["create", "eve"], "", "pass --password-stdin"),
+        (["create", "eve", "--password-stdin"], "short\n", "8 to 1024 characters"),
+        (
+            ["create", "e ve", "--password-stdin"],
+            "long-enough\n",
+            "user name 'e ve' is not allowed",
+        ),
+        (["set-role", "nobody", "admin"], "", "there is no user 'nobody'"),
+        (["remove", "nobody"], "", "there is no user 'nobody'"),
+    ],
+)
+def test_user_commands_refuse_bad_input_in_one_line(
+    cli: Cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    stdin: str,
+    message: str,
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    database = f"sqlite:///{tmp_path / 'users.db'}"
+    result = cli("user", *args, "--db", database)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert cli("user", "list", "--db", database, "--json").json == {"users": []}

@@ -178,6 +178,7 @@ class Fleet:
     process: subprocess.Popen[str]
     output: Output
     urls: dict[str, str] = field(default_factory=dict)
+    admin_password: str = ""
     apis: dict[str, Api] = field(default_factory=dict)
 
     def api(self, name: str) -> Api:
@@ -289,6 +290,7 @@ def start_fleet(folder: Path, port: int) -> Fleet:
     try:
         output.wait_for(r"Press Ctrl-C to stop", STARTUP_TIMEOUT)
         token = output.wait_for(r"admin token .*: (mirel_\S+)", 1).group(1)
+        password = output.wait_for(r"sign in as admin with password (\S+)", 1).group(1)
         urls = {
             found.group(1): found.group(2)
             for line in output.lines
@@ -298,4 +300,4 @@ def start_fleet(folder: Path, port: int) -> Fleet:
     except BaseException:
         stop(process, output)
         raise
-    return Fleet(folder, folder / "hub.git", token, process, output, urls)
+    return Fleet(folder, folder / "hub.git", token, process, output, urls, password)

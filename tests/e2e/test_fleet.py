@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 
@@ -49,6 +50,31 @@ def test_up_serves_each_manifest_on_its_own_instance(fleet: Fleet) -> None:
     prod_file = fleet.api("prod").get(f"/elements/{billing}/files/main.rsx")["content"]
     assert "PDF export" in dev_file
     assert "Invoices v1" in prod_file
+
+
+def test_the_printed_admin_login_signs_in_on_every_instance(fleet: Fleet) -> None:
+    for name in ("dev", "staging", "prod"):
+        with httpx.Client(base_url=fleet.urls[name], timeout=30) as client:
+            form = client.get("/login")
+            assert form.status_code == 200
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            assert token is not None
+            answer = client.post(
+                "/login",
+                data={
+                    "username": "admin",
+                    "password": fleet.admin_password,
+                    "csrf_token": token[1],
+                },
+            )
+            assert answer.status_code == 303, (name, answer.text[:300])
+            home = client.get("/")
+            assert home.status_code == 200
+            assert f"<h1>{name}</h1>" in home.text
+            wrong = client.post(
+                "/login", data={"username": "admin", "password": "nope", "csrf_token": token[1]}
+            )
+            assert wrong.status_code in (401, 403)
 
 
 def test_a_merged_pin_reaches_its_instance_at_once_and_only_it(fleet: Fleet) -> None:

@@ -1,0 +1,393 @@
+"""The web UI in a real browser: Debian's Chromium driven by Playwright, against a real
+`mirel up` on loopback (issue 4's acceptance). Each test signs in as the people of the seed
+documents' flows: an editor proposes, an admin merges, a viewer only looks."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from browser_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Console,
+    chromium_missing,
+    create_user,
+    screenshot,
+    sign_in,
+)
+from e2e_support import Fleet, free_ports, start_fleet
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from mirel.hub.service import Hub
+from support import refs
+
+pytestmark = pytest.mark.slow
+
+PASSWORDS = {"eve": "eve-the-editor", "vic": "vic-the-viewer"}
+ROLES = {"eve": "editor", "vic": "viewer"}
+INSTANCES = ("dev", "staging", "prod")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """Return a headless Chromium; skip (fail in CI) when it is not installed."""
+    reason = chromium_missing()
+    if reason is not None:
+        if os.environ.get("MIREL_REQUIRE_BROWSER"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """Return a running `mirel up` whose instances know an editor (eve) and a viewer (vic)."""
+    fleet = start_fleet(tmp_path_factory.mktemp("ui") / "up", free_ports(3))
+    try:
+        for name in INSTANCES:
+            for username, role in ROLES.items():
+                database = f"sqlite:///{fleet.folder / f'{name}.db'}"
+                create_user(database, username, role, PASSWORDS[username])
+        yield fleet
+    finally:
+        fleet.stop()
+
+
+@dataclass
+class Person:
+    """One person in their own browser context (their own cookies)."""
+
+    username: str
+    page: Page
+    console: Console
+    fleet: Fleet
+
+    def url(self, instance: str = "dev") -> str:
+        """Return the base URL of an instance."""
+        return self.fleet.urls[instance]
+
+    def sign_in(self, instance: str = "dev") -> None:
+        """Sign in on an instance."""
+        password = (
+            self.fleet.admin_password if self.username == "admin" else PASSWORDS[self.username]
+        )
+        sign_in(self.page, self.url(instance), self.username, password)
+
+    def open(self, path: str, instance: str = "dev") -> Page:
+        """Go to a page of an instance and return it."""
+        self.page.goto(self.url(instance) + path)
+        return self.page
+
+
+People = Callable[..., Person]
+
+
+@pytest.fixture
+def person(chromium: Browser, ui: Fleet) -> Iterator[People]:
+    """Return a function giving a signed-in person (admin, eve or vic) in a new context."""
+    contexts = []
+
+    def make(username: str, instance: str = "dev") -> Person:
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        console = Console()
+        someone = Person(username, console.watch(context.new_page()), console, ui)
+        someone.sign_in(instance)
+        return someone
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def flash_link(page: Page, text: str) -> str:
+    """Return the address of the link in the page's message that starts with `text`."""
+    link = page.locator(".flash a", has_text=text)
+    expect(link).to_be_visible()
+    href = link.get_attribute("href")
+    assert href is not None
+    return href
+
+
+def merge(admin: Person, pull_path: str) -> None:
+    """Merge a pull request through its page, as the admin."""
+    admin.open(pull_path)
+    admin.page.get_by_role("button", name="Merge").click()
+    expect(admin.page.locator(".flash")).to_contain_text("is merged into main")
+
+
+def eventually_live(someone: Person, instance: str, element: str, version: str) -> None:
+    """Wait until an instance's home page shows `element` live at `version` (deploy hooks run
+    at the merge; the poller catches a missed one within seconds)."""
+    row = someone.page.locator("#elements tr", has_text=element)
+    deadline = time.monotonic() + 30
+    while True:
+        someone.open("/", instance)
+        if row.locator(".live-version").inner_text().strip() == version:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{instance} does not serve {element} {version}")
+        time.sleep(0.5)
+
+
+# -- 1. create a minor release ------------------------------------------------------------------
+
+
+def test_an_editor_creates_a_minor_release_and_an_admin_merges_it(person: People) -> None:
+    eve = person("eve")
+    page = eve.open("/elements/app/crm")
+    page.locator("main").get_by_role("link", name="Releases", exact=True).click()
+    page.get_by_role("link", name="Create new").click()
+    minor = page.get_by_label(re.compile("Minor"))
+    expect(page.locator("label", has=minor)).to_contain_text("0.3.0")
+    minor.check()
+    page.get_by_label("Description").fill("Contacts with tags")
+    page.get_by_role("button", name="Create release PR").click()
+    expect(page.locator("#confirm-version")).to_have_text("0.3.0")
+    expect(page.locator("#confirm-description")).to_have_text("Contacts with tags")
+    page.get_by_role("button", name="Create branch with release artifact").click()
+    expect(page.locator(".flash")).to_contain_text("Release 0.3.0 of crm is ready on its branch")
+    pull = flash_link(page, "Open pull request")
+    page.locator(".flash a", has_text="Open pull request").click()
+    page.wait_for_url(re.compile(r"/pulls/\d+$"))
+    assert page.url.endswith(pull)
+    expect(page.locator("h1")).to_contain_text("Release crm 0.3.0")
+    expect(page.get_by_role("button", name="Merge")).to_have_count(0)  # editors do not merge
+
+    merge(person("admin"), pull)
+    page = eve.open("/elements/app/crm/releases")
+    row = page.locator("#release-0\\.3\\.0")
+    expect(row).to_contain_text("Contacts with tags")
+    assert eve.console.take() == []
+
+
+# -- 2. the Releases tab ------------------------------------------------------------------------
+
+
+def pick(page: Page, element: str, manifest: str, release: str, count: int) -> None:
+    """Pick another release in one cell of the Releases tab, through its in-place list."""
+    cell = page.locator(f'tr[data-name="{element}"] td[data-manifest="{manifest}"]')
+    cell.locator("a.pin").click()
+    cell.locator("select").select_option(release)
+    expect(page.locator("#review-count")).to_have_text(str(count))
+    expect(cell).to_have_class(re.compile(r"\bchanged\b"))
+
+
+def test_two_pins_in_two_manifests_become_one_pull_request_and_reach_their_instances(
+    person: People, ui: Fleet
+) -> None:
+    eve = person("eve")
+    page = eve.open("/settings/releases")
+    pick(page, "billing", "prod", "0.2.0", 1)
+    pick(page, "nightly-sync", "staging", "0.1.0", 2)
+    screenshot(page, "releases-tab")
+    page.get_by_role("link", name="Review").click()
+    rows = page.locator("#changes tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("prod")
+    expect(rows.nth(0)).to_contain_text("billing")
+    expect(rows.nth(0)).to_contain_text("0.2.0")
+    expect(rows.nth(1)).to_contain_text("staging")
+    expect(rows.nth(1)).to_contain_text("nightly-sync")
+    page.get_by_role("button", name="Create pull request").click()
+    expect(page.locator(".flash")).to_contain_text("2 pin changes are ready on one branch")
+    pull = flash_link(page, "Open pull request")
+
+    eve.open(pull)
+    files = page.locator(".diff-file")
+    expect(files).to_have_count(2)
+    for index, manifest in enumerate(("prod", "staging")):
+        expect(files.nth(index).locator("h3")).to_contain_text(f"manifests/{manifest}.yaml")
+        expect(files.nth(index).locator(".line.add")).to_have_count(1)
+        expect(files.nth(index).locator(".line.del")).to_have_count(1)
+    expect(files.nth(0).locator(".line.add")).to_have_text("+    release: 0.2.0")
+    expect(files.nth(1).locator(".line.add")).to_have_text("+    release: 0.1.0")
+
+    admin = person("admin")
+    merge(admin, pull)
+    admin.sign_in("prod")
+    eventually_live(admin, "prod", "billing", "0.2.0")
+    admin.sign_in("staging")
+    eventually_live(admin, "staging", "nightly-sync", "0.1.0")
+    assert eve.console.take() == []
+    assert admin.console.take() == []
+
+
+# -- 3. a hotfix ----------------------------------------------------------------------------------
+
+
+def test_a_hotfix_of_an_older_release_becomes_a_patch_release(person: People) -> None:
+    eve = person("eve")
+    page = eve.open("/elements/app/billing/releases")
+    row = page.locator("#release-0\\.1\\.0")
+    row.get_by_label("Actions for release 0.1.0").click()
+    row.get_by_role("button", name="Create hotfix").click()
+    expect(page.locator(".flash")).to_contain_text("Hotfix branch mirel/hotfix/app/")
+    expect(page.locator("#hotfix-0\\.1")).to_contain_text("Hotfix 0.1 in progress")
+    page.locator(".flash a", has_text="Open the hotfix branch").click()
+
+    page.locator("#branch-files li", has_text="main.rsx").get_by_role("link", name="edit").click()
+    editor = page.get_by_label("Content")
+    expect(editor).to_contain_text("Invoices v1")
+    editor.fill('<App title="billing">\n  <Text value="Invoices v1, totals fixed" />\n</App>\n')
+    page.get_by_label(re.compile("Commit message")).fill("Fix the totals")
+    page.get_by_role("button", name="Commit").click()
+    expect(page.locator(".flash")).to_contain_text("Committed main.rsx to mirel/hotfix/app/")
+    expect(page.locator("#branch-commits")).to_contain_text("Fix the totals")
+
+    page.get_by_role("link", name="Create patch release PR").click()
+    expect(page.locator("#confirm-version")).to_have_text("0.1.1")
+    page.get_by_label("Description").fill("Totals fixed")
+    page.get_by_role("button", name="Create release artifact for the patch").click()
+    expect(page.locator(".flash")).to_contain_text("Patch release 0.1.1 of billing")
+    pull = flash_link(page, "Open pull request")
+
+    merge(person("admin"), pull)
+    page = eve.open("/elements/app/billing/releases")
+    expect(page.locator("#release-0\\.1\\.1")).to_contain_text("Totals fixed")
+    expect(page.locator(".hotfix")).to_have_count(0)  # merging it removed the hotfix branch
+    assert eve.console.take() == []
+
+
+# -- 4. a viewer, and forms without their token -------------------------------------------------
+
+VIEWER_PAGES = [
+    "/",
+    "/elements/app/billing",
+    "/elements/app/billing/releases",
+    "/settings",
+    "/settings/releases",
+    "/manifests/prod",
+    "/pulls?state=all",
+    "/pulls/1",
+    "/deployments",
+]
+
+
+def test_a_viewer_sees_no_button_that_changes_anything_and_a_forged_post_is_refused(
+    person: People, ui: Fleet
+) -> None:
+    vic = person("vic")
+    for path in VIEWER_PAGES:
+        page = vic.open(path)
+        # The one form that posts is Sign out; nothing leads to creating, merging or editing.
+        expect(page.locator("form[method=post]")).to_have_count(1)
+        expect(page.locator("form[method=post] button")).to_have_text(["Sign out"])
+        for name in ("Create new", "Merge", "Deploy latest", "Edit config", "Create manifest"):
+            expect(page.get_by_role("button", name=name, exact=True)).to_have_count(0)
+            expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
+    before = refs(ui.repo)
+    token = vic.page.locator('meta[name="csrf-token"]').get_attribute("content")
+    assert token
+    answer = vic.page.request.post(
+        vic.url() + "/elements/app/billing/releases",
+        form={"csrf_token": token, "version": "9.0.0", "bump": "major", "description": "forged"},
+        max_redirects=0,
+    )
+    assert answer.status == 403
+    assert "vic is a viewer" in answer.text()
+    assert refs(ui.repo) == before
+    assert vic.console.take() == []
+
+
+def test_a_form_post_without_the_csrf_token_is_refused(person: People, ui: Fleet) -> None:
+    eve = person("eve")
+    eve.open("/elements/app/billing/releases")
+    before = refs(ui.repo)
+    for form in ({"version": "9.0.0", "description": "no token"}, {"csrf_token": "guessed"}):
+        answer = eve.page.request.post(
+            eve.url() + "/elements/app/billing/releases", form=form, max_redirects=0
+        )
+        assert answer.status == 403
+        assert "security token" in answer.text()
+    assert refs(ui.repo) == before
+    page = eve.open("/elements/app/billing/releases")  # the session still works
+    expect(page.get_by_role("link", name="Create new")).to_be_visible()
+
+
+# -- 5. every page, 404s, and the screenshots of the tour ---------------------------------------
+
+
+def test_every_page_renders_without_a_console_error(person: People, ui: Fleet) -> None:
+    admin = person("admin")
+    hub = Hub.open(ui.repo)
+    crm = hub.element("crm").uuid
+    pages = [
+        *VIEWER_PAGES,
+        "/elements/workflow/nightly-sync/releases",
+        "/elements/app/status-board",
+        "/elements/app/billing/files/main.rsx",
+        "/elements/app/billing/releases/new",
+        "/elements/app/billing/releases/confirm?bump=patch&description=x",
+        "/elements/app/billing/releases/0.3.0/compare",
+        "/elements/app/billing/releases/0.3.0/delete",
+        "/settings/config",
+        "/settings/manifests/new",
+        "/settings/users",
+        "/settings/tokens",
+        "/settings/releases/review",
+        f"/settings/releases/pick?element={crm}&manifest=prod",
+        "/edit?element=app/billing&path=main.rsx",
+        "/branches/main",
+        "/deployments/1",
+        "/login",
+    ]
+    for path in pages:
+        page = admin.open(path)
+        expect(page.locator("main")).to_be_visible()
+        assert page.title().endswith("· mirel"), path
+    assert admin.console.take() == []
+    # The menus open and close from the keyboard.
+    page = admin.open("/elements/app/billing/releases")
+    summary = page.get_by_label("Actions for release 0.3.0")
+    summary.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Create hotfix").first).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("details.menu[open]")).to_have_count(0)
+    assert admin.console.take() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("/elements/app/no-such-app", "no element named 'no-such-app'"),
+        ("/manifests/no-such-manifest", "no manifest"),
+        ("/elements/app/billing/releases/7.7.7/compare", "billing has no release 7.7.7"),
+    ],
+)
+def test_an_unknown_element_or_manifest_is_a_clear_404_page(
+    person: People, path: str, says: str
+) -> None:
+    vic = person("vic")
+    answer = vic.page.goto(vic.url() + path)
+    assert answer is not None
+    assert answer.status == 404
+    expect(vic.page.locator("h1")).to_have_text("Not found")
+    expect(vic.page.locator("main")).to_contain_text(says)
+    expect(vic.page.locator("body")).not_to_contain_text("Traceback")
+    # The browser reports the 404 itself as a failed load; nothing else may go wrong.
+    assert [error for error in vic.console.take() if "404" not in error] == []
+
+
+def test_screenshots_of_the_tour(person: People) -> None:
+    admin = person("admin")
+    home = admin.open("/")
+    expect(home.locator("#elements")).to_be_visible()
+    written = [screenshot(home, "home")]
+    releases = admin.open("/elements/app/billing/releases")
+    expect(releases.locator("#release-list")).to_be_visible()
+    written.append(screenshot(releases, "element-releases"))
+    assert all(Path(path).stat().st_size > 10_000 for path in written)
+    assert admin.console.take() == []
