@@ -15,6 +15,9 @@ dropped afterwards):
   httpx's ASGI transport, cold then warm;
 - GET /api/v2/source_control/releases/{uuid} and GET /api/v2/elements/{uuid}: one element's
   requests, which must not grow with the repository;
+- the web pages people open most, signed in, in process: the home page (a page of 50 elements),
+  one element's Releases and history, the Releases tab (a page of 50 elements against every
+  manifest, then filtered by one name) and the pull requests;
 - creating one release (Hub.create_release: build the artifact, branch, pull request).
 
 It prints a table (and --json a JSON document) of wall-clock seconds. Figures are for comparing
@@ -41,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from generate import AUTHOR, Generated, generate
+from generate import AUTHOR, Generated, GeneratedElement, generate
 
 from mirel.api import create_app
 from mirel.api.tokens import SCOPES, create_token
@@ -49,6 +52,8 @@ from mirel.core.manifest import LATEST
 from mirel.core.versions import Bump
 from mirel.instance import Instance
 from mirel.settings import load_settings
+from mirel.web.accounts import create_user, open_session
+from mirel.web.auth import cookie_name
 
 MANIFEST = "prod"
 
@@ -125,6 +130,44 @@ def measure_api(instance: Instance, uuid: str, repeat: int) -> list[Row]:
                 await _get(client, path)
                 times = [await _get(client, path) for _ in range(repeat)]
                 rows.append(Row(label, statistics.median(times), "median, one element"))
+            return rows
+
+    return asyncio.run(run())
+
+
+def measure_pages(instance: Instance, element: GeneratedElement, repeat: int) -> list[Row]:
+    """Return the timings of the pages, in process, for a signed-in viewer."""
+    user = create_user(instance.sessions, "bench", "bench-password", "viewer")
+    cookies = {cookie_name(instance): open_session(instance.sessions, user)}
+    app = create_app(instance)
+    base = f"/elements/{element.kind.name}/{element.name}"
+
+    async def run() -> list[Row]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://bench", cookies=cookies, timeout=None
+        ) as client:
+            rows = []
+            for label, path, note in (
+                ("page /", "/", "the instance and 50 of its elements"),
+                (f"page {base}/releases", f"{base}/releases", "one element, its releases"),
+                ("page /settings/releases", "/settings/releases", "50 elements × every manifest"),
+                (
+                    "page /settings/releases?q=",
+                    f"/settings/releases?q={element.name}",
+                    "filtered to one element",
+                ),
+                ("page /pulls", "/pulls", "the newest 50 pull requests"),
+            ):
+                await _get(client, path)
+                times = [await _get(client, path) for _ in range(repeat)]
+                rows.append(
+                    Row(
+                        label.replace(base, "/elements/{kind}/{name}"),
+                        statistics.median(times),
+                        f"median; {note}",
+                    )
+                )
             return rows
 
     return asyncio.run(run())
@@ -233,6 +276,8 @@ def measure_instance(
 
         say("API requests")
         rows.extend(measure_api(instance, element.uuid, repeat))
+        say("pages")
+        rows.extend(measure_pages(instance, element, repeat))
         return rows
     finally:
         instance.close()

@@ -45,6 +45,11 @@ def test_the_benchmark_runs_and_reports_every_measure(tmp_path: Path) -> None:
         "GET /source_control/elements, warm",
         "GET /source_control/releases/{uuid}",
         "GET /elements/{uuid}",
+        "page /",
+        "page /elements/{kind}/{name}/releases",
+        "page /settings/releases",
+        "page /settings/releases?q=",
+        "page /pulls",
         "create one release",
     }
     assert notes["deploy, cold"] == "6 elements switched, 6 artifacts unpacked"

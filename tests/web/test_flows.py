@@ -452,3 +452,31 @@ def test_deploy_latest_records_a_deployment(browser: Make, instance: Instance) -
     assert "success" in listed.text
     assert "ada" in listed.text
     assert json.dumps(instance.deployments(1)[0].changes) == "[]"
+
+
+def test_the_pending_changes_have_a_limit(browser: Make, demo: Hub, instance: Instance) -> None:
+    from mirel.web.accounts import load_session, save_draft
+    from mirel.web.auth import cookie_name
+
+    eve = browser("eve")
+    eve.get("/settings/releases")
+    session = load_session(instance.sessions, eve.client.cookies[cookie_name(instance)])
+    assert session is not None
+    filler = [
+        {
+            "manifest": f"m{index}",
+            "uuid": "u",
+            "name": "x",
+            "kind": "app",
+            "from": None,
+            "release": "latest",
+        }
+        for index in range(500)
+    ]
+    save_draft(instance.sessions, session.id_hash, filler)
+    billing = demo.element("billing").uuid
+    refused = eve.post(
+        "/settings/releases/draft", {"element": billing, "manifest": "prod", "release": "0.2.0"}
+    )
+    assert refused.status == 400
+    assert "500 changes are pending already" in refused.text

@@ -51,6 +51,12 @@ class Element:
         """Return the element's source folder."""
         return self.kind.source_dir(self.name)
 
+    @property
+    def reference(self) -> str:
+        """Return `kind/name`, the reference that finds the element with one path lookup
+        (a uuid means reading every element's metadata)."""
+        return f"{self.kind.name}/{self.name}"
+
 
 @dataclass(frozen=True)
 class Release:

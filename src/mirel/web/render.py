@@ -146,7 +146,11 @@ def page(
 ) -> HTMLResponse:
     """Return a rendered page with the context every page shares."""
     instance = instance_of(request)
-    flash = take_flash(instance.sessions, viewer.session.id_hash) if viewer is not None else []
+    flash = (
+        take_flash(instance.sessions, viewer.session.id_hash)
+        if viewer is not None and viewer.session.flash
+        else []
+    )
     html = environment.get_template(template).render(
         request=request,
         viewer=viewer,

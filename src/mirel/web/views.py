@@ -13,12 +13,13 @@ from mirel.core.catalog import Element
 from mirel.core.kinds import KINDS
 from mirel.core.names import is_valid_name
 from mirel.core.versions import Version
-from mirel.errors import ElementNotFound, HotfixNotFound, MirelError, NotFound
+from mirel.errors import ElementNotFound, HotfixNotFound, InvalidInput, MirelError, NotFound
 from mirel.git.repository import CommitInfo
 from mirel.hub.service import Hub, ReleaseView
 from mirel.instance import Instance, LiveElementView
 
 HISTORY_PAGE = 20
+MAX_DRAFT = 500
 
 
 def element_at(hub: Hub, kind: str, name: str) -> Element:
@@ -66,7 +67,7 @@ def element_page(hub: Hub, instance: Instance, element: Element, before: str | N
     return ElementPage(
         element=element,
         live=live,
-        releases=hub.releases(element.uuid),
+        releases=hub.releases(element.reference),
         manifests=hub.manifest_names(),
         hotfixes=hub.element_hotfixes(element),
         history=history,
@@ -109,13 +110,14 @@ def draft_change(
     """Return the draft with one cell's change added, replaced, or dropped when it restores the
     pin on the default branch. `release` is `latest`, `X.Y.Z` or empty (take it out).
 
-    Raises a MirelError for a manifest, element or release that does not exist.
+    Raises a MirelError for a manifest, element or release that does not exist, and for a draft
+    that already holds MAX_DRAFT changes.
     """
     if not is_valid_name(manifest):
         raise NotFound(f"there is no manifest {manifest[:100]!r}")
     element = hub.element(element_uuid)
     wanted = release.strip() or None
-    found = {str(view.version) for view in hub.releases(element.uuid)}
+    found = {str(view.version) for view in hub.releases(element.reference)}
     if wanted not in (None, "latest") and wanted not in found:
         raise NotFound(f"{element.name} has no release {str(wanted)[:40]}; pick one of the list")
     current: str | None = None
@@ -130,6 +132,11 @@ def draft_change(
         if (change["manifest"], change["uuid"]) != (manifest, element.uuid)
     ]
     if wanted != current:
+        if len(kept) >= MAX_DRAFT:
+            raise InvalidInput(
+                f"{len(kept)} changes are pending already, the most one pull request takes "
+                "here; review them and create the pull request first"
+            )
         kept.append(
             {
                 "manifest": manifest,

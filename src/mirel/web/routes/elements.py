@@ -88,7 +88,7 @@ def new_release(
         viewer,
         "release_new.html",
         element=element,
-        versions=hub.next_versions(element.uuid),
+        versions=hub.next_versions(element.reference),
         bump=str(_bump(bump)),
         description=description,
         section="home",
@@ -113,7 +113,7 @@ def _confirm(
         "release_confirm.html",
         status=form_error.status,
         element=element,
-        version=hub.next_versions(element.uuid)[str(chosen)],
+        version=hub.next_versions(element.reference)[str(chosen)],
         bump=str(chosen),
         description=description,
         form_error=form_error,
@@ -149,7 +149,7 @@ def create_release(
     element = element_at(hub, kind, name)
     try:
         change = hub.create_release(
-            element.uuid, viewer.author, version=version, description=description
+            element.reference, viewer.author, version=version, description=description
         )
     except MirelError as error:
         failed = FormError.of("create-release", error)
@@ -176,7 +176,7 @@ def publish(
     hub = instance_of(request).hub
     element = element_at(hub, kind, name)
     try:
-        change = hub.set_pin(manifest, element.uuid, version, viewer.author)
+        change = hub.set_pin(manifest, element.reference, version, viewer.author)
     except MirelError as error:
         failed = FormError.of(f"release-{version}", error)
         return _element(request, viewer, kind, name, releases_open=True, form_error=failed)
@@ -192,7 +192,7 @@ def create_hotfix(
     hub = instance_of(request).hub
     element = element_at(hub, kind, name)
     try:
-        change = hub.create_hotfix(element.uuid, version, viewer.author)
+        change = hub.create_hotfix(element.reference, version, viewer.author)
     except MirelError as error:
         failed = FormError.of(f"release-{version}", error)
         return _element(request, viewer, kind, name, releases_open=True, form_error=failed)
@@ -220,14 +220,14 @@ def compare(
     before it)."""
     instance = instance_of(request)
     element = element_at(instance.hub, kind, name)
-    diff = instance.hub.release_diff(element.uuid, version, against or None)
+    diff = instance.hub.release_diff(element.reference, version, against or None)
     return page(
         request,
         viewer,
         "compare.html",
         element=element,
         diff=diff,
-        versions=[str(view.version) for view in instance.hub.releases(element.uuid)],
+        versions=[str(view.version) for view in instance.hub.releases(element.reference)],
         section="home",
     )
 
@@ -258,7 +258,7 @@ def delete_release(
     instance = instance_of(request)
     element = element_at(instance.hub, kind, name)
     try:
-        change = instance.hub.delete_release(element.uuid, version, viewer.author)
+        change = instance.hub.delete_release(element.reference, version, viewer.author)
     except MirelError as error:
         view = element_page(instance.hub, instance, element, None)
         return page(
@@ -296,7 +296,7 @@ def _patch_confirm(
         status=form_error.status,
         element=element,
         hotfix=hotfix_of(hub, element, line),
-        version=hub.next_hotfix_version(element.uuid, line),
+        version=hub.next_hotfix_version(element.reference, line),
         description=description,
         form_error=form_error,
         section="home",
@@ -324,7 +324,7 @@ def create_patch_release(
     hub = instance_of(request).hub
     element = element_at(hub, kind, name)
     try:
-        change = hub.release_hotfix(element.uuid, line, viewer.author, description)
+        change = hub.release_hotfix(element.reference, line, viewer.author, description)
     except MirelError as error:
         failed = FormError.of("patch-release", error)
         return _patch_confirm(request, viewer, kind, name, line, description, failed)
@@ -344,7 +344,7 @@ def close_hotfix(request: Request, viewer: EditorDep, kind: str, name: str, line
     hub = instance_of(request).hub
     element = element_at(hub, kind, name)
     try:
-        closed = hub.close_hotfix(element.uuid, line)
+        closed = hub.close_hotfix(element.reference, line)
     except MirelError as error:
         failed = FormError.of(f"hotfix-{line}", error)
         return _element(request, viewer, kind, name, releases_open=True, form_error=failed)
