@@ -144,17 +144,23 @@ WEBHOOK = Depends(verify_signature)
 # -- the declared scopes ---------------------------------------------------------------------------
 
 
-def _declared(dependant: Dependant) -> list[str]:
-    """Return the scopes (or WEBHOOK_AUTH) declared in a dependency tree."""
-    found: list[str] = []
+def dependencies_of(dependant: Dependant) -> Iterator[Any]:
+    """Yield the callable of every dependency in a route's tree (the route's own included)."""
     pending = [dependant]
     while pending:
         current = pending.pop()
-        if isinstance(current.call, ScopeCheck):
-            found.append(current.call.scope)
-        elif current.call is verify_signature:
-            found.append(WEBHOOK_AUTH)
+        yield current.call
         pending.extend(current.dependencies)
+
+
+def _declared(dependant: Dependant) -> list[str]:
+    """Return the scopes (or WEBHOOK_AUTH) declared in a dependency tree."""
+    found: list[str] = []
+    for call in dependencies_of(dependant):
+        if isinstance(call, ScopeCheck):
+            found.append(call.scope)
+        elif call is verify_signature:
+            found.append(WEBHOOK_AUTH)
     return found
 
 

@@ -20,7 +20,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 
-from mirel.api.auth import app_routes
+from mirel.api.auth import app_routes, dependencies_of
 from mirel.errors import Forbidden, Unauthenticated
 from mirel.git.repository import Author
 from mirel.instance import Instance
@@ -153,15 +153,13 @@ PUBLIC_ACCESS = "public"
 
 
 def _declared(dependant: Dependant) -> list[str]:
+    """Return the roles (or PUBLIC_ACCESS) declared in a dependency tree."""
     found: list[str] = []
-    pending = [dependant]
-    while pending:
-        current = pending.pop()
-        if isinstance(current.call, PageAccess):
-            found.append(str(current.call.role))
-        elif current.call is public_page:
+    for call in dependencies_of(dependant):
+        if isinstance(call, PageAccess):
+            found.append(str(call.role))
+        elif call is public_page:
             found.append(PUBLIC_ACCESS)
-        pending.extend(current.dependencies)
     return found
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Annotated, TypeVar
 
-from fastapi import Request
+from fastapi import Form, Query, Request
 from fastapi.responses import RedirectResponse
 
 from mirel.errors import MirelError
@@ -13,6 +14,11 @@ from mirel.hub.service import ChangeRequest
 from mirel.web import urls
 from mirel.web.accounts import add_flash
 from mirel.web.auth import Viewer, instance_of
+
+# The parameters the routes share; lengths are bounded so that no field can be made huge.
+Text = Annotated[str, Form(max_length=10_000)]
+Search = Annotated[str, Query(max_length=2000)]
+PageNumber = Annotated[int, Query(alias="page", ge=1, le=1_000_000)]
 
 
 @dataclass(frozen=True)
@@ -118,3 +124,19 @@ class Pager:
     def last_item(self) -> int:
         """Return the 1-based position of the last item shown."""
         return min(self.total, self.offset + self.size)
+
+
+_Items = TypeVar("_Items")
+
+
+def paged(
+    fetch: Callable[[int, int], tuple[_Items, int]], number: int, size: int = 50
+) -> tuple[_Items, Pager]:
+    """Return page `number` of a list and its pager; `fetch(offset, limit)` gives the items and
+    how many there are in all. A number past the last page shows the last page."""
+    items, total = fetch((number - 1) * size, size)
+    pager = Pager.at(number, total, size)
+    if pager.number != number:
+        items, total = fetch(pager.offset, size)
+        pager = Pager.at(pager.number, total, size)
+    return items, pager

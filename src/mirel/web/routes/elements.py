@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from mirel.core.versions import Bump
 from mirel.errors import InvalidInput, MirelError
 from mirel.web import urls
 from mirel.web.auth import EditorDep, Viewer, ViewerDep, instance_of
-from mirel.web.forms import NO_ERROR, FormError, redirect, tell, tell_change
+from mirel.web.forms import NO_ERROR, FormError, Search, Text, redirect, tell, tell_change
 from mirel.web.render import page
 from mirel.web.views import element_at, element_page, hotfix_of, release_of
 
 router = APIRouter(prefix="/elements/{kind}/{name}")
-
-Text = Annotated[str, Form(max_length=10_000)]
-Short = Annotated[str, Query(max_length=10_000)]
 
 
 def _element(
@@ -47,7 +42,7 @@ def _element(
 
 @router.get("", response_class=HTMLResponse)
 def element(
-    request: Request, viewer: ViewerDep, kind: str, name: str, before: Short = ""
+    request: Request, viewer: ViewerDep, kind: str, name: str, before: Search = ""
 ) -> Response:
     """Return an element's page: its live version, files and history."""
     return _element(request, viewer, kind, name, releases_open=False, before=before)
@@ -55,7 +50,7 @@ def element(
 
 @router.get("/releases", response_class=HTMLResponse)
 def releases(
-    request: Request, viewer: ViewerDep, kind: str, name: str, before: Short = ""
+    request: Request, viewer: ViewerDep, kind: str, name: str, before: Search = ""
 ) -> Response:
     """Return an element's page with Releases and history open."""
     return _element(request, viewer, kind, name, releases_open=True, before=before)
@@ -77,8 +72,8 @@ def new_release(
     viewer: EditorDep,
     kind: str,
     name: str,
-    bump: Short = "minor",
-    description: Short = "",
+    bump: Search = "minor",
+    description: Search = "",
 ) -> Response:
     """Return the Create new form: Major, Minor or Patch with the number each gives."""
     hub = instance_of(request).hub
@@ -127,8 +122,8 @@ def confirm_release(
     viewer: EditorDep,
     kind: str,
     name: str,
-    bump: Short = "minor",
-    description: Short = "",
+    bump: Search = "minor",
+    description: Search = "",
 ) -> Response:
     """Return the confirmation step: the version and description the release will have."""
     return _confirm(request, viewer, kind, name, bump, description)
@@ -214,7 +209,7 @@ def compare(
     kind: str,
     name: str,
     version: str,
-    against: Short = "",
+    against: Search = "",
 ) -> Response:
     """Return the files that differ between a release and another one (default: the one
     before it)."""
@@ -305,7 +300,7 @@ def _patch_confirm(
 
 @router.get("/hotfixes/{line}/release", response_class=HTMLResponse)
 def confirm_patch_release(
-    request: Request, viewer: EditorDep, kind: str, name: str, line: str, description: Short = ""
+    request: Request, viewer: EditorDep, kind: str, name: str, line: str, description: Search = ""
 ) -> Response:
     """Return the confirmation step of a hotfix's patch release."""
     return _patch_confirm(request, viewer, kind, name, line, description)

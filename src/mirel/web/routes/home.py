@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from mirel.core.kinds import KINDS
 from mirel.web.auth import PUBLIC, ViewerDep, instance_of
-from mirel.web.forms import Pager
+from mirel.web.forms import PageNumber, Search, paged
 from mirel.web.render import page
 
 router = APIRouter()
 
 PAGE_SIZE = 50
-Search = Annotated[str, Query(max_length=200)]
-PageNumber = Annotated[int, Query(alias="page", ge=1, le=1_000_000)]
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -30,14 +26,13 @@ def home(
     """Return the home page: the instance, its last deployment, a page of its elements."""
     instance = instance_of(request)
     chosen = kind if kind in {known.name for known in KINDS} else ""
-    elements, total = instance.live_page(
-        query=q, kind=chosen or None, offset=(page_number - 1) * PAGE_SIZE, limit=PAGE_SIZE
+    elements, pager = paged(
+        lambda offset, limit: instance.live_page(
+            query=q, kind=chosen or None, offset=offset, limit=limit
+        ),
+        page_number,
+        PAGE_SIZE,
     )
-    pager = Pager.at(page_number, total, PAGE_SIZE)
-    if pager.number != page_number:  # past the last page: show the last one
-        elements, total = instance.live_page(
-            query=q, kind=chosen or None, offset=pager.offset, limit=PAGE_SIZE
-        )
     return page(
         request,
         viewer,

@@ -12,16 +12,14 @@ from mirel.git.repository import HEADS
 from mirel.providers.base import PullState
 from mirel.web import urls
 from mirel.web.auth import AdminDep, EditorDep, Viewer, ViewerDep, instance_of
-from mirel.web.forms import NO_ERROR, FormError, redirect, tell, tell_change
+from mirel.web.forms import NO_ERROR, FormError, Search, Text, redirect, tell, tell_change
 from mirel.web.render import page
 
 router = APIRouter()
 
 PULLS_PAGE = 50
 Number = Annotated[int, Path(ge=1, le=2**31)]
-Text = Annotated[str, Form(max_length=10_000)]
 Content = Annotated[str, Form(max_length=5_000_000)]
-Search = Annotated[str, Query(max_length=2000)]
 STATES = ("open", "merged", "closed", "all")
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.api.tokens import SCOPES, create_token, list_tokens, revoke_token
 from mirel.core.kinds import KINDS
@@ -13,6 +15,7 @@ from mirel.errors import ManifestInvalid, MirelError
 from mirel.web import urls
 from mirel.web.accounts import (
     Role,
+    UserInfo,
     create_user,
     delete_user,
     list_users,
@@ -21,15 +24,23 @@ from mirel.web.accounts import (
     set_role,
 )
 from mirel.web.auth import AdminDep, EditorDep, Viewer, ViewerDep, instance_of
-from mirel.web.forms import NO_ERROR, FormError, Pager, redirect, tell, tell_change
+from mirel.web.forms import (
+    NO_ERROR,
+    FormError,
+    PageNumber,
+    Pager,
+    Search,
+    Text,
+    paged,
+    redirect,
+    tell,
+    tell_change,
+)
 from mirel.web.render import page
 from mirel.web.views import MatrixPage, draft_change
 
 router = APIRouter()
 
-Text = Annotated[str, Form(max_length=10_000)]
-Search = Annotated[str, Query(max_length=200)]
-PageNumber = Annotated[int, Query(alias="page", ge=1, le=1_000_000)]
 MATRIX_PAGE = 50
 
 
@@ -180,21 +191,20 @@ def manifest(request: Request, viewer: ViewerDep, name: str) -> Response:
 # -- the Releases tab -----------------------------------------------------------------------------
 
 
-def _matrix(request: Request, viewer: Viewer, q: str, kind: str, page_number: int) -> MatrixPage:
+def _matrix(
+    request: Request, viewer: Viewer, q: str, kind: str, page_number: int
+) -> tuple[MatrixPage, Pager]:
     hub = instance_of(request).hub
     chosen = KINDS.get(kind) if kind in {known.name for known in KINDS} else None
-    offset = (page_number - 1) * MATRIX_PAGE
-    data = hub.matrix(query=q, kind=chosen, offset=offset, limit=MATRIX_PAGE)
-    pager = Pager.at(page_number, _total(data), MATRIX_PAGE)
-    if pager.offset != offset:  # past the last page: show the last one
-        data = hub.matrix(query=q, kind=chosen, offset=pager.offset, limit=MATRIX_PAGE)
-    return MatrixPage(data=data, draft=viewer.session.draft)
 
+    def fetch(offset: int, limit: int) -> tuple[dict[str, object], int]:
+        data = hub.matrix(query=q, kind=chosen, offset=offset, limit=limit)
+        total = data["total"]
+        assert isinstance(total, int)
+        return data, total
 
-def _total(data: dict[str, object]) -> int:
-    total = data["total"]
-    assert isinstance(total, int)
-    return total
+    data, pager = paged(fetch, page_number, MATRIX_PAGE)
+    return MatrixPage(data=data, draft=viewer.session.draft), pager
 
 
 def _back(q: str, kind: str, page_number: int) -> str:
@@ -212,13 +222,13 @@ def releases_tab(
     page_number: PageNumber = 1,
 ) -> Response:
     """Return the Releases tab: every element (a page of them) against every manifest."""
-    matrix = _matrix(request, viewer, q, kind, page_number)
+    matrix, pager = _matrix(request, viewer, q, kind, page_number)
     return page(
         request,
         viewer,
         "matrix.html",
         matrix=matrix,
-        pager=Pager.at(page_number, _total(matrix.data), MATRIX_PAGE),
+        pager=pager,
         q=q,
         kind=kind,
         kinds=[known.name for known in KINDS],
@@ -387,15 +397,32 @@ def add_user(
     return redirect("/settings/users")
 
 
+def _user_change(
+    request: Request,
+    viewer: Viewer,
+    username: str,
+    change: Callable[[sessionmaker[Session]], UserInfo],
+    done: Callable[[UserInfo], str],
+) -> Response:
+    """Apply one change to a user; say what it did, or show why not beside their row."""
+    try:
+        user = change(instance_of(request).sessions)
+    except MirelError as error:
+        return _users(request, viewer, FormError.of(f"user-{username}", error))
+    tell(request, viewer, done(user))
+    return redirect("/settings/users")
+
+
 @router.post("/settings/users/{username}/role", response_class=HTMLResponse)
 def change_role(request: Request, viewer: AdminDep, username: str, role: Text = "") -> Response:
     """Give a user another role."""
-    try:
-        user = set_role(instance_of(request).sessions, username, role)
-    except MirelError as error:
-        return _users(request, viewer, FormError.of(f"user-{username}", error))
-    tell(request, viewer, f"{user.username} is {user.role} now.")
-    return redirect("/settings/users")
+    return _user_change(
+        request,
+        viewer,
+        username,
+        lambda sessions: set_role(sessions, username, role),
+        lambda user: f"{user.username} is {user.role} now.",
+    )
 
 
 @router.post("/settings/users/{username}/password", response_class=HTMLResponse)
@@ -403,23 +430,25 @@ def change_password(
     request: Request, viewer: AdminDep, username: str, password: Text = ""
 ) -> Response:
     """Give a user a new password (their sessions end)."""
-    try:
-        user = set_password(instance_of(request).sessions, username, password)
-    except MirelError as error:
-        return _users(request, viewer, FormError.of(f"user-{username}", error))
-    tell(request, viewer, f"{user.username} has a new password.")
-    return redirect("/settings/users")
+    return _user_change(
+        request,
+        viewer,
+        username,
+        lambda sessions: set_password(sessions, username, password),
+        lambda user: f"{user.username} has a new password.",
+    )
 
 
 @router.post("/settings/users/{username}/delete", response_class=HTMLResponse)
 def remove_user(request: Request, viewer: AdminDep, username: str) -> Response:
     """Delete a user."""
-    try:
-        user = delete_user(instance_of(request).sessions, username)
-    except MirelError as error:
-        return _users(request, viewer, FormError.of(f"user-{username}", error))
-    tell(request, viewer, f"User {user.username} is deleted.")
-    return redirect("/settings/users")
+    return _user_change(
+        request,
+        viewer,
+        username,
+        lambda sessions: delete_user(sessions, username),
+        lambda user: f"User {user.username} is deleted.",
+    )
 
 
 def _tokens(
