@@ -480,3 +480,66 @@ def test_the_pending_changes_have_a_limit(browser: Make, demo: Hub, instance: In
     )
     assert refused.status == 400
     assert "500 changes are pending already" in refused.text
+
+
+def test_the_worst_form_inputs_get_a_message_and_change_nothing(
+    browser: Make, demo: Hub, instance: Instance
+) -> None:
+    eve = browser("eve")
+    eve.get("/")
+    before = refs(demo.repo.path)
+    cases = [
+        (
+            "/elements/app/billing/releases",
+            {"version": "../../x", "description": "x"},
+            400,
+            "is not a version; write X.Y.Z",
+        ),
+        (
+            "/elements/app/billing/releases",
+            {"version": "0.4.0", "description": "x" * 10_001},
+            400,
+            "at most 10000 characters",
+        ),
+        (
+            "/elements/app/billing/releases/0.1.0/publish",
+            {"manifest": "../prod"},
+            400,
+            "is not a valid manifest name",
+        ),
+        ("/elements/app/billing/releases/9.9.9/hotfix", {}, 404, "billing has no release 9.9.9"),
+        ("/elements/app/billing/hotfixes/0.1/release", {}, 404, "no open hotfix for 0.1"),
+        ("/edit", {"element": "app/billing", "path": "", "content": "x"}, 400, "name the file"),
+        (
+            "/edit",
+            {"element": "app/nothing", "path": "a", "content": "x"},
+            404,
+            "no element named 'nothing'",
+        ),
+        (
+            "/edit",
+            {"element": "app/billing", "path": "a", "content": "x", "branch": "main"},
+            400,
+            "is the default branch",
+        ),
+        ("/settings/releases/review", {}, 400, "no changes given"),
+        ("/settings/manifests", {"name": "x" * 101}, 400, "is not a valid manifest name"),
+    ]
+    for path, data, status, message in cases:
+        page = eve.post(path, data)
+        assert page.status == status, (path, data, page.status, page.text[:300])
+        assert message in page.text, (path, page.text[:500])
+        assert "Traceback" not in page.html
+    ada = browser("ada")
+    ada.get("/")
+    for path, message in (
+        ("/settings/users/nobody/role", "there is no user 'nobody'"),
+        ("/settings/tokens/999/revoke", "no token with id 999"),
+    ):
+        page = ada.post(path, {"role": "admin"})
+        assert page.status == 404
+        assert message in page.text, path
+    long_name = browser(None).post("/login", {"username": "x" * 3000, "password": "y"}, csrf=False)
+    assert long_name.status == 400
+    assert "at most 2000 characters" in long_name.text
+    assert refs(demo.repo.path) == before

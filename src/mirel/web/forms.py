@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, TypeVar
 
@@ -21,6 +21,9 @@ Search = Annotated[str, Query(max_length=2000)]
 PageNumber = Annotated[int, Query(alias="page", ge=1, le=1_000_000)]
 
 
+PAGE_FORM = "page"  # the error shown at the top of a page, for no form in particular
+
+
 @dataclass(frozen=True)
 class FormError:
     """The message of a form that failed, shown beside that form, with what was typed."""
@@ -34,6 +37,13 @@ class FormError:
     def of(cls, form: str, error: MirelError, **values: str) -> FormError:
         """Return the form error of a failed operation (its message and HTTP status)."""
         return cls(form, " ".join(error.message.split()), error.http_status, values)
+
+    def placed(self, forms: Collection[str]) -> FormError:
+        """Return this error, or the same at the top of the page ("page") when its form is not
+        one of `forms`, the ones the page shows (a release or user that does not exist)."""
+        if not self.message or self.form in forms:
+            return self
+        return FormError(PAGE_FORM, self.message, self.status, self.values)
 
     def on(self, form: str) -> str | None:
         """Return the message when it belongs to `form`, else None (templates call this)."""

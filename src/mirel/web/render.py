@@ -132,7 +132,7 @@ environment.globals.update(
     plural=plural,
     diff_lines=diff_lines,
     described=described,
-    version=mirel.__version__,
+    mirel_version=mirel.__version__,
 )
 
 

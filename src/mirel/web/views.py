@@ -50,6 +50,13 @@ class ElementPage:
             return "not deployed yet"
         return self.live.live_release or "working version"
 
+    @property
+    def forms(self) -> set[str]:
+        """Return the forms the page shows an error beside: one per release and hotfix."""
+        return {f"release-{release.version}" for release in self.releases} | {
+            f"hotfix-{hotfix['line']}" for hotfix in self.hotfixes
+        }
+
     def hotfix_for(self, version: Version) -> dict[str, object] | None:
         """Return the open hotfix of a release's line, if any."""
         line = str(version.line)

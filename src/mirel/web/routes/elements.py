@@ -28,14 +28,15 @@ def _element(
 ) -> HTMLResponse:
     instance = instance_of(request)
     element = element_at(instance.hub, kind, name)
+    view = element_page(instance.hub, instance, element, before)
     return page(
         request,
         viewer,
         "element.html",
         status=form_error.status,
-        view=element_page(instance.hub, instance, element, before),
+        view=view,
         releases_open=releases_open,
-        form_error=form_error,
+        form_error=form_error.placed(view.forms),
         section="home",
     )
 

@@ -359,14 +359,16 @@ def create_pull_request(request: Request, viewer: EditorDep, message: Text = "")
 
 
 def _users(request: Request, viewer: Viewer, form_error: FormError = NO_ERROR) -> HTMLResponse:
+    users = list_users(instance_of(request).sessions)
+    forms = {"add-user"} | {f"user-{user.username}" for user in users}
     return page(
         request,
         viewer,
         "users.html",
         status=form_error.status,
-        users=list_users(instance_of(request).sessions),
+        users=users,
         roles=[str(role) for role in Role],
-        form_error=form_error,
+        form_error=form_error.placed(forms),
         section="settings",
         tab="users",
     )
@@ -458,15 +460,17 @@ def _tokens(
     new_token: str | None = None,
     form_error: FormError = NO_ERROR,
 ) -> HTMLResponse:
+    tokens = list_tokens(instance_of(request).sessions)
+    forms = {"add-token"} | {f"token-{token.id}" for token in tokens}
     return page(
         request,
         viewer,
         "tokens.html",
         status=form_error.status,
-        tokens=list_tokens(instance_of(request).sessions),
+        tokens=tokens,
         scopes=SCOPES,
         new_token=new_token,
-        form_error=form_error,
+        form_error=form_error.placed(forms),
         section="settings",
         tab="tokens",
     )
