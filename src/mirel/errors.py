@@ -204,6 +204,10 @@ class PullRequestNotOpen(Conflict):
     """The pull request was already merged or closed."""
 
 
+class PullRequestChanged(Conflict):
+    """The pull request's branch moved since the person merging it looked at it."""
+
+
 class ConcurrentUpdate(Conflict):
     """A reference kept moving under us; the operation gave up after several tries."""
 

@@ -329,7 +329,6 @@ def test_every_page_renders_without_a_console_error(person: People, ui: Fleet) -
         "/elements/app/status-board",
         "/elements/app/billing/files/main.rsx",
         "/elements/app/billing/releases/new",
-        "/elements/app/billing/releases/confirm?bump=patch&description=x",
         "/elements/app/billing/releases/0.3.0/compare",
         "/elements/app/billing/releases/0.3.0/delete",
         "/settings/config",
@@ -391,3 +390,37 @@ def test_screenshots_of_the_tour(person: People) -> None:
     written.append(screenshot(releases, "element-releases"))
     assert all(Path(path).stat().st_size > 10_000 for path in written)
     assert admin.console.take() == []
+
+
+def test_the_release_picker_works_from_the_keyboard(person: People) -> None:
+    eve = person("eve")
+    page = eve.open("/settings/releases")
+    cell = page.locator('tr[data-name="crm"] td[data-manifest="dev"]')
+    cell.locator("a.pin").focus()
+    page.keyboard.press("Enter")
+    picker = cell.locator("select")
+    expect(picker).to_be_focused()
+    expect(picker).to_have_value("latest")
+    page.keyboard.press("ArrowDown")  # moves to the newest release, not yet kept
+    expect(page.locator("#reviewbar")).to_be_hidden()
+    page.keyboard.press("Enter")
+    expect(page.locator("#review-count")).to_have_text("1")
+    expect(cell).to_have_class(re.compile(r"\bchanged\b"))
+    expect(cell.locator(".was-note")).to_have_text("was latest")
+    expect(cell.locator(".resolved")).to_be_hidden()
+    # Escape leaves a cell as it was.
+    other = page.locator('tr[data-name="crm"] td[data-manifest="prod"]')
+    other.locator("a.pin").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Escape")
+    expect(other.locator("select")).to_have_count(0)
+    expect(page.locator("#review-count")).to_have_text("1")
+    expect(other).not_to_have_class(re.compile(r"\bchanged\b"))
+    # Picking the cell's pin again drops its pending change.
+    cell.locator("a.pin").click()
+    cell.locator("select").select_option("latest")
+    expect(page.locator("#review-count")).to_have_text("0")
+    expect(cell.locator(".was-note")).to_have_count(0)
+    expect(cell.locator(".resolved")).to_be_visible()
+    assert eve.console.take() == []

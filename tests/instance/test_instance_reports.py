@@ -83,3 +83,19 @@ def test_the_live_state_pages_and_filters_in_the_database(repo: Repo, database_u
         assert [element.name for element in found] == ["nightly"]
         for wild in ("%", "_", "\\"):
             assert instance.live_page(query=wild) == ([], 0)  # taken literally, not as patterns
+
+
+def test_deployment_summaries_count_changes_without_reading_logs(
+    repo: Repo, database_url: str
+) -> None:
+    with open_instance(repo.hub, database_url, manifest="prod") as instance:
+        first = instance.deploy("test")
+        set_manifest(repo.hub, "prod", b"version: 1.0.0\nname: prod\napps: [oops\n")
+        failed = instance.deploy("test")
+        newest, oldest = instance.deployment_summaries(10)
+        assert (newest.id, newest.status, newest.change_count) == (failed.id, "ERROR", 0)
+        assert newest.errors == failed.errors
+        assert (oldest.id, oldest.change_count) == (first.id, len(first.changes))
+        assert oldest.change_count == 4
+        assert oldest.created_at == first.created_at
+        assert instance.deployment_summaries(1)[0].id == failed.id

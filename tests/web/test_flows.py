@@ -82,7 +82,9 @@ def test_a_version_taken_meanwhile_is_refused_beside_the_confirmation(
     browser: Make, demo: Hub
 ) -> None:
     eve = browser("eve")
-    confirm = eve.get("/elements/app/billing/releases/confirm?bump=minor&description=mine")
+    confirm = eve.post(
+        "/elements/app/billing/releases/confirm", {"bump": "minor", "description": "mine"}
+    )
     assert "Version 0.4.0" in confirm.text
     demo.create_release("billing", AUTHOR, version="0.4.0")  # another writer claims it first
     before = refs(demo.repo.path)
@@ -188,7 +190,10 @@ def test_hotfix_an_older_release_commit_a_fix_and_release_the_patch(
     assert b"Invoices v1.1" in on_branch
     assert b"\r" not in on_branch
 
-    confirm = eve.get("/elements/app/billing/hotfixes/0.1/release?description=Title+fix")
+    box = eve.get("/elements/app/billing/releases")
+    confirm = eve.submit(
+        box.form("/elements/app/billing/hotfixes/0.1/confirm"), description="Title fix"
+    )
     assert "release 0.1.1" in confirm.text
     made = eve.submit(confirm.form("/elements/app/billing/hotfixes/0.1/release"))
     assert "Patch release 0.1.1 of billing is ready on its branch" in made.text
@@ -543,3 +548,71 @@ def test_the_worst_form_inputs_get_a_message_and_change_nothing(
     assert long_name.status == 400
     assert "at most 2000 characters" in long_name.text
     assert refs(demo.repo.path) == before
+
+
+def test_a_long_description_survives_the_confirmation_and_going_back(browser: Make) -> None:
+    eve = browser("eve")
+    text = "Fixes, " * 1500  # 10,500 characters would not fit an address; 9,000 fit the form
+    text = text[:9000]
+    new = eve.get("/elements/app/billing/releases/new")
+    confirm = eve.submit(
+        new.form("/elements/app/billing/releases/confirm"), bump="major", description=text
+    )
+    assert confirm.status == 200
+    assert "Version 1.0.0" in confirm.text
+    assert confirm.form("/elements/app/billing/releases").fields["description"] == text
+    back = eve.submit(confirm.form("/elements/app/billing/releases/new"))
+    assert back.form("/elements/app/billing/releases/confirm").fields["description"] == text
+    assert back.form("/elements/app/billing/releases/confirm").fields["bump"] == "major"
+
+
+def test_the_picker_page_starts_at_the_cells_pin(browser: Make, demo: Hub) -> None:
+    eve = browser("eve")
+    billing = demo.element("billing").uuid
+    picker = eve.get(f"/settings/releases/pick?element={billing}&manifest=dev")
+    assert picker.form("/settings/releases/draft").fields["release"] == "latest"
+    eve.submit(picker.form("/settings/releases/draft"))  # nothing chosen: nothing pending
+    assert "No pending change" in eve.get("/settings/releases/review").text
+
+
+def test_a_merge_is_refused_when_the_branch_moved_since_the_page_was_shown(
+    browser: Make, demo: Hub
+) -> None:
+    eve, ada = browser("eve"), browser("ada")
+    change = demo.edit_file("billing", "main.rsx", b"<App first/>\n", AUTHOR)
+    assert change.pull_request is not None
+    number = change.pull_request.number
+    shown = ada.get(f"/pulls/{number}")
+    demo.edit_file("billing", "main.rsx", b"<App second/>\n", AUTHOR, branch=change.branch_name)
+    before = refs(demo.repo.path)
+    refused = ada.submit(shown.form(f"/pulls/{number}/merge"))
+    assert refused.status == 409
+    assert f"pull request #{number} has new commits since you opened it" in refused.text
+    assert refs(demo.repo.path) == before
+    merged = ada.submit(ada.get(f"/pulls/{number}").form(f"/pulls/{number}/merge"))
+    assert "is merged into main" in merged.text
+    assert demo.snapshot().read("apps/billing/main.rsx") == b"<App second/>\n"
+    assert eve.get(f"/pulls/{number}").status == 200
+
+
+def test_the_pickers_script_gets_json_errors_even_before_the_route(
+    browser: Make, demo: Hub
+) -> None:
+    eve = browser("eve")
+    eve.get("/settings/releases")
+    billing = demo.element("billing").uuid
+    data = {"element": billing, "manifest": "prod", "release": "0.2.0"}
+    forged = eve.request(
+        "POST",
+        "/settings/releases/draft",
+        data=data,
+        headers={"X-Requested-With": "fetch", "X-CSRF-Token": "forged"},
+    )
+    assert forged.status_code == 403
+    assert forged.json() == {"success": False, "message": forged.json()["message"]}
+    assert "security token" in forged.json()["message"]
+    signed_out = browser(None).request(
+        "POST", "/settings/releases/draft", data=data, headers={"X-Requested-With": "fetch"}
+    )
+    assert signed_out.status_code == 401
+    assert "sign in" in signed_out.json()["message"]

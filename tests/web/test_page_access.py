@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from fastapi import FastAPI
+from fastapi.responses import Response
 from hypothesis import given
 from hypothesis import strategies as st
 from web_support import PASSWORD, Browser
@@ -17,7 +18,7 @@ from mirel.api import create_app
 from mirel.instance import Instance
 from mirel.web import urls
 from mirel.web.accounts import list_users
-from mirel.web.auth import check_pages_declared, page_roles
+from mirel.web.auth import PUBLIC, check_pages_declared, page_roles
 from support import refs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,3 +229,21 @@ def test_pages_carry_security_headers_and_the_api_keeps_its_own(browser: Make) -
     assert headers["x-frame-options"] == "DENY"
     assert headers["cache-control"] == "no-store"
     assert "content-security-policy" not in eve.request("GET", "/api/v2/docs").headers
+
+
+def test_a_crash_is_a_500_page_with_the_page_headers(instance: Instance) -> None:
+    app = create_app(instance)
+
+    def boom() -> Response:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/boom", boom, methods=["GET"], dependencies=[PUBLIC])
+    client = Browser(app, raise_app_exceptions=False)
+    try:
+        answer = client.request("GET", "/boom")
+    finally:
+        client.close()
+    assert answer.status_code == 500
+    assert "Something went wrong" in answer.text
+    assert "a bug" not in answer.text
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]

@@ -41,7 +41,6 @@ READ_PAGES = [
 ]
 EDITOR_PAGES = [
     "/elements/app/billing/releases/new",
-    "/elements/app/billing/releases/confirm?bump=major&description=big",
     "/elements/app/billing/releases/0.3.0/delete",
     "/settings/manifests/new",
     "/settings/releases/review",

@@ -148,9 +148,9 @@ class Page:
 class Browser:
     """A client that keeps cookies and follows the pages' forms, without a browser engine."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, *, raise_app_exceptions: bool = True) -> None:
         self._runner = asyncio.Runner()
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
         self.client = httpx.AsyncClient(transport=transport, base_url="http://mirel.test")
         self.csrf = ""
 

@@ -61,8 +61,9 @@ def create_app(instance: Instance) -> FastAPI:
     # import would make mirel.api and mirel.web import each other.
     from mirel.web.app import install_web
 
-    install_web(app)
     install_error_pipeline(app)
+    # After the pipeline: the pages' headers wrap its last-resort 500 answer too.
+    install_web(app)
     check_declared(app)
     app.openapi = _openapi_without_422(app)  # type: ignore[method-assign]
     return app

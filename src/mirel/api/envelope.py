@@ -96,6 +96,8 @@ def _page_errors(request: StarletteRequest) -> PageErrors | None:
     """Return the page renderer when the request is for a page, None for the API."""
     if request.url.path == "/api" or request.url.path.startswith("/api/"):
         return None
+    if request.headers.get("x-requested-with") == "fetch":
+        return None  # a page's script asked: it reads the JSON envelope, not a page
     renderer: PageErrors | None = getattr(request.app.state, "page_errors", None)
     return renderer
 

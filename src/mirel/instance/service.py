@@ -185,6 +185,21 @@ class DeploymentView:
 
 
 @dataclass(frozen=True)
+class DeploymentSummary:
+    """One deployment without its log and changes (how many there are), for long lists."""
+
+    id: int
+    status: str
+    commit_sha: str | None
+    triggered_by: str | None
+    created_at: str
+    completed_at: str | None
+    manifest: str | None
+    change_count: int
+    errors: list[str]
+
+
+@dataclass(frozen=True)
 class Plan:
     """What a deploy of one commit would do: its changes and the problems that would stop it."""
 
@@ -547,14 +562,15 @@ class Instance:
                     self._fail(deployment_id, snapshot, manifest, problems, entry, verdict=True)
                 )
             return self._reported(self._switch(token, deployment_id, desired, commits, entry))
-        except LeaseLost as error:
-            return self._fail(deployment_id, snapshot, manifest, [str(error)], entry, verdict=False)
-        except MirelError as error:
-            return self._fail(deployment_id, snapshot, manifest, [str(error)], entry, verdict=False)
+        except (LeaseLost, MirelError) as error:
+            failed = self._fail(
+                deployment_id, snapshot, manifest, [str(error)], entry, verdict=False
+            )
         except Exception as error:
             log.exception("deployment %s failed", deployment_id)
             message = f"internal error: {type(error).__name__}: {error}".splitlines()[0]
-            return self._fail(deployment_id, snapshot, manifest, [message], entry, verdict=False)
+            failed = self._fail(deployment_id, snapshot, manifest, [message], entry, verdict=False)
+        return self._reported(failed)
 
     def _reported(self, deployment: DeploymentView) -> DeploymentView:
         """Tell the repository what this instance serves after a deploy, and return `deployment`.
@@ -804,6 +820,43 @@ class Instance:
                 select(Deployment).order_by(Deployment.id.desc()).limit(max(0, limit))
             )
             return [DeploymentView.from_row(row) for row in rows]
+
+    def deployment_summaries(self, limit: int = 100) -> list[DeploymentSummary]:
+        """Return the last `limit` deployments without their logs and changes, newest first.
+
+        A cold deploy's log has a line per element: a page of 100 deployments reads none of it.
+        """
+        changes = func.coalesce(func.json_array_length(Deployment.changes), 0)
+        with self.sessions() as session:
+            rows = session.execute(
+                select(
+                    Deployment.id,
+                    Deployment.status,
+                    Deployment.commit_sha,
+                    Deployment.triggered_by,
+                    Deployment.created_at,
+                    Deployment.completed_at,
+                    Deployment.manifest,
+                    changes,
+                    Deployment.errors,
+                )
+                .order_by(Deployment.id.desc())
+                .limit(max(0, limit))
+            )
+            return [
+                DeploymentSummary(
+                    id=row[0],
+                    status=row[1],
+                    commit_sha=row[2],
+                    triggered_by=row[3],
+                    created_at=rfc3339(row[4]) or "",
+                    completed_at=rfc3339(row[5]),
+                    manifest=row[6],
+                    change_count=int(row[7] or 0),
+                    errors=list(row[8] or []),
+                )
+                for row in rows
+            ]
 
     def deployment(self, deployment_id: int) -> DeploymentView:
         """Return one deployment; raise DeploymentNotFound."""

@@ -139,8 +139,9 @@ class Provider(Protocol):
         """Return the files a pull request changes, with their diffs."""
         ...
 
-    def merge(self, number: int, author: Author) -> PullRequest:
-        """Merge a pull request into the default branch and return it, merged."""
+    def merge(self, number: int, author: Author, expected_head: str | None = None) -> PullRequest:
+        """Merge a pull request into the default branch and return it, merged; with
+        `expected_head`, only if its branch is still at that commit."""
         ...
 
     def close(self, number: int, author: Author) -> PullRequest:

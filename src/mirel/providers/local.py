@@ -41,6 +41,7 @@ from mirel.errors import (
     InvalidInput,
     MergeConflict,
     MirelError,
+    PullRequestChanged,
     PullRequestNotFound,
     PullRequestNotOpen,
 )
@@ -61,6 +62,10 @@ def _now() -> str:
 
 
 SIGNATURE_HEADER = "X-Mirel-Signature"
+
+
+def _is_web_url(text: str) -> bool:
+    return re.fullmatch(r"https?://[^\s<>\"']+", text) is not None
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -401,13 +406,21 @@ class LocalProvider:
             for change, text in repo.patches(repo.tree_of(base), repo.tree_of(pull.head_sha))
         ]
 
-    def merge(self, number: int, author: Author) -> PullRequest:
-        """Merge a pull request into the default branch; raise MergeConflict naming paths."""
+    def merge(self, number: int, author: Author, expected_head: str | None = None) -> PullRequest:
+        """Merge a pull request into the default branch; raise MergeConflict naming paths.
+
+        With `expected_head` (the head its reviewer saw), a branch that moved since is refused.
+        """
         repo = self.repository
         record, _ = self._read(number)
         if record["state"] != PullState.OPEN:
             raise PullRequestNotOpen(f"pull request #{number} is already {record['state']}")
         head_sha = repo.branch_sha(record["head_branch"]) or record["head_sha"]
+        if expected_head is not None and head_sha != expected_head:
+            raise PullRequestChanged(
+                f"pull request #{number} has new commits since you opened it; look at its "
+                "changes again before merging"
+            )
         base_branch = record["base_branch"]
 
         def attempt() -> str:
@@ -530,9 +543,11 @@ class LocalProvider:
             if report is None:
                 try:
                     data = json.loads(self.repository.read_blob(entry.oid))
+                    url = data.get("url")
                     report = InstanceReport(
                         name=str(data["name"]),
-                        url=data.get("url"),
+                        # Shown as a link: only a web address, whatever a ref was made to hold.
+                        url=url if isinstance(url, str) and _is_web_url(url) else None,
                         manifest=data.get("manifest"),
                         commit_sha=data.get("commit_sha"),
                         status=str(data.get("status", "")),

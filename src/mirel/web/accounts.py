@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -22,7 +24,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -242,8 +244,10 @@ def _check_admin_left(session: Session, row: User) -> None:
     """Raise LastAdmin when `row` is the only admin."""
     if row.role != Role.ADMIN:
         return
-    admins = session.scalar(select(func.count()).select_from(User).where(User.role == Role.ADMIN))
-    if (admins or 0) <= 1:
+    # Locking the admins' rows (PostgreSQL) makes two admins demoting each other at once wait for
+    # one another, so that the second sees the first's change and keeps the last admin.
+    admins = session.scalars(select(User.id).where(User.role == Role.ADMIN).with_for_update()).all()
+    if len(admins) <= 1:
         raise LastAdmin(
             f"{row.username} is the only admin; make another user admin first, so that someone "
             "can still merge and manage users"
@@ -348,10 +352,31 @@ def close_session(sessions: sessionmaker[Session], id_hash: str) -> None:
 
 def save_draft(sessions: sessionmaker[Session], id_hash: str, draft: list[dict[str, Any]]) -> None:
     """Replace a session's pending pin changes."""
-    with sessions.begin() as session:
-        row = session.get(WebSession, id_hash)
-        if row is not None:
-            row.draft = draft
+    update_draft(sessions, id_hash, lambda _: draft)
+
+
+# One draft update at a time in this process (SQLite); PostgreSQL also locks the session's row,
+# for several processes. A picker that posts twice at once must not lose either change.
+_DRAFTS = threading.Lock()
+
+
+def update_draft(
+    sessions: sessionmaker[Session],
+    id_hash: str,
+    change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """Replace a session's pending pin changes by `change(current)` and return them.
+
+    Read and written in one transaction, so concurrent changes of one session are applied one
+    after the other. An exception from `change` leaves the draft as it was.
+    """
+    with _DRAFTS, sessions.begin() as session:
+        row = session.get(WebSession, id_hash, with_for_update=True)
+        if row is None:
+            return []
+        draft = change(list(row.draft or []))
+        row.draft = draft
+        return draft
 
 
 def add_flash(sessions: sessionmaker[Session], id_hash: str, message: dict[str, Any]) -> None:

@@ -13,7 +13,14 @@ from mirel.core.catalog import Element
 from mirel.core.kinds import KINDS
 from mirel.core.names import is_valid_name
 from mirel.core.versions import Version
-from mirel.errors import ElementNotFound, HotfixNotFound, InvalidInput, MirelError, NotFound
+from mirel.errors import (
+    ElementNotFound,
+    HotfixNotFound,
+    InvalidInput,
+    MirelError,
+    NotFound,
+    ReleaseNotFound,
+)
 from mirel.git.repository import CommitInfo
 from mirel.hub.service import Hub, ReleaseView
 from mirel.instance import Instance, LiveElementView
@@ -90,12 +97,12 @@ def hotfix_of(hub: Hub, element: Element, line: str) -> dict[str, object]:
     raise HotfixNotFound(f"{element.name} has no open hotfix for {line[:20]}")
 
 
-def release_of(page: ElementPage, version: str) -> ReleaseView:
-    """Return one release shown on an element's page; raise NotFound."""
-    for release in page.releases:
+def release_of(element: Element, releases: list[ReleaseView], version: str) -> ReleaseView:
+    """Return one release of an element's list; raise ReleaseNotFound."""
+    for release in releases:
         if str(release.version) == version:
             return release
-    raise NotFound(f"{page.element.name} has no release {version[:40]}")
+    raise ReleaseNotFound(f"{element.name} has no release {version[:40]} on the default branch")
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,16 @@ class MatrixPage:
     def pending(self) -> dict[tuple[str, str], dict[str, Any]]:
         """Return the pending changes by (manifest, element uuid)."""
         return {(change["manifest"], change["uuid"]): change for change in self.draft}
+
+
+def current_pin(hub: Hub, manifest: str, element_uuid: str) -> str | None:
+    """Return what a manifest on the default branch pins an element at (None: not listed, or
+    no such manifest yet)."""
+    try:
+        pin = hub.manifest(manifest).find(element_uuid)
+    except MirelError:
+        return None  # a manifest the pending changes create
+    return pin[1].release if pin is not None else None
 
 
 def draft_change(
@@ -127,12 +144,7 @@ def draft_change(
     found = {str(view.version) for view in hub.releases(element.reference)}
     if wanted not in (None, "latest") and wanted not in found:
         raise NotFound(f"{element.name} has no release {str(wanted)[:40]}; pick one of the list")
-    current: str | None = None
-    try:
-        pin = hub.manifest(manifest).find(element.uuid)
-        current = pin[1].release if pin is not None else None
-    except MirelError:
-        current = None  # a manifest made by this change
+    current = current_pin(hub, manifest, element.uuid)
     kept = [
         change
         for change in draft

@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
+from mirel.instance import SUCCESS
+from mirel.instance.service import UNFINISHED
 from mirel.web import urls
 from mirel.web.auth import AdminDep, ViewerDep, instance_of
 from mirel.web.forms import redirect, tell
@@ -23,7 +25,7 @@ def deployments(request: Request, viewer: ViewerDep) -> Response:
         request,
         viewer,
         "deployments.html",
-        deployments=instance.deployments(100),
+        deployments=instance.deployment_summaries(100),
         info=instance.info(),
         section="deployments",
     )
@@ -47,11 +49,16 @@ def deployment(
 def deploy_latest(request: Request, viewer: AdminDep) -> Response:
     """Deploy the default branch's head now, even when it was deployed already."""
     done = instance_of(request).deploy(viewer.user.username, force=True)
-    tell(
-        request,
-        viewer,
-        f"Deployment #{done.id} ended {done.status}"
-        + (f" with {len(done.errors)} problem(s)." if done.errors else "."),
-        kind="success" if done.status == "SUCCESS" else "error",
-    )
+    if done.status in UNFINISHED:
+        # Another deploy held the lease: it looks at the head again when it ends.
+        message, kind = (
+            f"Deployment #{done.id} is running; this instance deploys the head once more when "
+            "it ends.",
+            "success",
+        )
+    elif done.status == SUCCESS:
+        message, kind = f"Deployment #{done.id} ended SUCCESS.", "success"
+    else:
+        message, kind = f"Deployment #{done.id} ended ERROR: nothing went live.", "error"
+    tell(request, viewer, message, kind=kind)
     return redirect(urls.deployment(done.id))

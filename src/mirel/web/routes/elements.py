@@ -67,16 +67,9 @@ def _bump(text: str) -> Bump:
         raise InvalidInput(f"choose major, minor or patch, not {text[:20]!r}") from None
 
 
-@router.get("/releases/new", response_class=HTMLResponse)
-def new_release(
-    request: Request,
-    viewer: EditorDep,
-    kind: str,
-    name: str,
-    bump: Search = "minor",
-    description: Search = "",
-) -> Response:
-    """Return the Create new form: Major, Minor or Patch with the number each gives."""
+def _new_release(
+    request: Request, viewer: Viewer, kind: str, name: str, bump: str, description: str
+) -> HTMLResponse:
     hub = instance_of(request).hub
     element = element_at(hub, kind, name)
     return page(
@@ -117,14 +110,39 @@ def _confirm(
     )
 
 
-@router.get("/releases/confirm", response_class=HTMLResponse)
+@router.get("/releases/new", response_class=HTMLResponse)
+def new_release(
+    request: Request, viewer: EditorDep, kind: str, name: str, bump: Search = "minor"
+) -> Response:
+    """Return the Create new form: Major, Minor or Patch with the number each gives."""
+    return _new_release(request, viewer, kind, name, bump, "")
+
+
+# The two steps before a release is created are posts that change nothing: a description can be
+# longer than an address may be, and it must survive going back and forth.
+
+
+@router.post("/releases/new", response_class=HTMLResponse)
+def new_release_again(
+    request: Request,
+    viewer: EditorDep,
+    kind: str,
+    name: str,
+    bump: Text = "minor",
+    description: Text = "",
+) -> Response:
+    """Return the Create new form again with what was chosen (Back from the confirmation)."""
+    return _new_release(request, viewer, kind, name, bump, description)
+
+
+@router.post("/releases/confirm", response_class=HTMLResponse)
 def confirm_release(
     request: Request,
     viewer: EditorDep,
     kind: str,
     name: str,
-    bump: Search = "minor",
-    description: Search = "",
+    bump: Text = "minor",
+    description: Text = "",
 ) -> Response:
     """Return the confirmation step: the version and description the release will have."""
     return _confirm(request, viewer, kind, name, bump, description)
@@ -228,22 +246,34 @@ def compare(
     )
 
 
+def _delete_page(
+    request: Request,
+    viewer: Viewer,
+    kind: str,
+    name: str,
+    version: str,
+    form_error: FormError = NO_ERROR,
+) -> HTMLResponse:
+    hub = instance_of(request).hub
+    element = element_at(hub, kind, name)
+    return page(
+        request,
+        viewer,
+        "release_delete.html",
+        status=form_error.status,
+        element=element,
+        release=release_of(element, hub.releases(element.reference), version),
+        form_error=form_error,
+        section="home",
+    )
+
+
 @router.get("/releases/{version}/delete", response_class=HTMLResponse)
 def confirm_delete(
     request: Request, viewer: EditorDep, kind: str, name: str, version: str
 ) -> Response:
     """Return the confirmation step of deleting a release (or why it cannot go)."""
-    instance = instance_of(request)
-    view = element_page(instance.hub, instance, element_at(instance.hub, kind, name), None)
-    return page(
-        request,
-        viewer,
-        "release_delete.html",
-        view=view,
-        release=release_of(view, version),
-        form_error=NO_ERROR,
-        section="home",
-    )
+    return _delete_page(request, viewer, kind, name, version)
 
 
 @router.post("/releases/{version}/delete", response_class=HTMLResponse)
@@ -251,22 +281,13 @@ def delete_release(
     request: Request, viewer: EditorDep, kind: str, name: str, version: str
 ) -> Response:
     """Propose removing a release's artifact; refused while a manifest pins it."""
-    instance = instance_of(request)
-    element = element_at(instance.hub, kind, name)
+    hub = instance_of(request).hub
+    element = element_at(hub, kind, name)
     try:
-        change = instance.hub.delete_release(element.reference, version, viewer.author)
+        change = hub.delete_release(element.reference, version, viewer.author)
     except MirelError as error:
-        view = element_page(instance.hub, instance, element, None)
-        return page(
-            request,
-            viewer,
-            "release_delete.html",
-            status=error.http_status,
-            view=view,
-            release=release_of(view, version),
-            form_error=FormError.of("delete-release", error),
-            section="home",
-        )
+        failed = FormError.of("delete-release", error)
+        return _delete_page(request, viewer, kind, name, version, failed)
     tell_change(request, viewer, f"Deleting release {version} of {element.name}.", change)
     return redirect(urls.element(kind, name, releases=True))
 
@@ -301,9 +322,17 @@ def _patch_confirm(
 
 @router.get("/hotfixes/{line}/release", response_class=HTMLResponse)
 def confirm_patch_release(
-    request: Request, viewer: EditorDep, kind: str, name: str, line: str, description: Search = ""
+    request: Request, viewer: EditorDep, kind: str, name: str, line: str
 ) -> Response:
     """Return the confirmation step of a hotfix's patch release."""
+    return _patch_confirm(request, viewer, kind, name, line, "")
+
+
+@router.post("/hotfixes/{line}/confirm", response_class=HTMLResponse)
+def confirm_patch_release_described(
+    request: Request, viewer: EditorDep, kind: str, name: str, line: str, description: Text = ""
+) -> Response:
+    """Return the confirmation step of a patch release with the description already written."""
     return _patch_confirm(request, viewer, kind, name, line, description)
 
 

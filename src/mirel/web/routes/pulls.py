@@ -75,11 +75,12 @@ def pull(request: Request, viewer: ViewerDep, number: Number) -> Response:
 
 
 @router.post("/pulls/{number}/merge", response_class=HTMLResponse)
-def merge(request: Request, viewer: AdminDep, number: Number) -> Response:
-    """Merge a pull request into the default branch; instances deploy it next."""
+def merge(request: Request, viewer: AdminDep, number: Number, head_sha: Text = "") -> Response:
+    """Merge a pull request into the default branch, as it was shown (`head_sha`); instances
+    deploy it next."""
     provider = instance_of(request).hub.provider
     try:
-        merged = provider.merge(number, viewer.author)
+        merged = provider.merge(number, viewer.author, head_sha or None)
     except MirelError as error:
         return _pull(request, viewer, number, FormError.of("merge", error))
     tell(

@@ -22,6 +22,7 @@ from mirel.web.accounts import (
     save_draft,
     set_password,
     set_role,
+    update_draft,
 )
 from mirel.web.auth import AdminDep, EditorDep, Viewer, ViewerDep, instance_of
 from mirel.web.forms import (
@@ -37,7 +38,7 @@ from mirel.web.forms import (
     tell_change,
 )
 from mirel.web.render import page
-from mirel.web.views import MatrixPage, draft_change
+from mirel.web.views import MatrixPage, current_pin, draft_change
 
 router = APIRouter()
 
@@ -249,7 +250,7 @@ def pick(
     """Return the release picker of one cell (the Releases tab without JavaScript)."""
     hub = instance_of(request).hub
     chosen = hub.element(element)
-    current = next(
+    pending = next(
         (
             change
             for change in viewer.session.draft
@@ -263,8 +264,10 @@ def pick(
         "pick.html",
         element=chosen,
         manifest=manifest,
-        releases=[str(view.version) for view in hub.releases(chosen.uuid)],
-        pending=current,
+        releases=[str(view.version) for view in hub.releases(chosen.reference)],
+        pending=pending,
+        # What the cell shows now: the pending change, else the pin on the default branch.
+        chosen=pending["release"] if pending else current_pin(hub, manifest, chosen.uuid),
         back=urls.safe_next(back, "/settings/releases"),
         form_error=NO_ERROR,
         section="releases",
@@ -287,13 +290,12 @@ def add_to_draft(
 ) -> Response:
     """Add one cell's change to the pending changes (or drop it when it restores the pin)."""
     instance = instance_of(request)
-    try:
-        draft = draft_change(instance.hub, viewer.session.draft, manifest, element, release)
-    except MirelError as error:
-        if _wants_json(request):
-            return JSONResponse({"message": error.message}, status_code=error.http_status)
-        raise
-    save_draft(instance.sessions, viewer.session.id_hash, draft)
+    # A refusal goes through the error pipeline: a page, or for the script the JSON envelope.
+    draft = update_draft(
+        instance.sessions,
+        viewer.session.id_hash,
+        lambda current: draft_change(instance.hub, current, manifest, element, release),
+    )
     if _wants_json(request):
         return JSONResponse({"count": len(draft), "changes": draft})
     return redirect(urls.safe_next(back, "/settings/releases"))

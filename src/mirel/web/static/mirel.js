@@ -63,6 +63,40 @@
     note.textContent = message;
   }
 
+  function clearErrors(cell) {
+    cell.querySelectorAll(".note.error-note").forEach(function (note) {
+      note.remove();
+    });
+  }
+
+  // After a change was kept: the cell shows the new value and what it was, nothing stale.
+  function showChosen(cell, link, value) {
+    var original = link.getAttribute("data-current") || "";
+    link.setAttribute("data-chosen", value);
+    var label = link.querySelector(".value");
+    if (label) {
+      label.textContent = value === "" ? "\u2014" : value;
+    }
+    var resolved = link.querySelector(".resolved");
+    if (resolved) {
+      resolved.hidden = value !== original;
+    }
+    var was = cell.querySelector(".note.was-note");
+    if (value === original) {
+      if (was) {
+        was.remove();
+      }
+    } else {
+      if (!was) {
+        was = document.createElement("span");
+        was.className = "note was-note";
+        link.insertAdjacentElement("afterend", was);
+      }
+      was.textContent = "was " + (original === "" ? "not in manifest" : original);
+    }
+    cell.classList.toggle("changed", value !== original);
+  }
+
   function openPicker(link) {
     var cell = link.closest("td.cell");
     var row = link.closest("tr");
@@ -74,7 +108,8 @@
     var select = document.createElement("select");
     select.setAttribute(
       "aria-label",
-      "Release of " + row.getAttribute("data-name") + " in " + cell.getAttribute("data-manifest")
+      "Release of " + row.getAttribute("data-name") + " in " + cell.getAttribute("data-manifest") +
+        "; Enter keeps it, Escape cancels"
     );
     select.appendChild(option("", "not in manifest", chosen === ""));
     select.appendChild(option("latest", "latest", chosen === "latest"));
@@ -84,27 +119,26 @@
     link.hidden = true;
     cell.insertBefore(select, link);
     select.focus();
+    // Arrow keys change a closed list's value at once: from the keyboard, a choice is kept on
+    // Enter or on leaving the list; a pick with the mouse is kept at once.
+    var byKeyboard = false;
+    var done = false;
 
     function close() {
+      done = true;
       select.remove();
       link.hidden = false;
     }
 
-    select.addEventListener("keydown", function (event) {
-      if (event.key === "Escape") {
-        close();
-        link.focus();
+    function keep() {
+      if (done) {
+        return;
       }
-    });
-    select.addEventListener("blur", function () {
-      // Let a change event that caused the blur run first.
-      window.setTimeout(function () {
-        if (document.activeElement !== select && select.isConnected && !select.disabled) {
-          close();
-        }
-      }, 150);
-    });
-    select.addEventListener("change", function () {
+      if (select.value === chosen) {
+        close();
+        return;
+      }
+      done = true;
       select.disabled = true;
       var body = new URLSearchParams();
       body.set("element", row.getAttribute("data-element"));
@@ -121,32 +155,61 @@
         body: body.toString()
       })
         .then(function (answer) {
+          if (answer.status === 401) {
+            window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname +
+              window.location.search));
+            return null;
+          }
           return answer.json().then(function (data) {
             return { ok: answer.ok, data: data };
           });
         })
         .then(function (result) {
-          if (!result.ok) {
-            close();
-            showError(cell, result.data.message || "that change was refused");
+          if (result === null) {
             return;
           }
           var value = select.value;
-          var original = link.getAttribute("data-current") || "";
-          link.setAttribute("data-chosen", value);
-          var label = link.querySelector(".value");
-          if (label) {
-            label.textContent = value === "" ? "—" : value;
+          select.remove();
+          link.hidden = false;
+          clearErrors(cell);
+          if (!result.ok) {
+            showError(cell, result.data.message || "that change was refused");
+            return;
           }
-          cell.classList.toggle("changed", value !== original);
+          showChosen(cell, link, value);
           showCount(result.data.count);
-          close();
           link.focus();
         })
         .catch(function () {
-          close();
-          showError(cell, "the server could not be reached; try again");
+          select.remove();
+          link.hidden = false;
+          showError(cell, "the server did not answer; try again");
         });
+    }
+
+    select.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        close();
+        link.focus();
+      } else if (event.key === "Enter") {
+        event.preventDefault();
+        keep();
+      } else {
+        byKeyboard = true;
+      }
+    });
+    select.addEventListener("change", function () {
+      if (!byKeyboard) {
+        keep();
+      }
+    });
+    select.addEventListener("blur", function () {
+      window.setTimeout(function () {
+        if (!done && document.activeElement !== select) {
+          keep();
+        }
+      }, 100);
     });
   }
 
