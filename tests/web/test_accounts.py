@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -30,6 +32,7 @@ from mirel.web.accounts import (
     set_password,
     set_role,
     take_flash,
+    update_draft,
 )
 
 
@@ -154,3 +157,31 @@ def test_a_new_password_ends_the_users_sessions(sessions: sessionmaker[Session])
     assert load_session(sessions, secret) is None
     with pytest.raises(UserExists):
         put_user(sessions, "ada", "$argon2id$x", "admin", replace=False)
+
+
+def test_concurrent_draft_changes_of_one_session_are_all_kept(
+    sessions: sessionmaker[Session],
+) -> None:
+    user = create_user(sessions, "ada", "s3cret-pass", "editor")
+    session = load_session(sessions, open_session(sessions, user))
+    assert session is not None
+    start = threading.Barrier(8)
+
+    def add(index: int) -> None:
+        start.wait()
+
+        def change(draft: list[dict[str, object]]) -> list[dict[str, object]]:
+            time.sleep(0.01)  # widen the window a lost update would need
+            return [*draft, {"manifest": f"m{index}", "uuid": "u", "release": "latest"}]
+
+        update_draft(sessions, session.id_hash, change)
+
+    threads = [threading.Thread(target=add, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with sessions() as db:
+        row = db.get(WebSession, session.id_hash)
+        assert row is not None
+        assert sorted(change["manifest"] for change in row.draft) == [f"m{i}" for i in range(8)]
