@@ -224,15 +224,6 @@ def list_users(sessions: sessionmaker[Session]) -> list[UserInfo]:
         return [_info(row) for row in session.scalars(select(User).order_by(User.username))]
 
 
-def get_user(sessions: sessionmaker[Session], user_id: int) -> UserInfo:
-    """Return one user by id; raise UserNotFound."""
-    with sessions() as session:
-        row = session.get(User, user_id) if 0 < user_id < 2**31 else None
-        if row is None:
-            raise UserNotFound(f"there is no user {user_id}; the Users page lists them")
-        return _info(row)
-
-
 def _row_named(session: Session, username: str) -> User:
     row = session.scalars(select(User).where(User.username == username)).first()
     if row is None:
