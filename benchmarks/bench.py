@@ -200,7 +200,9 @@ def run(args: argparse.Namespace) -> list[Row]:
 
         say("create a release")
         element = generated.elements[-1]
-        took, _ = timed(lambda: generated.hub.create_release(element.name, AUTHOR, bump=Bump.MINOR))
+        took, _ = timed(
+            lambda: generated.hub.releases.create(element.name, AUTHOR, bump=Bump.MINOR)
+        )
         rows.append(Row("create one release", took, "artifact, branch and pull request"))
         return rows
     finally:
@@ -253,15 +255,15 @@ def measure_instance(
 
         say("deploy after one pin changed")
         element = generated.elements[0]
-        current = hub.manifest(MANIFEST).find(element.uuid)
+        current = hub.catalog.manifest(MANIFEST).find(element.uuid)
         assert current is not None
         # Another release than the one served: `latest` serves the highest, so the lowest differs.
         other = next(v for v in element.versions if v != current[1].release)
         if current[1].release == LATEST:
             other = element.versions[0]
-        pull = hub.set_pin(MANIFEST, element.uuid, other, AUTHOR).pull_request
+        pull = hub.manifests.set_pin(MANIFEST, element.uuid, other, AUTHOR).pull_request
         assert pull is not None
-        took_merge, _ = timed(lambda: hub.provider.merge(pull.number, AUTHOR))
+        took_merge, _ = timed(lambda: hub.pulls.merge(pull.number, AUTHOR))
         unpacked = instance.unpacked_count
         took, deployment = timed(lambda: _deploy(instance))
         rows.append(

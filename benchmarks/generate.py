@@ -23,7 +23,7 @@ from mirel.core.kinds import APP, KINDS, WORKFLOW, ElementKind
 from mirel.core.manifest import LATEST, Manifest, Pin, manifest_path, write_manifest
 from mirel.core.versions import Version
 from mirel.git.repository import HEADS, Author
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 
 AUTHOR = Author("mirel bench", "bench@mirel.invalid")
 CREATED_AT = "2024-05-01T12:00:00Z"

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 from support import AUTHOR, AUTHOR_TEXT, CliResult, main
 
 

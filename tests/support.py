@@ -12,7 +12,7 @@ import pygit2
 from mirel.cli.main import main
 from mirel.core.kinds import KINDS
 from mirel.git.repository import Author
-from mirel.hub.service import ChangeRequest, Hub
+from mirel.hub import ChangeRequest, Hub
 
 AUTHOR = Author("Test Author", "test@example.com")
 AUTHOR_TEXT = str(AUTHOR)
@@ -21,20 +21,20 @@ AUTHOR_TEXT = str(AUTHOR)
 def merge(hub: Hub, change: ChangeRequest) -> str:
     """Merge a change's pull request and return the new default-branch tip."""
     assert change.pull_request is not None
-    hub.provider.merge(change.pull_request.number, AUTHOR)
+    hub.pulls.merge(change.pull_request.number, AUTHOR)
     return hub.head()
 
 
 def add_element(hub: Hub, kind: str, name: str, files: dict[str, bytes] | None = None) -> str:
     """Add and merge an element; return its uuid."""
     content = files or {"main.rsx": f"<App name='{name}'/>\n".encode()}
-    merge(hub, hub.add_element(KINDS.get(kind), name, content, AUTHOR))
-    return hub.element(f"{kind}/{name}").uuid
+    merge(hub, hub.elements.add(KINDS.get(kind), name, content, AUTHOR))
+    return hub.catalog.element(f"{kind}/{name}").uuid
 
 
 def release(hub: Hub, name: str, version: str, description: str = "") -> None:
     """Create and merge a release with an explicit version."""
-    merge(hub, hub.create_release(name, AUTHOR, version=version, description=description))
+    merge(hub, hub.releases.create(name, AUTHOR, version=version, description=description))
 
 
 def refs(path: Path) -> dict[str, str]:

@@ -232,3 +232,10 @@ class InternalError(MirelError):
 
     exit_code = 3
     http_status = 500
+
+
+# -- not user errors: signals between mirel's own layers ------------------------------------------
+
+
+class RefRaced(Exception):
+    """A reference moved, was locked by another writer, or already exists; the caller may retry."""

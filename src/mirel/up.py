@@ -44,8 +44,9 @@ from rich.markup import escape
 
 from mirel.api.tokens import SCOPES, create_token, list_tokens, revoke_token, store_token
 from mirel.db.engine import make_engine, migrate, session_factory
-from mirel.demo import build_demo
 from mirel.errors import InvalidInput, MirelError
+from mirel.hub.demo import build_demo
+from mirel.providers.hooks import DeployHooks
 from mirel.web.accounts import Role, hash_password, put_user
 
 INSTANCES = ("dev", "staging", "prod")
@@ -333,10 +334,11 @@ def run_fleet(
     hub = build_demo(folder)
     repo = hub.repo.path
     secret = secrets.token_urlsafe(32)
+    hooks = DeployHooks(hub.repo.git_dir)
     for member in members:
         # Registering again replaces the secret of the same URL: hooks of earlier runs on these
         # ports are reused, never duplicated.
-        hub.provider.hooks.add(member.hook_url, secret)
+        hooks.add(member.hook_url, secret)
     login = admin_credentials(members)
     processes: list[subprocess.Popen[bytes]] = []
     with _stop_on_signals():

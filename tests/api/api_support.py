@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from mirel.api import API_PREFIX
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 
 SECRET = "test-webhook-secret"
 

@@ -10,7 +10,7 @@ from api_support import SECRET, Api, Seed, TokenMaker
 
 from mirel.api import create_app
 from mirel.api.tokens import SCOPES, create_token
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 from mirel.instance import Instance
 from mirel.settings import Settings
 from support import AUTHOR, add_element, merge, release
@@ -25,12 +25,12 @@ def seed_repository(hub: Hub) -> Seed:
     draft = add_element(hub, "app", "draft")
     release(hub, "billing", "1.0.0", "first")
     hub_files = {"main.rsx": b"<App name='billing' v='2'/>\n"}
-    merge(hub, hub.push_element("billing", hub_files, AUTHOR))
+    merge(hub, hub.elements.push("billing", hub_files, AUTHOR))
     release(hub, "billing", "1.1.0", "second")
     release(hub, "nightly", "1.0.0", "night")
-    merge(hub, hub.set_pin("dev", billing, "latest", AUTHOR))
-    merge(hub, hub.set_pin("dev", nightly, "1.0.0", AUTHOR))
-    merge(hub, hub.set_pin("prod", billing, "1.0.0", AUTHOR))
+    merge(hub, hub.manifests.set_pin("dev", billing, "latest", AUTHOR))
+    merge(hub, hub.manifests.set_pin("dev", nightly, "1.0.0", AUTHOR))
+    merge(hub, hub.manifests.set_pin("prod", billing, "1.0.0", AUTHOR))
     return Seed(hub, billing, nightly, draft)
 
 

@@ -12,7 +12,7 @@ from api_support import Api, Seed, TokenMaker, assert_change_request, data, fail
 
 from mirel.core.manifest import manifest_path, parse_manifest
 from mirel.git.repository import HEADS
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 from support import AUTHOR, merge
 
 RELEASE_KEYS = {
@@ -97,7 +97,7 @@ def test_put_manifest_creates_or_overwrites(api: Api, token: str, seed: Seed) ->
         **body["manifest"],  # type: ignore[dict-item]
     }
     assert seed.hub.repo.commit(found["commit_sha"]).summary == "Stage billing 1.1.0"
-    pull = seed.hub.provider.get(found["pull_request"]["number"])
+    pull = seed.hub.pulls.get(found["pull_request"]["number"])
     assert pull.head_branch == found["branch_name"]
 
 
@@ -366,7 +366,7 @@ def test_deployment_by_id(api: Api, token: str) -> None:
 
 def test_deployments_newest_first(api: Api, token: str, seed: Seed) -> None:
     first = data(api.post("/source_control/deploy", token))
-    merge(seed.hub, seed.hub.set_pin("dev", seed.billing, "1.0.0", AUTHOR))
+    merge(seed.hub, seed.hub.manifests.set_pin("dev", seed.billing, "1.0.0", AUTHOR))
     second = data(api.post("/source_control/deploy", token))
     assert second["id"] != first["id"]
     found = data(api.get("/source_control/deployments", token))

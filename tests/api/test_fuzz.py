@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from mirel.providers.local import SIGNATURE_HEADER, sign
+from mirel.providers.hooks import SIGNATURE_HEADER, sign
 
 EXAMPLES_PER_OPERATION = 12
 

@@ -15,7 +15,7 @@ from api_support import Api, Seed, TokenMaker, assert_change_request, data, fail
 from mirel.core.manifest import manifest_path, parse_manifest
 from mirel.git.repository import HEADS
 from mirel.instance import Instance
-from mirel.providers.local import SIGNATURE_HEADER, sign
+from mirel.providers.hooks import SIGNATURE_HEADER, sign
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_create_element(api: Api, token: str, seed: Seed) -> None:
     metadata = json.loads(snapshot.read("workflows/weekly/metadata.json") or b"")
     assert metadata["name"] == "weekly"
     merge(api, token, found)
-    assert seed.hub.element("weekly").kind.name == "workflow"
+    assert seed.hub.catalog.element("weekly").kind.name == "workflow"
 
 
 @pytest.mark.parametrize(
@@ -307,7 +307,7 @@ def test_merge_through_the_api_calls_the_deploy_hooks(
     merged = merge(api, token, change)
     assert merged["state"] == "merged"
     assert merged["merged_by"].startswith("api-user <")
-    assert seed.hub.manifest("prod").find(seed.billing)[1].release == "1.1.0"  # type: ignore[index]
+    assert seed.hub.catalog.manifest("prod").find(seed.billing)[1].release == "1.1.0"  # type: ignore[index]
     ((headers, body),) = received
     assert json.loads(body)["commit_sha"] == seed.hub.head()
     assert headers[SIGNATURE_HEADER] == sign(body, "hook-secret")

@@ -10,7 +10,7 @@ from api_support import SECRET, Api, Seed, data, failed
 
 from mirel.api import create_app
 from mirel.instance import Instance
-from mirel.providers.local import SIGNATURE_HEADER, sign
+from mirel.providers.hooks import SIGNATURE_HEADER, sign
 from mirel.settings import Settings
 
 BODY = json.dumps({"event": "merge", "branch": "main"}).encode()

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import pygit2
 
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 from support import CliResult
 
 BILLING_V1 = {"main.rsx": b"<App v=1/>\n", "lib/query1.sql": b"select 1;\n"}

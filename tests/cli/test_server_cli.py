@@ -16,7 +16,7 @@ from cli_support import Cli
 
 from mirel.api.tokens import SCOPES, authenticate
 from mirel.db.engine import make_engine, session_factory
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 
 
 @pytest.fixture

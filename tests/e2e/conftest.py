@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from e2e_support import Fleet, Server, free_ports, start_fleet, start_server, stop
 
-from mirel.demo import build_demo
+from mirel.hub.demo import build_demo
 from support import main
 
 

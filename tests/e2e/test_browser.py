@@ -24,7 +24,7 @@ from browser_support import (
 from e2e_support import Fleet, free_ports, start_fleet
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 from support import refs
 
 pytestmark = pytest.mark.slow
@@ -322,7 +322,7 @@ def test_a_form_post_without_the_csrf_token_is_refused(person: People, ui: Fleet
 def test_every_page_renders_without_a_console_error(person: People, ui: Fleet) -> None:
     admin = person("admin")
     hub = Hub.open(ui.repo)
-    crm = hub.element("crm").uuid
+    crm = hub.catalog.element("crm").uuid
     pages = [
         *VIEWER_PAGES,
         "/elements/workflow/nightly-sync/releases",

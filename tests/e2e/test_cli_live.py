@@ -9,7 +9,7 @@ from e2e_support import Server
 
 from mirel.core.manifest import manifest_path
 from mirel.git.repository import HEADS, Author
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 from support import CliResult
 
 Cli = Callable[..., CliResult]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from e2e_support import Api, Fleet, start_fleet, wait_until
 
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ def merge(api: Api, change: dict[str, object]) -> dict[str, object]:
 
 
 def test_up_serves_each_manifest_on_its_own_instance(fleet: Fleet) -> None:
-    billing = Hub.open(fleet.repo).element("billing").uuid
+    billing = Hub.open(fleet.repo).catalog.element("billing").uuid
     for name in ("dev", "staging", "prod"):
         info = fleet.api(name).get("/instance")
         assert info["name"] == name
@@ -79,7 +79,7 @@ def test_the_printed_admin_login_signs_in_on_every_instance(fleet: Fleet) -> Non
 
 def test_a_merged_pin_reaches_its_instance_at_once_and_only_it(fleet: Fleet) -> None:
     dev, staging, prod = fleet.api("dev"), fleet.api("staging"), fleet.api("prod")
-    billing = Hub.open(fleet.repo).element("billing").uuid
+    billing = Hub.open(fleet.repo).catalog.element("billing").uuid
 
     # New source on the default branch, then a release of it, both through dev's API.
     change = dev.post(
@@ -124,7 +124,7 @@ def test_a_merged_pin_reaches_its_instance_at_once_and_only_it(fleet: Fleet) -> 
     assert serving(staging, billing) == "0.4.0"
     assert serving(dev, billing) == "0.4.0"
     # Every other element stays where it was on prod.
-    crm = Hub.open(fleet.repo).element("crm").uuid
+    crm = Hub.open(fleet.repo).catalog.element("crm").uuid
     assert serving(prod, crm) == "0.1.0"
 
 
@@ -138,7 +138,7 @@ def test_up_stops_its_servers_on_sigterm_and_comes_back(fleet: Fleet) -> None:
 
 
 def test_up_again_reuses_the_folder_with_a_new_token(fleet: Fleet) -> None:
-    billing = Hub.open(fleet.repo).element("billing").uuid
+    billing = Hub.open(fleet.repo).catalog.element("billing").uuid
     change = fleet.api("dev").put(f"/source_control/manifests/prod/{billing}", {"release": "0.2.0"})
     merge(fleet.api("dev"), change)
     wait_until(lambda: serving(fleet.api("prod"), billing) == "0.2.0", 2.0, "prod serves 0.2.0")

@@ -10,8 +10,8 @@ from e2e_support import Api, free_ports, start_server, stop, wait_until
 
 from mirel.api.tokens import SCOPES, create_token
 from mirel.db.engine import make_engine, migrate, session_factory
-from mirel.demo import DEMO_AUTHOR, build_demo
-from mirel.providers.local import sign
+from mirel.hub.demo import DEMO_AUTHOR, build_demo
+from mirel.providers.hooks import sign
 
 pytestmark = pytest.mark.slow
 
@@ -45,11 +45,11 @@ def test_settings_from_the_environment_and_the_poller(tmp_path: Path) -> None:
         assert info["manifest"] == "staging"
         # The poller deploys at start, then picks up a merge with no hook registered.
         wait_until(lambda: api.get("/instance")["deployed_commit"], 10, "the first deploy")
-        billing = hub.element("billing").uuid
+        billing = hub.catalog.element("billing").uuid
         assert api.get(f"/elements/{billing}")["live_release"] == "0.2.0"
-        change = hub.set_pin("staging", "billing", "0.3.0", DEMO_AUTHOR)
+        change = hub.manifests.set_pin("staging", "billing", "0.3.0", DEMO_AUTHOR)
         assert change.pull_request is not None
-        hub.provider.merge(change.pull_request.number, DEMO_AUTHOR)
+        hub.pulls.merge(change.pull_request.number, DEMO_AUTHOR)
         wait_until(
             lambda: api.get(f"/elements/{billing}")["live_release"] == "0.3.0",
             10,
@@ -91,10 +91,10 @@ def test_webhooks_need_the_signature(tmp_path: Path) -> None:
 
         # The repository's own deploy hook, as `mirel up` registers it: a merge deploys at once.
         hub.provider.hooks.add(hook, secret)
-        change = hub.set_pin("prod", "crm", "0.2.0", DEMO_AUTHOR)
+        change = hub.manifests.set_pin("prod", "crm", "0.2.0", DEMO_AUTHOR)
         assert change.pull_request is not None
-        hub.provider.merge(change.pull_request.number, DEMO_AUTHOR)
-        crm = hub.element("crm").uuid
+        hub.pulls.merge(change.pull_request.number, DEMO_AUTHOR)
+        crm = hub.catalog.element("crm").uuid
         assert api.get(f"/elements/{crm}")["live_release"] == "0.2.0"
     finally:
         api.close()

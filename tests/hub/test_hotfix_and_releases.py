@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import pytest
 
+from mirel.api.models import Matrix
 from mirel.core.artifact import read_artifact
 from mirel.core.catalog import releases_of
 from mirel.core.rules import hotfix_branch, release_branch
@@ -18,20 +19,21 @@ from mirel.errors import (
     ReleasePinned,
 )
 from mirel.git.repository import HEADS
-from mirel.hub.service import Hub
+from mirel.hub import Hub
+from mirel.hub.matrix import matrix
 from support import AUTHOR, add_element, merge, refs, release
 
 
 def push(hub: Hub, name: str, files: Mapping[str, bytes], branch: str | None = None) -> None:
     """Commit new content of an element: merged on main, or straight onto `branch`."""
-    change = hub.push_element(name, files, AUTHOR, branch=branch)
+    change = hub.elements.push(name, files, AUTHOR, branch=branch)
     if branch is None:
         merge(hub, change)
 
 
 def release_files(hub: Hub, name: str, version: str) -> dict[str, bytes]:
     """Return the files inside one release artifact on the default branch."""
-    element = hub.element(name)
+    element = hub.catalog.element(name)
     path = element.kind.artifact_path(element.uuid, version)
     data = hub.snapshot().read(path)
     assert data is not None, f"{path} is not on the default branch"
@@ -47,8 +49,8 @@ def added_paths(hub: Hub, before: str, after: str) -> list[tuple[str, str]]:
 
 
 def cell(hub: Hub, name: str, manifest: str) -> dict[str, object]:
-    """Return what the matrix says one manifest serves for one element."""
-    rows = hub.matrix()["elements"]
+    """Return what the matrix says one manifest serves for one element (as the API shows it)."""
+    rows = Matrix.of(matrix(hub.catalog)).model_dump()["elements"]
     assert isinstance(rows, list)
     row = next(row for row in rows if row["name"] == name)
     pins = row["pins"]
@@ -81,30 +83,34 @@ def test_a_regular_release_at_or_below_the_highest_is_refused(
 ) -> None:
     before = refs(hub.repo.path)
     with pytest.raises(ReleaseExists) as raised:
-        hub.create_release("billing", AUTHOR, version=version)
+        hub.releases.create("billing", AUTHOR, version=version)
     assert "hotfix" in str(raised.value)
     assert refs(hub.repo.path) == before  # no branch, no pull request
 
 
 def test_a_regular_release_below_a_claimed_version_is_refused(hub: Hub, billing: str) -> None:
-    open_release = hub.create_release("billing", AUTHOR, version="3.0.0")
+    open_release = hub.releases.create("billing", AUTHOR, version="3.0.0")
     assert open_release.branch_name == release_branch(
-        hub.element("billing").kind, billing, Version(3, 0, 0)
+        hub.catalog.element("billing").kind, billing, Version(3, 0, 0)
     )
     with pytest.raises(ReleaseExists) as raised:
-        hub.create_release("billing", AUTHOR, version="3.0.0")
+        hub.releases.create("billing", AUTHOR, version="3.0.0")
     assert "open pull request" in str(raised.value)
     with pytest.raises(ReleaseExists):
-        hub.create_release("billing", AUTHOR, version="2.5.0")
+        hub.releases.create("billing", AUTHOR, version="2.5.0")
     # A bump counts from the claimed 3.0.0, not from the released 2.0.0.
-    assert hub.create_release("billing", AUTHOR, bump=Bump.MINOR).branch_name.endswith("/3.1.0")
+    assert hub.releases.create("billing", AUTHOR, bump=Bump.MINOR).branch_name.endswith("/3.1.0")
 
 
 def test_a_regular_release_above_everything_is_accepted(hub: Hub, billing: str) -> None:
-    change = hub.create_release("billing", AUTHOR, bump=Bump.PATCH)
+    change = hub.releases.create("billing", AUTHOR, bump=Bump.PATCH)
     assert change.branch_name.endswith("/2.0.1")
     merge(hub, change)
-    assert [str(view.version) for view in hub.releases("billing")] == ["2.0.1", "2.0.0", "1.0.0"]
+    assert [str(view.version) for view in hub.catalog.releases("billing")] == [
+        "2.0.1",
+        "2.0.0",
+        "1.0.0",
+    ]
 
 
 # -- hotfixes -------------------------------------------------------------------------------------
@@ -113,34 +119,34 @@ def test_a_regular_release_above_everything_is_accepted(hub: Hub, billing: str) 
 def test_a_second_hotfix_for_the_same_line_is_refused_naming_the_branch(
     hub: Hub, billing: str
 ) -> None:
-    first = hub.create_hotfix("billing", "1.0.0", AUTHOR)
+    first = hub.hotfixes.create("billing", "1.0.0", AUTHOR)
     assert first.branch_name == f"mirel/hotfix/app/{billing}/1.0"
     assert first.pull_request is None  # the patch release gets the pull request
     before = refs(hub.repo.path)
     with pytest.raises(HotfixBranchExists) as raised:
-        hub.create_hotfix("billing", "1.0.0", AUTHOR)
+        hub.hotfixes.create("billing", "1.0.0", AUTHOR)
     assert first.branch_name in str(raised.value)
     assert refs(hub.repo.path) == before
     # Another line of the same element is free.
-    assert hub.create_hotfix("billing", "2.0.0", AUTHOR).branch_name.endswith("/2.0")
+    assert hub.hotfixes.create("billing", "2.0.0", AUTHOR).branch_name.endswith("/2.0")
 
 
 def test_a_hotfix_of_an_unreleased_version_is_refused(hub: Hub, billing: str) -> None:
     before = refs(hub.repo.path)
     with pytest.raises(ReleaseNotFound):
-        hub.create_hotfix("billing", "1.1.0", AUTHOR)
+        hub.hotfixes.create("billing", "1.1.0", AUTHOR)
     assert refs(hub.repo.path) == before
 
 
 def test_a_patch_release_adds_exactly_one_artifact_and_removes_the_hotfix_branch(
     hub: Hub, billing: str
 ) -> None:
-    hotfix = hub.create_hotfix("billing", "1.0.0", AUTHOR)
+    hotfix = hub.hotfixes.create("billing", "1.0.0", AUTHOR)
     fixed = {**V1, "main.rsx": b"<App version='1' fixed/>\n"}
     push(hub, "billing", fixed, branch=hotfix.branch_name)
     working_before = hub.snapshot().folder_files("apps/billing")
 
-    change = hub.release_hotfix("billing", "1.0", AUTHOR, "fix the total")
+    change = hub.hotfixes.release("billing", "1.0", AUTHOR, "fix the total")
     assert change.branch_name.endswith("/1.0.1")
     before = hub.head()
     after = merge(hub, change)
@@ -150,55 +156,59 @@ def test_a_patch_release_adds_exactly_one_artifact_and_removes_the_hotfix_branch
     assert hub.snapshot().folder_files("apps/billing") == working_before
     assert release_files(hub, "billing", "1.0.1")["main.rsx"] == fixed["main.rsx"]
     assert hub.repo.branch_sha(hotfix.branch_name) is None
-    assert hub.hotfixes() == []
+    assert hub.catalog.hotfixes() == []
     # Patch releases may be lower than the highest release.
-    assert [str(view.version) for view in hub.releases("billing")] == ["2.0.0", "1.0.1", "1.0.0"]
+    assert [str(view.version) for view in hub.catalog.releases("billing")] == [
+        "2.0.0",
+        "1.0.1",
+        "1.0.0",
+    ]
 
 
 def test_a_patch_release_is_numbered_after_claimed_patches_of_its_line(
     hub: Hub, billing: str
 ) -> None:
-    hub.create_hotfix("billing", "1.0.0", AUTHOR)
-    first = hub.release_hotfix("billing", "1.0", AUTHOR, "first try")
+    hub.hotfixes.create("billing", "1.0.0", AUTHOR)
+    first = hub.hotfixes.release("billing", "1.0", AUTHOR, "first try")
     assert first.branch_name.endswith("/1.0.1")
     # 1.0.1 is claimed by the open pull request above: a second patch release takes 1.0.2.
-    second = hub.release_hotfix("billing", "1.0", AUTHOR, "second try")
+    second = hub.hotfixes.release("billing", "1.0", AUTHOR, "second try")
     assert second.branch_name.endswith("/1.0.2")
     merge(hub, second)
     # Merging took the hotfix branch away; the open 1.0.1 still counts for the next hotfix.
-    hub.create_hotfix("billing", "1.0.2", AUTHOR)
-    third = hub.release_hotfix("billing", "1.0", AUTHOR)
+    hub.hotfixes.create("billing", "1.0.2", AUTHOR)
+    third = hub.hotfixes.release("billing", "1.0", AUTHOR)
     assert third.branch_name.endswith("/1.0.3")
 
 
 def test_a_patch_release_counts_a_patch_claimed_by_a_regular_release_branch(hub: Hub) -> None:
     add_element(hub, "app", "billing", V1)
     release(hub, "billing", "1.0.0")
-    claimed = hub.create_release("billing", AUTHOR, bump=Bump.PATCH)  # 1.0.1, left open
+    claimed = hub.releases.create("billing", AUTHOR, bump=Bump.PATCH)  # 1.0.1, left open
     assert claimed.branch_name.endswith("/1.0.1")
-    hub.create_hotfix("billing", "1.0.0", AUTHOR)
-    assert hub.release_hotfix("billing", "1.0", AUTHOR).branch_name.endswith("/1.0.2")
+    hub.hotfixes.create("billing", "1.0.0", AUTHOR)
+    assert hub.hotfixes.release("billing", "1.0", AUTHOR).branch_name.endswith("/1.0.2")
 
 
 def test_a_patch_release_follows_the_highest_patch_on_main(hub: Hub, billing: str) -> None:
     for _ in range(2):  # releases 1.0.1 and 1.0.2 through hotfixes
-        hub.create_hotfix("billing", "1.0.0", AUTHOR)
-        merge(hub, hub.release_hotfix("billing", "1.0", AUTHOR))
-    hub.create_hotfix("billing", "1.0.0", AUTHOR)
-    assert hub.release_hotfix("billing", "1.0", AUTHOR).branch_name.endswith("/1.0.3")
-    released = releases_of(hub.snapshot(), hub.element("billing").kind, billing)
+        hub.hotfixes.create("billing", "1.0.0", AUTHOR)
+        merge(hub, hub.hotfixes.release("billing", "1.0", AUTHOR))
+    hub.hotfixes.create("billing", "1.0.0", AUTHOR)
+    assert hub.hotfixes.release("billing", "1.0", AUTHOR).branch_name.endswith("/1.0.3")
+    released = releases_of(hub.snapshot(), hub.catalog.element("billing").kind, billing)
     assert Version(1, 0, 2) in released
 
 
 def test_a_hotfix_starts_from_the_highest_release_of_its_line(hub: Hub, billing: str) -> None:
     # 1.0.1 is a patch with its own files; main's working version has moved on to V3.
-    first = hub.create_hotfix("billing", "1.0.0", AUTHOR)
+    first = hub.hotfixes.create("billing", "1.0.0", AUTHOR)
     patched = {"main.rsx": b"<App version='1.0.1'/>\n", "lib/patch.sql": b"select 101;\n"}
     push(hub, "billing", patched, branch=first.branch_name)
-    merge(hub, hub.release_hotfix("billing", "1.0", AUTHOR))
+    merge(hub, hub.hotfixes.release("billing", "1.0", AUTHOR))
     push(hub, "billing", {"main.rsx": b"<App version='3'/>\n", "extra.txt": b"new\n"})
 
-    hotfix = hub.create_hotfix("billing", "1.0.0", AUTHOR)  # asked from 1.0.0, starts at 1.0.1
+    hotfix = hub.hotfixes.create("billing", "1.0.0", AUTHOR)  # asked from 1.0.0, starts at 1.0.1
     on_branch = hub.snapshot(HEADS + hotfix.branch_name).folder_files("apps/billing")
     expected = release_files(hub, "billing", "1.0.1")
     assert on_branch == expected
@@ -208,45 +218,47 @@ def test_a_hotfix_starts_from_the_highest_release_of_its_line(hub: Hub, billing:
 
 
 def test_a_hotfix_from_the_current_release_has_its_files(hub: Hub, billing: str) -> None:
-    hotfix = hub.create_hotfix("billing", "2.0.0", AUTHOR)
+    hotfix = hub.hotfixes.create("billing", "2.0.0", AUTHOR)
     on_branch = hub.snapshot(HEADS + hotfix.branch_name).folder_files("apps/billing")
     assert on_branch == release_files(hub, "billing", "2.0.0")
-    assert hotfix.branch_name == hotfix_branch(hub.element("billing").kind, billing, Line(2, 0))
+    assert hotfix.branch_name == hotfix_branch(
+        hub.catalog.element("billing").kind, billing, Line(2, 0)
+    )
 
 
 def test_a_closed_hotfix_is_gone_and_can_be_started_again(hub: Hub, billing: str) -> None:
-    hotfix = hub.create_hotfix("billing", "1.0.0", AUTHOR)
-    closed = hub.close_hotfix("billing", "1.0")
-    assert closed["branch_name"] == hotfix.branch_name
+    hotfix = hub.hotfixes.create("billing", "1.0.0", AUTHOR)
+    closed = hub.hotfixes.close("billing", "1.0")
+    assert closed.branch_name == hotfix.branch_name
     assert hub.repo.branch_sha(hotfix.branch_name) is None
     with pytest.raises(HotfixNotFound):
-        hub.release_hotfix("billing", "1.0", AUTHOR)
-    assert hub.create_hotfix("billing", "1.0.0", AUTHOR).branch_name == hotfix.branch_name
+        hub.hotfixes.release("billing", "1.0", AUTHOR)
+    assert hub.hotfixes.create("billing", "1.0.0", AUTHOR).branch_name == hotfix.branch_name
 
 
 # -- deleting releases ----------------------------------------------------------------------------
 
 
 def test_deleting_a_pinned_release_is_refused_until_it_is_unpinned(hub: Hub, billing: str) -> None:
-    merge(hub, hub.set_pin("prod", "billing", "1.0.0", AUTHOR))
-    merge(hub, hub.set_pin("dev", "billing", "latest", AUTHOR))
+    merge(hub, hub.manifests.set_pin("prod", "billing", "1.0.0", AUTHOR))
+    merge(hub, hub.manifests.set_pin("dev", "billing", "latest", AUTHOR))
     before = refs(hub.repo.path)
     with pytest.raises(ReleasePinned) as raised:
-        hub.delete_release("billing", "1.0.0", AUTHOR)
+        hub.releases.delete("billing", "1.0.0", AUTHOR)
     assert "manifest prod pins billing 1.0.0" in str(raised.value)
     assert "dev" not in str(raised.value)
     assert refs(hub.repo.path) == before
 
-    merge(hub, hub.unset_pin("prod", "billing", AUTHOR))
-    change = hub.delete_release("billing", "1.0.0", AUTHOR)
+    merge(hub, hub.manifests.unset_pin("prod", "billing", AUTHOR))
+    change = hub.releases.delete("billing", "1.0.0", AUTHOR)
     before_merge = hub.head()
     after = merge(hub, change)
     assert added_paths(hub, before_merge, after) == [("removed", f"dist/apps/{billing}/1.0.0.zip")]
-    assert [str(view.version) for view in hub.releases("billing")] == ["2.0.0"]
+    assert [str(view.version) for view in hub.catalog.releases("billing")] == ["2.0.0"]
 
 
 def test_latest_falls_back_to_the_next_release_after_a_deletion(hub: Hub, billing: str) -> None:
-    merge(hub, hub.set_pin("prod", "billing", "latest", AUTHOR))
+    merge(hub, hub.manifests.set_pin("prod", "billing", "latest", AUTHOR))
     assert cell(hub, "billing", "prod") == {
         "release": "latest",
         "resolved": "2.0.0",
@@ -254,7 +266,7 @@ def test_latest_falls_back_to_the_next_release_after_a_deletion(hub: Hub, billin
         "deploys": [],
     }
 
-    change = hub.delete_release("billing", "2.0.0", AUTHOR)  # `latest` does not block it
+    change = hub.releases.delete("billing", "2.0.0", AUTHOR)  # `latest` does not block it
     # Nothing changes until the deletion is merged.
     assert cell(hub, "billing", "prod")["resolved"] == "2.0.0"
     merge(hub, change)
@@ -265,7 +277,7 @@ def test_latest_falls_back_to_the_next_release_after_a_deletion(hub: Hub, billin
         "deploys": [],
     }
 
-    merge(hub, hub.delete_release("billing", "1.0.0", AUTHOR))
+    merge(hub, hub.releases.delete("billing", "1.0.0", AUTHOR))
     # No release left: `latest` is the working version.
     assert cell(hub, "billing", "prod") == {
         "release": "latest",
@@ -278,11 +290,11 @@ def test_latest_falls_back_to_the_next_release_after_a_deletion(hub: Hub, billin
 def test_merging_an_old_patch_release_keeps_a_hotfix_started_again_meanwhile(
     hub: Hub, billing: str
 ) -> None:
-    first = hub.create_hotfix("billing", "1.0.0", AUTHOR)
+    first = hub.hotfixes.create("billing", "1.0.0", AUTHOR)
     push(hub, "billing", {**V1, "main.rsx": b"<App first-try/>\n"}, branch=first.branch_name)
-    old_patch = hub.release_hotfix("billing", "1.0", AUTHOR, "first try")
-    hub.close_hotfix("billing", "1.0")
-    second = hub.create_hotfix("billing", "1.0.0", AUTHOR)
+    old_patch = hub.hotfixes.release("billing", "1.0", AUTHOR, "first try")
+    hub.hotfixes.close("billing", "1.0")
+    second = hub.hotfixes.create("billing", "1.0.0", AUTHOR)
     push(hub, "billing", {**V1, "main.rsx": b"<App second-try/>\n"}, branch=second.branch_name)
     tip = hub.repo.branch_sha(second.branch_name)
 
@@ -290,4 +302,4 @@ def test_merging_an_old_patch_release_keeps_a_hotfix_started_again_meanwhile(
 
     # The new hotfix holds unreleased work that the old patch release never contained.
     assert hub.repo.branch_sha(second.branch_name) == tip
-    assert [item["line"] for item in hub.hotfixes()] == ["1.0"]
+    assert [item.line for item in hub.catalog.hotfixes()] == ["1.0"]

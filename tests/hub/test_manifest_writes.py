@@ -6,7 +6,7 @@ import pytest
 
 from mirel.core.manifest import Manifest
 from mirel.errors import ManifestInvalid
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 from support import AUTHOR, add_element, refs, release
 
 UNKNOWN = "0b7e9c3a-6f1d-4c8e-9a2b-3c4d5e6f7a8b"
@@ -16,11 +16,13 @@ def test_a_whole_manifest_with_an_unknown_element_or_release_is_refused(hub: Hub
     billing = add_element(hub, "app", "billing")
     release(hub, "billing", "1.0.0")
     before = refs(hub.repo.path)
-    manifest = Manifest.empty("prod").with_pin(hub.element("billing").kind, billing, "2.0.0")
-    manifest = manifest.with_pin(hub.element("billing").kind, UNKNOWN, "latest")
+    manifest = Manifest.empty("prod").with_pin(
+        hub.catalog.element("billing").kind, billing, "2.0.0"
+    )
+    manifest = manifest.with_pin(hub.catalog.element("billing").kind, UNKNOWN, "latest")
 
     with pytest.raises(ManifestInvalid) as refused:
-        hub.put_manifest(manifest, AUTHOR)
+        hub.manifests.put(manifest, AUTHOR)
 
     listed = [problem.message for problem in refused.value.problems]
     assert any("2.0.0" in message for message in listed)
@@ -30,5 +32,5 @@ def test_a_whole_manifest_with_an_unknown_element_or_release_is_refused(hub: Hub
 
 def test_a_release_commit_takes_the_given_message(hub: Hub) -> None:
     add_element(hub, "app", "billing")
-    change = hub.create_release("billing", AUTHOR, version="1.0.0", message="Ship billing v1")
+    change = hub.releases.create("billing", AUTHOR, version="1.0.0", message="Ship billing v1")
     assert hub.repo.commit(change.commit_sha).summary == "Ship billing v1"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 from support import AUTHOR, add_element
 
 
 def test_a_folder_renamed_without_its_metadata_is_not_kept_valid_by_the_cache(hub: Hub) -> None:
     add_element(hub, "app", "old")
-    assert [element.name for element in hub.elements()] == ["old"]
+    assert [element.name for element in hub.catalog.elements()] == ["old"]
     main = hub.head()
     # Rename the folder on main without touching metadata.json, which still says "old": the
     # folder's git tree id is the same, so a cache keyed by it alone would call it valid.
@@ -21,5 +21,5 @@ def test_a_folder_renamed_without_its_metadata_is_not_kept_valid_by_the_cache(hu
     )
     hub.repo.update_ref("refs/heads/main", renamed, main)
 
-    assert hub.elements() == []
-    assert [problem.path for problem in hub.validate()] == ["apps/new/metadata.json"]
+    assert hub.catalog.elements() == []
+    assert [problem.path for problem in hub.catalog.validate()] == ["apps/new/metadata.json"]

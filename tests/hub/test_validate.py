@@ -13,7 +13,7 @@ import pytest
 
 from mirel.core.artifact import files_digest
 from mirel.git.repository import HEADS
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 from support import AUTHOR, CliResult, add_element, merge, release
 
 Cli = Callable[..., CliResult]
@@ -71,9 +71,9 @@ def good(hub: Hub) -> Hub:
     release(hub, "billing", "1.0.0", "first")
     release(hub, "billing", "1.1.0", "second")
     release(hub, "nightly", "0.1.0")
-    merge(hub, hub.set_pin("prod", "billing", "1.0.0", AUTHOR))
-    merge(hub, hub.set_pin("prod", "nightly", "latest", AUTHOR))
-    merge(hub, hub.set_pin("dev", "billing", "latest", AUTHOR))
+    merge(hub, hub.manifests.set_pin("prod", "billing", "1.0.0", AUTHOR))
+    merge(hub, hub.manifests.set_pin("prod", "nightly", "latest", AUTHOR))
+    merge(hub, hub.manifests.set_pin("dev", "billing", "latest", AUTHOR))
     return hub
 
 
@@ -86,7 +86,7 @@ def broken(good: Hub) -> tuple[Hub, dict[str, str]]:
 
     The second value maps each broken file to a fragment its problem must mention.
     """
-    uuid = good.element("billing").uuid
+    uuid = good.catalog.element("billing").uuid
     dist = f"dist/apps/{uuid}"
     files = {"metadata.json": json.dumps({"pageUuid": uuid}).encode(), "main.rsx": b"<App/>\n"}
     noise = random.Random(7).randbytes(2048)
@@ -130,7 +130,7 @@ def test_a_good_repository_is_valid(good: Hub, cli: Cli) -> None:
 
 def test_the_hand_made_zip_is_valid_when_its_digest_is_right(good: Hub, cli: Cli) -> None:
     # The control for the digest test below: only the wrong digest makes that artifact invalid.
-    uuid = good.element("billing").uuid
+    uuid = good.catalog.element("billing").uuid
     files = {"metadata.json": json.dumps({"pageUuid": uuid}).encode(), "main.rsx": b"<App/>\n"}
     commit_to_main(good, {f"dist/apps/{uuid}/4.0.0.zip": hand_made_zip(uuid, "4.0.0", files)})
     result = cli("validate", "--repo", good.repo.path)
@@ -195,7 +195,7 @@ def test_validate_does_not_change_the_repository(
 
 
 def test_other_broken_files_are_reported_too(good: Hub, cli: Cli) -> None:
-    uuid = good.element("billing").uuid
+    uuid = good.catalog.element("billing").uuid
     commit_to_main(
         good,
         {
@@ -222,7 +222,7 @@ def test_other_broken_files_are_reported_too(good: Hub, cli: Cli) -> None:
 
 
 def test_validate_ref_checks_that_branch(good: Hub, cli: Cli) -> None:
-    change = good.commit_to_branch(
+    change = good.branches.commit(
         "feature/broken", {"manifests/staging.yaml": BAD_YAML}, "Break staging\n", AUTHOR
     )
     on_branch = cli("validate", "--repo", good.repo.path, "--ref", "feature/broken", "--json")

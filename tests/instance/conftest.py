@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from instance_support import Repo, build_repo
 
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 
 
 @pytest.fixture

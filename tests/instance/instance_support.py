@@ -17,7 +17,7 @@ from sqlalchemy import select as sql_select
 from mirel.core.manifest import Manifest, Pin, manifest_path, write_manifest
 from mirel.db.models import Deployment, Source
 from mirel.git.repository import HEADS
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 from mirel.instance import Instance
 from mirel.settings import Settings
 from support import AUTHOR, add_element, merge, release
@@ -44,7 +44,7 @@ class Repo:
 
 def push(hub: Hub, name: str, files: Mapping[str, bytes]) -> None:
     """Commit new content of an element through a merged pull request."""
-    merge(hub, hub.push_element(name, files, AUTHOR))
+    merge(hub, hub.elements.push(name, files, AUTHOR))
 
 
 def build_repo(hub: Hub) -> Repo:
@@ -71,7 +71,7 @@ def build_repo(hub: Hub) -> Repo:
         ("dev", "status", "latest"),
         ("dev", "nightly", "0.2.0"),
     ]
-    merge(hub, hub.change_pins(pins, AUTHOR))
+    merge(hub, hub.manifests.change_pins(pins, AUTHOR))
     return Repo(hub=hub, billing=billing, crm=crm, status=status, nightly=nightly)
 
 

@@ -37,7 +37,7 @@ def test_a_new_process_reads_only_the_metadata_that_changed(
         first.deploy(None)
     assert metadata_reads() == 4
     push(repo.hub, "status", {"main.rsx": b"status v2"})
-    merge(repo.hub, repo.hub.set_pin("dev", "crm", "1.0.0", AUTHOR))
+    merge(repo.hub, repo.hub.manifests.set_pin("dev", "crm", "1.0.0", AUTHOR))
 
     # A new instance object has empty memory caches, as a restarted server has.
     with open_instance(repo.hub, database_url, manifest="dev") as second:

@@ -36,7 +36,7 @@ def test_a_deploy_killed_at_any_step_leaves_the_old_or_the_new_state(
         instance.deploy(None)
         old_state, old_commit = live_state(instance), hub.head()
     # The new state changes a pin, a working version and the element list at once.
-    merge(hub, hub.set_pin("prod", "billing", "1.2.0", AUTHOR))
+    merge(hub, hub.manifests.set_pin("prod", "billing", "1.2.0", AUTHOR))
     push(hub, "crm", {"main.rsx": b"crm v2"})
     add_element(hub, "workflow", "weekly", {"flow.json": b"weekly v1"})
     new_commit = hub.head()

@@ -163,7 +163,7 @@ def test_one_pin_change_unpacks_one_artifact(repo: Repo, database_url: str) -> N
         instance.deploy(None)
         assert instance.unpacked_count == 4  # two artifacts, two working versions
 
-        merge(repo.hub, repo.hub.set_pin("prod", "billing", "1.1.0", AUTHOR))
+        merge(repo.hub, repo.hub.manifests.set_pin("prod", "billing", "1.1.0", AUTHOR))
         deployment = instance.deploy(None)
 
         assert instance.unpacked_count == 5
@@ -171,7 +171,7 @@ def test_one_pin_change_unpacks_one_artifact(repo: Repo, database_url: str) -> N
         assert instance.live_file(repo.billing, "main.rsx") == b"billing v2"
 
         # Going back reuses the artifact unpacked the first time, by its blob id.
-        merge(repo.hub, repo.hub.set_pin("prod", "billing", "1.0.0", AUTHOR))
+        merge(repo.hub, repo.hub.manifests.set_pin("prod", "billing", "1.0.0", AUTHOR))
         back = instance.deploy(None)
         assert back.status == "SUCCESS"
         assert instance.unpacked_count == 5
@@ -237,7 +237,7 @@ def test_latest_falls_back_when_the_highest_release_is_deleted(
 ) -> None:
     with open_instance(repo.hub, database_url, manifest="dev") as instance:
         instance.deploy(None)
-        merge(repo.hub, repo.hub.delete_release("billing", "1.2.0", AUTHOR))
+        merge(repo.hub, repo.hub.releases.delete("billing", "1.2.0", AUTHOR))
 
         deployment = instance.deploy(None)
 
@@ -249,7 +249,7 @@ def test_a_removed_element_leaves_the_live_state(repo: Repo, database_url: str) 
         instance.deploy(None)
         folder = {
             f"apps/status/{path}": None
-            for path, _ in repo.hub.repo.walk_files(repo.hub.element("status").tree_oid)
+            for path, _ in repo.hub.repo.walk_files(repo.hub.catalog.element("status").tree_oid)
         }
         commit_to_main(repo.hub, folder, "remove status")
 
@@ -264,7 +264,7 @@ def test_a_test_deploy_reports_the_plan_and_changes_nothing(repo: Repo, database
     with open_instance(repo.hub, database_url, manifest="prod") as instance:
         deployed = instance.deploy(None)
         before = live_state(instance)
-        merge(repo.hub, repo.hub.set_pin("prod", "billing", "1.2.0", AUTHOR))
+        merge(repo.hub, repo.hub.manifests.set_pin("prod", "billing", "1.2.0", AUTHOR))
         unpacked = instance.unpacked_count
 
         plan = instance.test_deploy(repo.hub.head())
@@ -289,7 +289,7 @@ def test_a_test_deploy_lists_the_problems_a_deploy_would_hit(repo: Repo, databas
         instance.deploy(None)
         path = f"dist/apps/{repo.billing}/1.1.0.zip"
         commit = commit_to_main(repo.hub, {path: b"not a zip"})
-        merge(repo.hub, repo.hub.set_pin("prod", "billing", "1.1.0", AUTHOR))
+        merge(repo.hub, repo.hub.manifests.set_pin("prod", "billing", "1.1.0", AUTHOR))
 
         plan = instance.test_deploy(commit)
         assert plan.errors == []  # that commit still pins 1.0.0
@@ -325,7 +325,7 @@ def test_a_test_deploy_of_garbage_is_invalid_input(
 def test_deployments_are_listed_newest_first(repo: Repo, database_url: str) -> None:
     with open_instance(repo.hub, database_url, manifest="prod") as instance:
         first = instance.deploy("one")
-        merge(repo.hub, repo.hub.set_pin("prod", "billing", "1.1.0", AUTHOR))
+        merge(repo.hub, repo.hub.manifests.set_pin("prod", "billing", "1.1.0", AUTHOR))
         second = instance.deploy("two")
         third = instance.deploy("three", force=True)
 
@@ -356,7 +356,7 @@ def test_the_poller_deploys_what_is_merged(repo: Repo, database_url: str) -> Non
     with open_instance(repo.hub, database_url, manifest="prod", poll_interval=0.05) as instance:
         instance.start_poller()
         _wait_for(lambda: instance.info()["deployed_commit"] == repo.hub.head())
-        merge(repo.hub, repo.hub.set_pin("prod", "billing", "1.2.0", AUTHOR))
+        merge(repo.hub, repo.hub.manifests.set_pin("prod", "billing", "1.2.0", AUTHOR))
         _wait_for(lambda: releases(instance).get("billing") == "1.2.0")
         instance.stop_poller()
 

@@ -176,7 +176,7 @@ def test_a_deploy_asked_for_during_another_runs_once_that_one_ends(
         running.start()
         assert resolving.wait(30)
 
-        merge(repo.hub, repo.hub.set_pin("prod", "billing", "1.1.0", AUTHOR))
+        merge(repo.hub, repo.hub.manifests.set_pin("prod", "billing", "1.1.0", AUTHOR))
         answer = instance.deploy("hook")
         proceed.set()
         running.join()

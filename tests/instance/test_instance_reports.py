@@ -5,7 +5,8 @@ from __future__ import annotations
 from instance_support import Repo, open_instance, set_manifest
 
 from mirel.providers.base import InstanceReport
-from mirel.providers.local import INSTANCE_REPORTS, LocalProvider
+from mirel.providers.local import LocalProvider
+from mirel.providers.reports import INSTANCE_REPORTS
 from support import AUTHOR
 
 

@@ -15,16 +15,17 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
-from mirel.core.catalog import Element, releases_of
+from mirel.core.catalog import releases_of
 from mirel.core.manifest import manifest_path
 from mirel.core.versions import Bump, Version
-from mirel.git.snapshot import CommitSnapshot
-from mirel.hub.service import Hub
+from mirel.hub import ChangeRequest, Hub
 from mirel.providers.base import PullState
 from support import AUTHOR, add_element, merge
 
@@ -40,6 +41,8 @@ while not start.exists() and time.monotonic() < deadline:
     time.sleep(0.001)
 sys.exit(main(args))
 """
+
+_T = TypeVar("_T")
 
 MERGED_RELEASES = [f"merged{i}" for i in range(5)]  # elements whose 1.0.0 pull request merges
 NEW_MANIFESTS = [f"env{i}" for i in range(5)]  # manifests whose creation merges
@@ -78,14 +81,14 @@ def _prepare(hub: Hub) -> tuple[dict[str, int], dict[str, str]]:
     Returns the pull request of each merger's subject, and each element's uuid.
     """
     uuids = {name: add_element(hub, "app", name) for name in [*MERGED_RELEASES, SAME, *OTHERS]}
-    merge(hub, hub.create_release(SAME, AUTHOR, version="1.0.0"))
+    merge(hub, hub.releases.create(SAME, AUTHOR, version="1.0.0"))
     pulls: dict[str, int] = {}
     for name in MERGED_RELEASES:
-        change = hub.create_release(name, AUTHOR, version="1.0.0")
+        change = hub.releases.create(name, AUTHOR, version="1.0.0")
         assert change.pull_request is not None
         pulls[name] = change.pull_request.number
     for name in NEW_MANIFESTS:
-        change = hub.create_manifest(name, AUTHOR)
+        change = hub.manifests.create(name, AUTHOR)
         assert change.pull_request is not None
         pulls[name] = change.pull_request.number
     return pulls, uuids
@@ -96,7 +99,7 @@ def test_twenty_processes_at_once_lose_nothing(tmp_path: Path) -> None:
     hub = Hub.init(tmp_path / "hub.git", AUTHOR)
     repo = hub.repo.path
     pulls, uuids = _prepare(hub)
-    pulls_before = {pull.number for pull in hub.provider.list_pulls()}
+    pulls_before = {pull.number for pull in hub.pulls.list()}
 
     common = ["--repo", str(repo), "--json"]
     workers = [
@@ -162,14 +165,14 @@ def test_twenty_processes_at_once_lose_nothing(tmp_path: Path) -> None:
         assert data["state"] == "merged"
         assert fresh.repo.is_ancestor(str(data["head_sha"]), main)
         assert fresh.repo.is_ancestor(str(data["merge_commit_sha"]), main)
-        pull = fresh.provider.get(int(str(data["number"])))
+        pull = fresh.pulls.get(int(str(data["number"])))
         assert pull.state is PullState.MERGED
         assert fresh.repo.branch_sha(pull.head_branch) is None
         if worker.subject in NEW_MANIFESTS:
             assert snapshot.entry(manifest_path(worker.subject)) is not None
         else:
             released = releases_of(
-                snapshot, fresh.element(worker.subject).kind, uuids[worker.subject]
+                snapshot, fresh.catalog.element(worker.subject).kind, uuids[worker.subject]
             )
             assert Version.parse("1.0.0") in released
 
@@ -183,7 +186,7 @@ def test_twenty_processes_at_once_lose_nothing(tmp_path: Path) -> None:
         assert fresh.repo.branch_sha(branch) == data["commit_sha"]
         pull_data = data["pull_request"]
         assert isinstance(pull_data, dict)
-        pull = fresh.provider.get(int(pull_data["number"]))
+        pull = fresh.pulls.get(int(pull_data["number"]))
         assert pull.head_branch == branch
         assert pull.state is PullState.OPEN
         numbers.append(pull.number)
@@ -203,13 +206,13 @@ def test_twenty_processes_at_once_lose_nothing(tmp_path: Path) -> None:
         assert versions[name] == [Version.parse("0.0.1")]
 
     # Pull request numbers: no duplicate, no gap, nothing lost.
-    listed = [pull.number for pull in fresh.provider.list_pulls()]
+    listed = [pull.number for pull in fresh.pulls.list()]
     assert Counter(listed).most_common(1)[0][1] == 1
     assert sorted(listed) == list(range(1, len(listed) + 1))
     assert set(listed) == pulls_before | set(numbers)
     meta_refs = fresh.repo.refs_under("refs/mirel/pulls/")
     assert len([ref for ref in meta_refs if ref.endswith("/meta")]) == len(listed)
-    assert fresh.provider.list_pulls(PullState.CONFLICTING) == []
+    assert fresh.pulls.list(PullState.CONFLICTING) == []
 
     # Git agrees: no corruption, every ref resolves to a commit, no lock left behind.
     fsck = _git(repo, "fsck", "--full", "--strict")
@@ -224,29 +227,52 @@ def test_twenty_processes_at_once_lose_nothing(tmp_path: Path) -> None:
     assert set(kinds.values()) == {"commit"}
     assert len(kinds) >= 2 * len(listed) + 1
     assert list(repo.rglob("*.lock")) == []
-    assert fresh.validate() == []
+    assert fresh.catalog.validate() == []
 
 
 def test_a_release_chosen_while_a_merge_lands_still_moves_forward(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The merge of 1.0.0 lands between reading main and reading the open release branches.
+    """The merge of 1.0.0 lands between the two reads that choose the next version: the open
+    release branches and the default branch.
 
-    Before, the new release saw 1.0.0 neither on main (read too early) nor as an open branch
-    (deleted by the merge) and proposed 0.1.0, going backwards.
+    Whichever of the two reads comes first, the merge lands right after it. Read in the wrong
+    order (main, then the branches), the new release sees 1.0.0 neither on main (read too early)
+    nor as an open branch (deleted by the merge) and proposes 0.1.0, going backwards.
     """
     add_element(hub, "app", "billing")
-    pending = hub.create_release("billing", AUTHOR, version="1.0.0")
+    pending = hub.releases.create("billing", AUTHOR, version="1.0.0")
     assert pending.pull_request is not None
     number = pending.pull_request.number
-    look_up = hub.element
+    catalog = hub.catalog
+    reads: list[str] = []
+    choosing = False
 
-    def element_then_merge(reference: str, snapshot: CommitSnapshot | None = None) -> Element:
-        found = look_up(reference, snapshot)
-        if hub.provider.get(number).state is PullState.OPEN:
-            hub.provider.merge(number, AUTHOR)  # another process merges right now
-        return found
+    def merge_after_first_read(name: str, read: Callable[..., _T]) -> Callable[..., _T]:
+        def wrapped(*args: object, **kwargs: object) -> _T:
+            found = read(*args, **kwargs)
+            if choosing:
+                reads.append(name)
+                if len(reads) == 1:
+                    hub.pulls.merge(number, AUTHOR)  # another process merges right now
+            return found
 
-    monkeypatch.setattr(hub, "element", element_then_merge)
-    change = hub.create_release("billing", AUTHOR, bump=Bump.MINOR)
+        return wrapped
+
+    claim = hub.releases.claim
+
+    def claiming(*args: Any, **kwargs: Any) -> ChangeRequest:
+        nonlocal choosing
+        choosing = True
+        try:
+            return claim(*args, **kwargs)
+        finally:
+            choosing = False
+
+    monkeypatch.setattr(catalog, "claimed", merge_after_first_read("branches", catalog.claimed))
+    monkeypatch.setattr(catalog, "snapshot", merge_after_first_read("main", catalog.snapshot))
+    monkeypatch.setattr(hub.releases, "claim", claiming)
+    change = hub.releases.create("billing", AUTHOR, bump=Bump.MINOR)
+    assert reads[:2] in (["branches", "main"], ["main", "branches"])
+    assert hub.pulls.get(number).state is PullState.MERGED
     assert change.branch_name.endswith("/1.1.0")

@@ -10,15 +10,16 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
 
 import pytest
 
 from mirel.errors import InvalidInput, MergeConflict, PullRequestNotFound, PullRequestNotOpen
 from mirel.git.repository import Author, GitRepository
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 from mirel.providers.base import PullRequest, PullState
-from mirel.providers.local import HOOKS_FILE, PULLS, LocalProvider
+from mirel.providers.hooks import HOOKS_FILE
+from mirel.providers.local import LocalProvider
+from mirel.providers.pull_records import PULLS, PullRecord
 from support import AUTHOR, refs
 
 MERGER = Author("Release Manager", "rm@example.com")
@@ -26,7 +27,7 @@ MERGER = Author("Release Manager", "rm@example.com")
 
 def propose(hub: Hub, branch: str, changes: dict[str, bytes | None], title: str) -> PullRequest:
     """Open a pull request of a new branch from the default branch with one commit."""
-    change = hub.commit_to_branch(branch, changes, f"{title}\n", AUTHOR)
+    change = hub.branches.commit(branch, changes, f"{title}\n", AUTHOR)
     assert change.pull_request is not None
     return change.pull_request
 
@@ -42,17 +43,17 @@ def read(hub: Hub, path: str, revision: str | None = None) -> bytes | None:
 def test_pull_request_numbers_increase_and_are_never_reused(hub: Hub) -> None:
     numbers = [propose(hub, f"topic/{i}", {f"notes/{i}.txt": b"x\n"}, f"t{i}").number for i in "ab"]
     assert numbers == [1, 2]
-    hub.provider.close(2, MERGER)
-    hub.provider.merge(1, MERGER)
+    hub.pulls.close(2, MERGER)
+    hub.pulls.merge(1, MERGER)
     assert propose(hub, "topic/c", {"notes/c.txt": b"x\n"}, "tc").number == 3
-    assert [pull.number for pull in hub.provider.list_pulls()] == [3, 2, 1]
-    assert [pull.number for pull in hub.provider.list_pulls(limit=2)] == [3, 2]
+    assert [pull.number for pull in hub.pulls.list()] == [3, 2, 1]
+    assert [pull.number for pull in hub.pulls.list(limit=2)] == [3, 2]
 
 
 def test_a_new_pull_request_is_open_with_its_details(hub: Hub) -> None:
     main = hub.head()
     opened = propose(hub, "topic/readme", {"README.md": b"new readme\n"}, "Rewrite the readme")
-    pull = hub.provider.get(opened.number)
+    pull = hub.pulls.get(opened.number)
     assert pull.state is PullState.OPEN
     assert pull.title == "Rewrite the readme"
     assert pull.author == str(AUTHOR)
@@ -60,34 +61,34 @@ def test_a_new_pull_request_is_open_with_its_details(hub: Hub) -> None:
     assert pull.head_sha == hub.repo.branch_sha("topic/readme")
     assert pull.conflicts == ()
     assert pull.merge_commit_sha is None
-    assert hub.provider.open_pull_for_branch("topic/readme") == pull
-    assert hub.provider.open_pull_for_branch("topic/other") is None
+    assert hub.pulls.open_for_branch("topic/readme") == pull
+    assert hub.pulls.open_for_branch("topic/other") is None
     assert hub.head() == main  # opening a pull request never touches the default branch
 
 
 def test_the_open_pull_request_of_a_branch_is_found_until_it_merges(hub: Hub) -> None:
     first = propose(hub, "topic/a", {"notes/a.txt": b"a\n"}, "ta")
     second = propose(hub, "topic/b", {"notes/b.txt": b"b\n"}, "tb")
-    found = hub.provider.open_pull_for_branch("topic/a")
+    found = hub.pulls.open_for_branch("topic/a")
     assert found is not None
     assert found.number == first.number
-    hub.provider.merge(first.number, MERGER)
-    assert hub.provider.open_pull_for_branch("topic/a") is None
+    hub.pulls.merge(first.number, MERGER)
+    assert hub.pulls.open_for_branch("topic/a") is None
     assert hub.repo.refs_under("refs/mirel/branch-pulls/topic/a") == {}
     # The same branch name can carry a new pull request afterwards.
     third = propose(hub, "topic/a", {"notes/a2.txt": b"a2\n"}, "ta again")
-    again = hub.provider.open_pull_for_branch("topic/a")
+    again = hub.pulls.open_for_branch("topic/a")
     assert again is not None
     assert again.number == third.number != second.number
 
 
 def test_an_unknown_pull_request_is_not_found(hub: Hub) -> None:
     with pytest.raises(PullRequestNotFound, match="#7"):
-        hub.provider.get(7)
+        hub.pulls.get(7)
     with pytest.raises(PullRequestNotFound):
-        hub.provider.merge(7, MERGER)
+        hub.pulls.merge(7, MERGER)
     with pytest.raises(PullRequestNotFound):
-        hub.provider.close(7, MERGER)
+        hub.pulls.close(7, MERGER)
 
 
 # -- merging -----------------------------------------------------------------------------------
@@ -97,10 +98,10 @@ def test_merge_is_a_real_merge_that_keeps_the_pull_request_readable(hub: Hub) ->
     opened = propose(hub, "topic/notes", {"notes/a.txt": b"alpha\n"}, "Add notes")
     # The default branch moves on after the pull request was opened: the merge is three-way.
     other = propose(hub, "topic/other", {"other.txt": b"other\n"}, "Other")
-    hub.provider.merge(other.number, MERGER)
+    hub.pulls.merge(other.number, MERGER)
     main_before = hub.head()
 
-    merged = hub.provider.merge(opened.number, MERGER)
+    merged = hub.pulls.merge(opened.number, MERGER)
 
     assert merged.state is PullState.MERGED
     assert merged.merged_by == str(MERGER)
@@ -113,35 +114,33 @@ def test_merge_is_a_real_merge_that_keeps_the_pull_request_readable(hub: Hub) ->
     # The head branch is gone, the pull request remembers its head, and its diff still reads.
     assert hub.repo.branch_sha("topic/notes") is None
     assert hub.repo.ref_sha(f"{PULLS}{opened.number}/head") == opened.head_sha
-    assert hub.provider.get(opened.number).state is PullState.MERGED
-    diff = hub.provider.diff(opened.number)
+    assert hub.pulls.get(opened.number).state is PullState.MERGED
+    diff = hub.pulls.diff(opened.number)
     assert [(item.path, item.status) for item in diff] == [("notes/a.txt", "added")]
     assert "+alpha" in diff[0].patch
     with pytest.raises(PullRequestNotOpen, match="merged"):
-        hub.provider.merge(opened.number, MERGER)
+        hub.pulls.merge(opened.number, MERGER)
     with pytest.raises(PullRequestNotOpen, match="merged"):
-        hub.provider.close(opened.number, MERGER)
+        hub.pulls.close(opened.number, MERGER)
 
 
 def test_merge_takes_commits_pushed_to_the_branch_after_opening(hub: Hub) -> None:
     opened = propose(hub, "topic/two", {"a.txt": b"one\n"}, "Two commits")
-    hub.commit_to_branch("topic/two", {"b.txt": b"two\n"}, "second\n", AUTHOR)
+    hub.branches.commit("topic/two", {"b.txt": b"two\n"}, "second\n", AUTHOR)
     tip = hub.repo.require_branch("topic/two")
-    assert hub.provider.get(opened.number).head_sha == tip
+    assert hub.pulls.get(opened.number).head_sha == tip
 
-    merged = hub.provider.merge(opened.number, MERGER)
+    merged = hub.pulls.merge(opened.number, MERGER)
     assert merged.head_sha == tip
     assert (read(hub, "a.txt"), read(hub, "b.txt")) == (b"one\n", b"two\n")
     assert hub.repo.ref_sha(f"{PULLS}{opened.number}/head") == tip
-    assert {item.path for item in hub.provider.diff(opened.number)} == {"a.txt", "b.txt"}
+    assert {item.path for item in hub.pulls.diff(opened.number)} == {"a.txt", "b.txt"}
 
 
 def test_open_pull_request_diff_shows_only_its_own_changes(hub: Hub) -> None:
     opened = propose(hub, "topic/mine", {"mine.txt": b"mine\n"}, "Mine")
-    hub.provider.merge(
-        propose(hub, "topic/theirs", {"theirs.txt": b"t\n"}, "Theirs").number, AUTHOR
-    )
-    assert [item.path for item in hub.provider.diff(opened.number)] == ["mine.txt"]
+    hub.pulls.merge(propose(hub, "topic/theirs", {"theirs.txt": b"t\n"}, "Theirs").number, AUTHOR)
+    assert [item.path for item in hub.pulls.diff(opened.number)] == ["mine.txt"]
 
 
 def branch_with(hub: Hub, branch: str, changes: dict[str, bytes | None]) -> str:
@@ -169,7 +168,7 @@ def test_merge_deletes_cleanup_branches_and_close_keeps_them(hub: Hub) -> None:
         )
     hotfix_two = repo.branch_sha("hotfix/two")
 
-    closed = hub.provider.close(pulls["two"].number, MERGER)
+    closed = hub.pulls.close(pulls["two"].number, MERGER)
     assert closed.state is PullState.CLOSED
     assert closed.closed_by == str(MERGER)
     assert closed.cleanup_branches == ("hotfix/two",)
@@ -177,24 +176,24 @@ def test_merge_deletes_cleanup_branches_and_close_keeps_them(hub: Hub) -> None:
     assert repo.branch_sha("hotfix/two") == hotfix_two  # a closed release keeps its hotfix open
     assert hub.head() == base
 
-    hub.provider.merge(pulls["one"].number, MERGER)
+    hub.pulls.merge(pulls["one"].number, MERGER)
     assert repo.branch_sha("topic/one") is None
     assert repo.branch_sha("hotfix/one") is None
     assert read(hub, "one.txt") == b"release\n"
     assert read(hub, "fix-one.txt") is None  # the hotfix branch's own commit is not merged
     with pytest.raises(PullRequestNotOpen, match="closed"):
-        hub.provider.merge(pulls["two"].number, MERGER)
+        hub.pulls.merge(pulls["two"].number, MERGER)
 
 
 def test_close_keeps_the_head_readable(hub: Hub) -> None:
     opened = propose(hub, "topic/drop", {"drop.txt": b"drop\n"}, "Drop me")
-    hub.provider.close(opened.number, MERGER)
+    hub.pulls.close(opened.number, MERGER)
     assert hub.repo.branch_sha("topic/drop") is None
     assert hub.repo.ref_sha(f"{PULLS}{opened.number}/head") == opened.head_sha
-    assert [item.path for item in hub.provider.diff(opened.number)] == ["drop.txt"]
+    assert [item.path for item in hub.pulls.diff(opened.number)] == ["drop.txt"]
     assert read(hub, "drop.txt") is None
-    assert hub.provider.list_pulls(PullState.CLOSED)[0].number == opened.number
-    assert hub.provider.list_pulls(PullState.OPEN) == []
+    assert hub.pulls.list(PullState.CLOSED)[0].number == opened.number
+    assert hub.pulls.list(PullState.OPEN) == []
 
 
 # -- conflicts ---------------------------------------------------------------------------------
@@ -207,29 +206,29 @@ def test_a_conflicting_pull_request_shows_its_paths_and_is_refused(hub: Hub) -> 
     second = propose(
         hub, "topic/b", {"README.md": b"from b\n", "shared.txt": b"b\n", "b.txt": b"b\n"}, "B"
     )
-    assert hub.provider.get(second.number).state is PullState.OPEN  # fine until A lands
-    hub.provider.merge(first.number, MERGER)
+    assert hub.pulls.get(second.number).state is PullState.OPEN  # fine until A lands
+    hub.pulls.merge(first.number, MERGER)
 
-    pull = hub.provider.get(second.number)
+    pull = hub.pulls.get(second.number)
     assert pull.state is PullState.CONFLICTING
     assert pull.conflicts == ("README.md", "shared.txt")
-    listed = {p.number: p for p in hub.provider.list_pulls()}
+    listed = {p.number: p for p in hub.pulls.list()}
     assert listed[second.number].state is PullState.CONFLICTING
     assert listed[second.number].conflicts == ("README.md", "shared.txt")
     assert listed[first.number].state is PullState.MERGED
-    assert [p.number for p in hub.provider.list_pulls(PullState.OPEN)] == [second.number]
-    assert [p.number for p in hub.provider.list_pulls(PullState.CONFLICTING)] == [second.number]
+    assert [p.number for p in hub.pulls.list(PullState.OPEN)] == [second.number]
+    assert [p.number for p in hub.pulls.list(PullState.CONFLICTING)] == [second.number]
 
     before = refs(hub.repo.path)
     with pytest.raises(MergeConflict, match=r"README\.md, shared\.txt") as raised:
-        hub.provider.merge(second.number, MERGER)
+        hub.pulls.merge(second.number, MERGER)
     assert raised.value.paths == ("README.md", "shared.txt")
     assert refs(hub.repo.path) == before  # main, the branch and the pull request are untouched
     assert read(hub, "README.md") == b"from a\n"
-    assert hub.provider.get(second.number).state is PullState.CONFLICTING
+    assert hub.pulls.get(second.number).state is PullState.CONFLICTING
 
     # Closing it is still possible, and then it no longer reports conflicts.
-    closed = hub.provider.close(second.number, MERGER)
+    closed = hub.pulls.close(second.number, MERGER)
     assert closed.state is PullState.CLOSED
     assert closed.conflicts == ()
 
@@ -274,8 +273,8 @@ def test_pull_requests_are_shared_by_every_opener_of_the_repository(hub: Hub) ->
     )
     assert merged.returncode == 0, merged.stderr
     # The first process sees the merge made by the other one, with no cache to refresh.
-    assert hub.provider.get(opened.number).state is PullState.MERGED
-    assert hub.provider.get(opened.number).merged_by == str(MERGER)
+    assert hub.pulls.get(opened.number).state is PullState.MERGED
+    assert hub.pulls.get(opened.number).merged_by == str(MERGER)
     assert hub.head() == json.loads(merged.stdout)["merge_commit_sha"]
     assert propose(hub, "topic/next", {"n.txt": b"n\n"}, "Next").number == opened.number + 1
 
@@ -331,7 +330,7 @@ def test_merge_posts_the_merge_commit_to_every_deploy_hook(
 
     opened = propose(hub, "topic/hooked", {"h.txt": b"h\n"}, "Hooked")
     assert received == []  # opening notifies nobody
-    merged = hub.provider.merge(opened.number, MERGER)
+    merged = hub.pulls.merge(opened.number, MERGER)
 
     assert received == [
         (
@@ -345,11 +344,11 @@ def test_merge_posts_the_merge_commit_to_every_deploy_hook(
             },
         )
     ]
-    hub.provider.close(propose(hub, "topic/closed", {"c.txt": b"c\n"}, "C").number, MERGER)
+    hub.pulls.close(propose(hub, "topic/closed", {"c.txt": b"c\n"}, "C").number, MERGER)
     assert len(received) == 1  # closing deploys nothing
 
     assert hub.provider.hooks.remove(url) == []
-    hub.provider.merge(propose(hub, "topic/quiet", {"q.txt": b"q\n"}, "Q").number, MERGER)
+    hub.pulls.merge(propose(hub, "topic/quiet", {"q.txt": b"q\n"}, "Q").number, MERGER)
     assert len(received) == 1
 
 
@@ -365,7 +364,7 @@ def test_a_failing_deploy_hook_does_not_fail_the_merge(
     opened = propose(hub, "topic/dead-hook", {"d.txt": b"d\n"}, "Dead hook")
 
     with caplog.at_level(logging.WARNING, logger="mirel.providers.local"):
-        merged = hub.provider.merge(opened.number, MERGER)
+        merged = hub.pulls.merge(opened.number, MERGER)
 
     assert merged.state is PullState.MERGED
     assert hub.head() == merged.merge_commit_sha
@@ -392,17 +391,17 @@ def _after_first_read(
 
     That is the moment another process could merge or close the same pull request.
     """
-    original = provider._read
+    original = provider.records.read
     done: list[bool] = []
 
-    def read_then_act(number: int) -> tuple[dict[str, Any], str]:
+    def read_then_act(number: int) -> tuple[PullRecord, str]:
         found = original(number)
         if not done:
             done.append(True)
             act()
         return found
 
-    monkeypatch.setattr(provider, "_read", read_then_act)
+    monkeypatch.setattr(provider.records, "read", read_then_act)
 
 
 def test_close_racing_a_merge_does_not_record_a_merged_change_as_closed(
@@ -413,7 +412,7 @@ def test_close_racing_a_merge_does_not_record_a_merged_change_as_closed(
     _after_first_read(hub.provider, monkeypatch, lambda: other.merge(opened.number, MERGER))
 
     with pytest.raises(PullRequestNotOpen, match="merged"):
-        hub.provider.close(opened.number, AUTHOR)
+        hub.pulls.close(opened.number, AUTHOR)
 
     assert read(hub, "race.txt") == b"r\n"
     pull = other.get(opened.number)
@@ -431,7 +430,7 @@ def test_a_second_merge_racing_the_first_keeps_the_first_record(
         hub.provider, monkeypatch, lambda: first.append(other.merge(opened.number, MERGER))
     )
 
-    second = hub.provider.merge(opened.number, AUTHOR)
+    second = hub.pulls.merge(opened.number, AUTHOR)
 
     assert second.state is PullState.MERGED
     assert second.merge_commit_sha == first[0].merge_commit_sha == hub.head()

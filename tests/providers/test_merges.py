@@ -15,7 +15,7 @@ import pytest
 
 from mirel.core.versions import Bump
 from mirel.errors import MergeConflict
-from mirel.hub.service import ChangeRequest, Hub
+from mirel.hub import ChangeRequest, Hub
 from mirel.providers.base import PullState
 from support import AUTHOR, CliResult, add_element, merge, refs, release
 
@@ -42,15 +42,15 @@ def setup(hub: Hub) -> Setup:
         release(hub, name, "1.0.0")
         release(hub, name, "1.1.0")
     for manifest in ("prod", "staging"):
-        merge(hub, hub.create_manifest(manifest, AUTHOR))
-        merge(hub, hub.set_pin(manifest, "billing", "1.0.0", AUTHOR))
-        merge(hub, hub.set_pin(manifest, "orders", "1.0.0", AUTHOR))
+        merge(hub, hub.manifests.create(manifest, AUTHOR))
+        merge(hub, hub.manifests.set_pin(manifest, "billing", "1.0.0", AUTHOR))
+        merge(hub, hub.manifests.set_pin(manifest, "orders", "1.0.0", AUTHOR))
     return Setup(hub, billing, orders)
 
 
 def pin(hub: Hub, manifest: str, uuid: str) -> str:
     """Return the release a manifest on the default branch pins for one element."""
-    found = hub.manifest(manifest).find(uuid)
+    found = hub.catalog.manifest(manifest).find(uuid)
     assert found is not None
     return found[1].release
 
@@ -60,8 +60,8 @@ def merge_in_order(hub: Hub, changes: list[ChangeRequest], order: tuple[int, int
     for index in order:
         pull = changes[index].pull_request
         assert pull is not None
-        assert hub.provider.get(pull.number).state is PullState.OPEN
-        merged = hub.provider.merge(pull.number, AUTHOR)
+        assert hub.pulls.get(pull.number).state is PullState.OPEN
+        merged = hub.pulls.merge(pull.number, AUTHOR)
         assert merged.state is PullState.MERGED
 
 
@@ -71,8 +71,8 @@ def test_pins_in_different_manifests_merge_in_either_order(
 ) -> None:
     hub = setup.hub
     changes = [
-        hub.set_pin("prod", "billing", "1.1.0", AUTHOR),
-        hub.set_pin("staging", "billing", "latest", AUTHOR),
+        hub.manifests.set_pin("prod", "billing", "1.1.0", AUTHOR),
+        hub.manifests.set_pin("staging", "billing", "latest", AUTHOR),
     ]
     merge_in_order(hub, changes, order)
     assert pin(hub, "prod", setup.billing) == "1.1.0"
@@ -80,7 +80,7 @@ def test_pins_in_different_manifests_merge_in_either_order(
     # Nothing else moved.
     assert pin(hub, "prod", setup.orders) == "1.0.0"
     assert pin(hub, "staging", setup.orders) == "1.0.0"
-    assert hub.validate() == []
+    assert hub.catalog.validate() == []
 
 
 @pytest.mark.parametrize("order", ORDERS)
@@ -89,14 +89,22 @@ def test_releases_of_different_elements_merge_in_either_order(
 ) -> None:
     hub = setup.hub
     changes = [
-        hub.create_release("billing", AUTHOR, bump=Bump.MINOR, description="billing 1.2"),
-        hub.create_release("orders", AUTHOR, bump=Bump.MAJOR, description="orders 2.0"),
+        hub.releases.create("billing", AUTHOR, bump=Bump.MINOR, description="billing 1.2"),
+        hub.releases.create("orders", AUTHOR, bump=Bump.MAJOR, description="orders 2.0"),
     ]
     merge_in_order(hub, changes, order)
-    assert [str(view.version) for view in hub.releases("billing")] == ["1.2.0", "1.1.0", "1.0.0"]
-    assert [str(view.version) for view in hub.releases("orders")] == ["2.0.0", "1.1.0", "1.0.0"]
-    assert hub.releases("billing")[0].info.description == "billing 1.2"
-    assert hub.validate() == []
+    assert [str(view.version) for view in hub.catalog.releases("billing")] == [
+        "1.2.0",
+        "1.1.0",
+        "1.0.0",
+    ]
+    assert [str(view.version) for view in hub.catalog.releases("orders")] == [
+        "2.0.0",
+        "1.1.0",
+        "1.0.0",
+    ]
+    assert hub.catalog.releases("billing")[0].info.description == "billing 1.2"
+    assert hub.catalog.validate() == []
 
 
 @pytest.mark.parametrize("order", ORDERS)
@@ -105,24 +113,24 @@ def test_two_open_releases_of_one_element_merge_in_either_order(
 ) -> None:
     hub = setup.hub
     changes = [
-        hub.create_release("billing", AUTHOR, bump=Bump.MINOR),
-        hub.create_release("billing", AUTHOR, bump=Bump.MINOR),
+        hub.releases.create("billing", AUTHOR, bump=Bump.MINOR),
+        hub.releases.create("billing", AUTHOR, bump=Bump.MINOR),
     ]
     # The second one sees the first's open branch and takes the next number.
     assert [change.branch_name.rsplit("/", 1)[-1] for change in changes] == ["1.2.0", "1.3.0"]
     merge_in_order(hub, changes, order)
-    assert [str(view.version) for view in hub.releases("billing")][:2] == ["1.3.0", "1.2.0"]
+    assert [str(view.version) for view in hub.catalog.releases("billing")][:2] == ["1.3.0", "1.2.0"]
 
 
 @pytest.mark.parametrize("order", ORDERS)
 def test_a_release_and_a_pin_merge_in_either_order(setup: Setup, order: tuple[int, int]) -> None:
     hub = setup.hub
     changes = [
-        hub.create_release("orders", AUTHOR, bump=Bump.PATCH),
-        hub.set_pin("prod", "billing", "1.1.0", AUTHOR),
+        hub.releases.create("orders", AUTHOR, bump=Bump.PATCH),
+        hub.manifests.set_pin("prod", "billing", "1.1.0", AUTHOR),
     ]
     merge_in_order(hub, changes, order)
-    assert str(hub.releases("orders")[0].version) == "1.1.1"
+    assert str(hub.catalog.releases("orders")[0].version) == "1.1.1"
     assert pin(hub, "prod", setup.billing) == "1.1.0"
 
 
@@ -132,23 +140,23 @@ def test_the_same_pin_set_differently_conflicts_and_the_second_is_refused(
 ) -> None:
     hub = setup.hub
     releases = ["1.1.0", "latest"]
-    changes = [hub.set_pin("prod", "billing", version, AUTHOR) for version in releases]
+    changes = [hub.manifests.set_pin("prod", "billing", version, AUTHOR) for version in releases]
     first, second = (changes[index].pull_request for index in order)
     assert first is not None
     assert second is not None
 
-    hub.provider.merge(first.number, AUTHOR)
+    hub.pulls.merge(first.number, AUTHOR)
     winner = releases[order[0]]
     assert pin(hub, "prod", setup.billing) == winner
 
-    refused = hub.provider.get(second.number)
+    refused = hub.pulls.get(second.number)
     assert refused.state is PullState.CONFLICTING
     assert refused.conflicts == ("manifests/prod.yaml",)
 
     before = refs(hub.repo.path)
     main_before = hub.head()
     with pytest.raises(MergeConflict, match=r"manifests/prod\.yaml") as raised:
-        hub.provider.merge(second.number, AUTHOR)
+        hub.pulls.merge(second.number, AUTHOR)
     assert raised.value.paths == ("manifests/prod.yaml",)
     # The same through the command line: exit 1, one line naming the path.
     result = cli("pr", "merge", str(second.number), "--repo", hub.repo.path)
@@ -161,4 +169,4 @@ def test_the_same_pin_set_differently_conflicts_and_the_second_is_refused(
     assert hub.head() == main_before
     assert pin(hub, "prod", setup.billing) == winner
     assert pin(hub, "staging", setup.billing) == "1.0.0"
-    assert hub.provider.get(second.number).state is PullState.CONFLICTING
+    assert hub.pulls.get(second.number).state is PullState.CONFLICTING

@@ -10,8 +10,8 @@ import pytest
 from web_support import Browser, open_web_instance
 
 from mirel.api import create_app
-from mirel.demo import build_demo
-from mirel.hub.service import Hub
+from mirel.hub import Hub
+from mirel.hub.demo import build_demo
 from mirel.instance import Instance
 
 

@@ -12,7 +12,7 @@ from web_support import Browser, Page, flash_link
 from mirel.api.tokens import authenticate
 from mirel.core.manifest import manifest_path
 from mirel.git.repository import HEADS
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 from mirel.instance import Instance
 from mirel.providers.base import PullState
 from support import AUTHOR, refs
@@ -37,7 +37,7 @@ def merge_as_admin(browser: Make, number: int) -> Page:
 def one_line_changes(hub: Hub, number: int) -> dict[str, tuple[list[str], list[str]]]:
     """Return, per file of a pull request, its removed and added lines."""
     found = {}
-    for item in hub.provider.diff(number):
+    for item in hub.pulls.diff(number):
         lines = item.patch.splitlines()
         removed = [line for line in lines if line.startswith("-") and not line.startswith("---")]
         added = [line for line in lines if line.startswith("+") and not line.startswith("+++")]
@@ -65,14 +65,14 @@ def test_create_a_minor_release_from_the_element_page(
     assert "Release 0.4.0 of billing is ready on its branch" in created.text
     number = pull_number(flash_link(created, "Open pull request"))
     pull = eve.get(f"/pulls/{number}")
-    uuid = demo.element("billing").uuid
+    uuid = demo.catalog.element("billing").uuid
     assert f"dist/apps/{uuid}/0.4.0.zip" in pull.text
     assert "Release billing 0.4.0" in pull.text
     assert "0.4.0" not in eve.get("/elements/app/billing/releases").text  # not merged yet
 
     merged = merge_as_admin(browser, number)
     assert f"Pull request #{number} is merged into main" in merged.text
-    assert demo.provider.get(number).state is PullState.MERGED
+    assert demo.pulls.get(number).state is PullState.MERGED
     instance.deploy("test")  # what the merge's hook does on a running server
     listed = eve.get("/elements/app/billing/releases")
     assert "0.4.0 Live Totals in euros" in listed.text
@@ -86,7 +86,7 @@ def test_a_version_taken_meanwhile_is_refused_beside_the_confirmation(
         "/elements/app/billing/releases/confirm", {"bump": "minor", "description": "mine"}
     )
     assert "Version 0.4.0" in confirm.text
-    demo.create_release("billing", AUTHOR, version="0.4.0")  # another writer claims it first
+    demo.releases.create("billing", AUTHOR, version="0.4.0")  # another writer claims it first
     before = refs(demo.repo.path)
     refused = eve.submit(confirm.form("/elements/app/billing/releases"))
     assert refused.status == 409
@@ -154,8 +154,8 @@ def test_delete_is_offered_only_for_releases_no_manifest_pins(browser: Make, dem
     page = eve.get("/elements/app/billing/releases/0.3.0/delete")
     deleted = eve.submit(page.form("/elements/app/billing/releases/0.3.0/delete"))
     number = pull_number(flash_link(deleted, "Open pull request"))
-    uuid = demo.element("billing").uuid
-    assert [item.path for item in demo.provider.diff(number)] == [f"dist/apps/{uuid}/0.3.0.zip"]
+    uuid = demo.catalog.element("billing").uuid
+    assert [item.path for item in demo.pulls.diff(number)] == [f"dist/apps/{uuid}/0.3.0.zip"]
 
 
 # -- hotfixes -------------------------------------------------------------------------------------
@@ -167,7 +167,7 @@ def test_hotfix_an_older_release_commit_a_fix_and_release_the_patch(
     eve = browser("eve")
     releases = eve.get("/elements/app/billing/releases")
     started = eve.submit(releases.form("/elements/app/billing/releases/0.1.0/hotfix"))
-    uuid = demo.element("billing").uuid
+    uuid = demo.catalog.element("billing").uuid
     branch = f"mirel/hotfix/app/{uuid}/0.1"
     assert f"Hotfix branch {branch} is open with the files of the 0.1.0 line" in started.text
     assert "Hotfix 0.1 in progress" in started.text
@@ -198,7 +198,7 @@ def test_hotfix_an_older_release_commit_a_fix_and_release_the_patch(
     made = eve.submit(confirm.form("/elements/app/billing/hotfixes/0.1/release"))
     assert "Patch release 0.1.1 of billing is ready on its branch" in made.text
     number = pull_number(flash_link(made, "Open pull request"))
-    assert [item.path for item in demo.provider.diff(number)] == [f"dist/apps/{uuid}/0.1.1.zip"]
+    assert [item.path for item in demo.pulls.diff(number)] == [f"dist/apps/{uuid}/0.1.1.zip"]
     merge_as_admin(browser, number)
     instance.deploy("test")
     listed = eve.get("/elements/app/billing/releases")
@@ -231,7 +231,7 @@ def test_two_pins_in_two_manifests_make_one_pull_request(
     browser: Make, demo: Hub, instance: Instance
 ) -> None:
     eve = browser("eve")
-    billing, crm = demo.element("billing").uuid, demo.element("crm").uuid
+    billing, crm = demo.catalog.element("billing").uuid, demo.catalog.element("crm").uuid
     tab = eve.get("/settings/releases")
     pick = next(link for link in tab.links if f"element={billing}&manifest=prod" in link)
     picker = eve.get(pick)
@@ -263,7 +263,7 @@ def test_the_picker_answers_scripts_with_json_and_drops_a_restored_pin(
 ) -> None:
     eve = browser("eve")
     eve.get("/settings/releases")
-    billing = demo.element("billing").uuid
+    billing = demo.catalog.element("billing").uuid
     headers = {"X-Requested-With": "fetch", "X-CSRF-Token": eve.csrf}
     answer = eve.request(
         "POST",
@@ -295,9 +295,9 @@ def test_a_cell_is_marked_until_its_instance_deploys_the_new_pin(
     browser: Make, demo: Hub, instance: Instance
 ) -> None:
     eve = browser("eve")
-    change = demo.set_pin("dev", "billing", "0.2.0", AUTHOR)
+    change = demo.manifests.set_pin("dev", "billing", "0.2.0", AUTHOR)
     assert change.pull_request is not None
-    demo.provider.merge(change.pull_request.number, AUTHOR)
+    demo.pulls.merge(change.pull_request.number, AUTHOR)
     marked = eve.get("/settings/releases?q=billing")
     assert "web serves 0.3.0" in marked.text
     assert "undeployed" in marked.html
@@ -385,7 +385,7 @@ def test_create_a_manifest(browser: Make, demo: Hub) -> None:
     form = eve.get("/settings/manifests/new").form("/settings/manifests")
     made = eve.submit(form, name="uat")
     number = pull_number(flash_link(made, "Open pull request"))
-    assert [item.path for item in demo.provider.diff(number)] == [manifest_path("uat")]
+    assert [item.path for item in demo.pulls.diff(number)] == [manifest_path("uat")]
     for name, message in (("bad name", "is not a valid manifest name"), ("prod", "already exists")):
         refused = eve.submit(form, name=name)
         assert refused.status in (400, 409)
@@ -479,7 +479,7 @@ def test_the_pending_changes_have_a_limit(browser: Make, demo: Hub, instance: In
         for index in range(500)
     ]
     save_draft(instance.sessions, session.id_hash, filler)
-    billing = demo.element("billing").uuid
+    billing = demo.catalog.element("billing").uuid
     refused = eve.post(
         "/settings/releases/draft", {"element": billing, "manifest": "prod", "release": "0.2.0"}
     )
@@ -568,7 +568,7 @@ def test_a_long_description_survives_the_confirmation_and_going_back(browser: Ma
 
 def test_the_picker_page_starts_at_the_cells_pin(browser: Make, demo: Hub) -> None:
     eve = browser("eve")
-    billing = demo.element("billing").uuid
+    billing = demo.catalog.element("billing").uuid
     picker = eve.get(f"/settings/releases/pick?element={billing}&manifest=dev")
     assert picker.form("/settings/releases/draft").fields["release"] == "latest"
     eve.submit(picker.form("/settings/releases/draft"))  # nothing chosen: nothing pending
@@ -579,11 +579,13 @@ def test_a_merge_is_refused_when_the_branch_moved_since_the_page_was_shown(
     browser: Make, demo: Hub
 ) -> None:
     eve, ada = browser("eve"), browser("ada")
-    change = demo.edit_file("billing", "main.rsx", b"<App first/>\n", AUTHOR)
+    change = demo.elements.edit_file("billing", "main.rsx", b"<App first/>\n", AUTHOR)
     assert change.pull_request is not None
     number = change.pull_request.number
     shown = ada.get(f"/pulls/{number}")
-    demo.edit_file("billing", "main.rsx", b"<App second/>\n", AUTHOR, branch=change.branch_name)
+    demo.elements.edit_file(
+        "billing", "main.rsx", b"<App second/>\n", AUTHOR, branch=change.branch_name
+    )
     before = refs(demo.repo.path)
     refused = ada.submit(shown.form(f"/pulls/{number}/merge"))
     assert refused.status == 409
@@ -600,7 +602,7 @@ def test_the_pickers_script_gets_json_errors_even_before_the_route(
 ) -> None:
     eve = browser("eve")
     eve.get("/settings/releases")
-    billing = demo.element("billing").uuid
+    billing = demo.catalog.element("billing").uuid
     data = {"element": billing, "manifest": "prod", "release": "0.2.0"}
     forged = eve.request(
         "POST",

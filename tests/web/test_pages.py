@@ -11,7 +11,8 @@ from web_support import Browser
 from mirel.core.kinds import APP
 from mirel.core.versions import Bump
 from mirel.errors import ReleaseNotFound
-from mirel.hub.service import Hub
+from mirel.hub import Hub
+from mirel.hub.compare import release_diff
 from mirel.instance import Instance
 from support import AUTHOR
 
@@ -93,7 +94,7 @@ def test_an_editor_is_offered_change_requests_but_not_merges(browser: Make, demo
     actions = {form.action for form in releases.post_forms()}
     assert "/elements/app/billing/releases/0.1.0/publish" in actions
     assert "/elements/app/billing/releases/0.1.0/hotfix" in actions
-    change = demo.create_release("billing", AUTHOR, bump=Bump.MINOR)
+    change = demo.releases.create("billing", AUTHOR, bump=Bump.MINOR)
     assert change.pull_request is not None
     pull = eve.get(f"/pulls/{change.pull_request.number}")
     assert [form.action for form in pull.post_forms()] == [
@@ -145,7 +146,7 @@ def test_a_page_and_the_api_give_the_same_message_for_one_error(
     assert page.status == 404
     assert message in page.text
     with pytest.raises(ReleaseNotFound) as raised:
-        instance.hub.release_diff("billing", "0.3.0", "7.0.0")
+        release_diff(instance.hub.catalog, "billing", "0.3.0", "7.0.0")
     assert raised.value.message == message  # the API's 404 carries this same message
 
 
@@ -162,9 +163,9 @@ def test_the_home_page_lists_what_this_instance_serves(browser: Make) -> None:
 
 def test_the_home_page_pages_long_lists(instance: Instance, demo: Hub, browser: Make) -> None:
     for index in range(55):
-        change = demo.add_element(APP, f"tool-{index:02d}", {"main.rsx": b"x\n"}, AUTHOR)
+        change = demo.elements.add(APP, f"tool-{index:02d}", {"main.rsx": b"x\n"}, AUTHOR)
         assert change.pull_request is not None
-        demo.provider.merge(change.pull_request.number, AUTHOR)
+        demo.pulls.merge(change.pull_request.number, AUTHOR)
     instance.deploy("test")
     first = browser("vic").get("/")
     assert "1–50 of 59" in first.text

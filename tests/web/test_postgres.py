@@ -9,7 +9,7 @@ import pytest
 from web_support import Browser, flash_link, open_web_instance
 
 from mirel.api import create_app
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 from mirel.instance import Instance
 from support import refs
 
@@ -29,7 +29,7 @@ def test_sign_in_pick_review_and_open_a_pull_request_on_postgres(
     eve, ada = Browser(app), Browser(app)
     try:
         eve.sign_in("eve")
-        billing = demo.element("billing").uuid
+        billing = demo.catalog.element("billing").uuid
         picker = eve.get(f"/settings/releases/pick?element={billing}&manifest=prod")
         eve.submit(picker.form("/settings/releases/draft"), release="0.3.0")
         review = eve.get("/settings/releases/review")

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 from mirel.instance import Instance
 from mirel.settings import Settings
 from mirel.web.accounts import Role, hash_password, put_user

@@ -25,7 +25,7 @@ from mirel.api.deps import InstanceDep, get_instance
 from mirel.api.tokens import SCOPES, TokenInfo, authenticate
 from mirel.errors import Forbidden, Unauthenticated
 from mirel.git.repository import Author
-from mirel.providers.local import SIGNATURE_HEADER, sign
+from mirel.providers.hooks import SIGNATURE_HEADER, sign
 
 RELEASES_READ = "source_control:releases:read"
 RELEASES_WRITE = "source_control:releases:write"

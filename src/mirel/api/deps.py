@@ -11,7 +11,7 @@ from fastapi import Depends, Path, Query, Request, Response
 from mirel.core.catalog import Element
 from mirel.core.kinds import APP, KINDS, ElementKind
 from mirel.errors import InvalidInput
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 from mirel.instance import Instance
 
 
@@ -50,7 +50,7 @@ def path_element(
 ) -> Element:
     """Return the element named in the path; a given `elementType` must be its type."""
     kind = KINDS.by_api_type(element_type) if element_type is not None else None
-    element = hub.element(element_uuid)
+    element = hub.catalog.element(element_uuid)
     if kind is not None and kind != element.kind:
         raise InvalidInput(
             f"element {element.uuid} ({element.name}) is a {element.kind.name}, elementType "
@@ -69,7 +69,7 @@ def path_app(
     ],
 ) -> Element:
     """Return the app named in a deprecated `/apps/{appUuid}` path; other kinds are refused."""
-    element = hub.element(app_uuid)
+    element = hub.catalog.element(app_uuid)
     if element.kind != APP:
         raise InvalidInput(
             f"element {element.uuid} ({element.name}) is a {element.kind.name}, not an app; "

@@ -2,12 +2,14 @@
 
 Request models are strict about types (a wrong type is a 400 naming the field) but leave the rules
 of mirel's own documents to the core: a manifest body is checked by `manifest_from_api`, which names
-each problem as `apps[0].release`. Response models describe `data` in the envelope; they allow
-extra keys so that a field added by a lower layer shows up instead of being silently dropped.
+each problem as `apps[0].release`. Response models describe `data` in the envelope and are built
+from the typed values of the layers below by attribute (`Public.of`), never kept beside them: a
+field the value lacks is an error, not a silently different answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -49,10 +51,18 @@ class Request(BaseModel):
         return data
 
 
-class Public(BaseModel):
-    """A response object: documented fields, plus any extra ones the layer below adds."""
+PublicT = TypeVar("PublicT", bound="Public")
 
-    model_config = ConfigDict(extra="allow")
+
+class Public(BaseModel):
+    """A response object, read from a typed value's attributes (or, for now, a dict)."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+    @classmethod
+    def of(cls: type[PublicT], value: object) -> PublicT:
+        """Return the answer shape of `value`, read by attribute."""
+        return cls.model_validate(value, from_attributes=True)
 
 
 # -- the envelope ---------------------------------------------------------------------------------
@@ -177,6 +187,7 @@ class ReleasePublic(Public):
     artifact_path: str
     blob_sha: str
     published_in: list[str]
+    pinned_by: list[str]
 
 
 class ReleaseCreate(Request):
@@ -192,6 +203,13 @@ class ReleaseCreate(Request):
     )
 
 
+class FileChangePublic(Public):
+    """One file that differs between two releases."""
+
+    path: str
+    diff: str
+
+
 class ReleaseDiff(Public):
     """Files added, removed and changed between two releases, with unified diffs."""
 
@@ -199,9 +217,9 @@ class ReleaseDiff(Public):
     element_name: str
     release_version: str
     against: str | None
-    added: list[dict[str, str]]
-    removed: list[dict[str, str]]
-    changed: list[dict[str, str]]
+    added: list[FileChangePublic]
+    removed: list[FileChangePublic]
+    changed: list[FileChangePublic]
 
 
 # -- elements and branches --------------------------------------------------------------------
@@ -225,15 +243,56 @@ class BranchCommit(Request):
     )
 
 
+class CellDeployPublic(Public):
+    """What one instance publishing the manifest serves of the element."""
+
+    instance: str
+    serves: str | None
+    current: bool = Field(description="Whether it serves what the pin resolves to.")
+    status: str
+
+
+class MatrixCellPublic(Public):
+    """One element in one manifest."""
+
+    release: str | None = Field(description="The pin; null when the manifest omits it.")
+    resolved: str | None = Field(description="The release the pin selects; null: working.")
+    status: str = Field(description="ok, behind, missing or not_in_manifest.")
+    deploys: list[CellDeployPublic]
+
+
+class MatrixRowPublic(Public):
+    """One element against every manifest."""
+
+    uuid: str
+    kind: str
+    element_type: str
+    name: str
+    releases: list[str]
+    latest: str | None
+    pins: dict[str, MatrixCellPublic]
+
+
+class InstanceSummary(Public):
+    """An instance that reported what it serves (without the list itself)."""
+
+    name: str
+    url: str | None
+    manifest: str | None
+    commit_sha: str | None
+    status: str
+    reported_at: str
+
+
 class Matrix(Public):
     """Every element against every manifest: releases, pins, what they resolve to, drift."""
 
     commit_sha: str
     manifests: list[str]
-    elements: list[dict[str, Any]]
+    elements: list[MatrixRowPublic]
     total: int = Field(description="How many elements match, across every page.")
     offset: int = 0
-    instances: list[dict[str, Any]] = Field(
+    instances: list[InstanceSummary] = Field(
         default=[], description="The instances that reported what they serve, without the list."
     )
     problems: list[str]
@@ -320,6 +379,12 @@ class PullDetail(PullPublic):
     """A pull request with the files it changes."""
 
     diff: list[FileDiffPublic]
+
+    @classmethod
+    def of_pull(cls, pull: object, diff: Sequence[object]) -> PullDetail:
+        """Return the answer of one pull request (read by attribute) and its changed files."""
+        shown = PullPublic.of(pull).model_dump()
+        return cls.model_validate({**shown, "diff": [FileDiffPublic.of(item) for item in diff]})
 
 
 class PullList(Public):

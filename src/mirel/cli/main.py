@@ -19,10 +19,22 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from pydantic_core import to_jsonable_python
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from mirel.api.models import (
+    ChangeRequestPublic,
+    HotfixClosed,
+    HotfixPublic,
+    Matrix,
+    PullDetail,
+    PullPublic,
+    ReleaseDiff,
+    ReleasePublic,
+)
+from mirel.cli.folders import read_folder
 from mirel.core.catalog import releases_of
 from mirel.core.kinds import KINDS
 from mirel.core.manifest import write_manifest
@@ -30,8 +42,12 @@ from mirel.core.rules import hotfix_base
 from mirel.core.versions import Bump, Version
 from mirel.errors import InvalidInput, MirelError, RepositoryInvalid
 from mirel.git.repository import Author
-from mirel.hub.service import ChangeRequest, Hub, read_folder
+from mirel.hub import ChangeRequest, Hub
+from mirel.hub.compare import release_diff as compare_releases
+from mirel.hub.matrix import matrix as build_matrix
+from mirel.hub.values import Matrix as MatrixValue
 from mirel.providers.base import PullState
+from mirel.providers.hooks import DeployHooks
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -132,9 +148,14 @@ def print_table(table: Table | str) -> None:
 
 
 def emit(data: object, human: Callable[[], None]) -> None:
-    """Print `data` as JSON under --json, else call `human` to print it for people."""
+    """Print `data` as JSON under --json, else call `human` to print it for people.
+
+    `data` holds the API's answer models (or plain JSON values), so `--json` prints exactly what
+    the REST API returns in `data`.
+    """
     if options().json:
-        click.echo(json.dumps(data, indent=2, sort_keys=False))
+        shown = to_jsonable_python(data, by_alias=True)
+        click.echo(json.dumps(shown, indent=2, sort_keys=False))
     else:
         human()
 
@@ -152,7 +173,7 @@ def emit_change(change: ChangeRequest, what: str) -> None:
                 f"merge it with 'mirel pr merge {change.pull_request.number}'"
             )
 
-    emit(change.to_json(), human)
+    emit(ChangeRequestPublic.of(change), human)
 
 
 @contextmanager
@@ -230,7 +251,7 @@ def element_add(kind: str, name: str, source: Path) -> None:
     """Put a folder under source control as a new app or workflow (pull request)."""
     element_kind = KINDS.get(kind)
     hub = options().hub()
-    change = hub.add_element(element_kind, name, read_folder(source), options().who(hub))
+    change = hub.elements.add(element_kind, name, read_folder(source), options().who(hub))
     emit_change(change, f"proposed {element_kind.name} {name}")
 
 
@@ -251,7 +272,7 @@ def element_add(kind: str, name: str, source: Path) -> None:
 def element_push(name: str, source: Path, branch: str | None, message: str | None) -> None:
     """Commit a folder's new content for an element (pull request)."""
     hub = options().hub()
-    change = hub.push_element(
+    change = hub.elements.push(
         name,
         read_folder(source),
         options().who(hub),
@@ -268,7 +289,7 @@ def element_list() -> None:
     hub = options().hub()
     rows = [
         {"uuid": e.uuid, "kind": e.kind.name, "element_type": e.kind.api_type, "name": e.name}
-        for e in hub.elements()
+        for e in hub.catalog.elements()
     ]
 
     def human() -> None:
@@ -306,7 +327,7 @@ def release_create(
     hub = options().hub()
     author = options().who(hub)
     with progress("building the release artifact") as update:
-        change = hub.create_release(
+        change = hub.releases.create(
             element_ref,
             author,
             bump=Bump(bump) if bump else None,
@@ -324,7 +345,7 @@ def release_create(
 @click.argument("element_ref", metavar="ELEMENT")
 def release_list(element_ref: str) -> None:
     """List an element's releases, newest first."""
-    views = options().hub().releases(element_ref)
+    views = options().hub().catalog.releases(element_ref)
 
     def human() -> None:
         if not views:
@@ -343,7 +364,7 @@ def release_list(element_ref: str) -> None:
             )
         print_table(table)
 
-    emit([view.to_json() for view in views], human)
+    emit([ReleasePublic.of(view) for view in views], human)
 
 
 @release.command("delete")
@@ -353,7 +374,7 @@ def release_list(element_ref: str) -> None:
 def release_delete(element_ref: str, version: str) -> None:
     """Delete a release (pull request); refused while a manifest pins it."""
     hub = options().hub()
-    change = hub.delete_release(element_ref, version, options().who(hub))
+    change = hub.releases.delete(element_ref, version, options().who(hub))
     emit_change(change, f"proposed deleting {element_ref} {version}")
 
 
@@ -366,19 +387,20 @@ def release_delete(element_ref: str, version: str) -> None:
 )
 def release_diff(element_ref: str, version: str, against: str | None) -> None:
     """Show the files added, removed and changed between two releases."""
-    data = options().hub().release_diff(element_ref, version, against)
+    data = compare_releases(options().hub().catalog, element_ref, version, against)
 
     def human() -> None:
-        stdout.print(
-            f"{data['element_name']} {data['against'] or '(nothing)'} → {data['release_version']}"
-        )
-        for status in ("added", "removed", "changed"):
-            entries: list[dict[str, str]] = data[status]  # type: ignore[assignment]
+        stdout.print(f"{data.element_name} {data.against or '(nothing)'} → {data.release_version}")
+        for status, entries in (
+            ("added", data.added),
+            ("removed", data.removed),
+            ("changed", data.changed),
+        ):
             for entry in entries:
-                stdout.print(f"[bold]{status}[/] {escape(entry['path'])}")
-                click.echo(entry["diff"], nl=False)
+                stdout.print(f"[bold]{status}[/] {escape(entry.path)}")
+                click.echo(entry.diff, nl=False)
 
-    emit(data, human)
+    emit(ReleaseDiff.of(data), human)
 
 
 # -- manifests ----------------------------------------------------------------------------------
@@ -396,7 +418,7 @@ def manifest() -> None:
 def manifest_create(name: str) -> None:
     """Create an empty manifest (pull request)."""
     hub = options().hub()
-    emit_change(hub.create_manifest(name, options().who(hub)), f"proposed manifest {name}")
+    emit_change(hub.manifests.create(name, options().who(hub)), f"proposed manifest {name}")
 
 
 @manifest.command("list")
@@ -404,7 +426,7 @@ def manifest_create(name: str) -> None:
 def manifest_list() -> None:
     """List the manifests on the default branch."""
     hub = options().hub()
-    snapshot_manifests = [hub.manifest(name) for name in hub.manifest_names()]
+    snapshot_manifests = [hub.catalog.manifest(name) for name in hub.catalog.manifest_names()]
 
     def human() -> None:
         if not snapshot_manifests:
@@ -421,7 +443,7 @@ def manifest_list() -> None:
 @click.argument("name")
 def manifest_show(name: str) -> None:
     """Show one manifest."""
-    found = options().hub().manifest(name)
+    found = options().hub().catalog.manifest(name)
     emit({"manifest": found.to_api()}, lambda: click.echo(write_manifest(found), nl=False))
 
 
@@ -433,7 +455,7 @@ def manifest_show(name: str) -> None:
 def manifest_set(name: str, element_ref: str, release_ref: str) -> None:
     """Pin ELEMENT at RELEASE (X.Y.Z or latest) in a manifest (pull request)."""
     hub = options().hub()
-    change = hub.set_pin(name, element_ref, release_ref, options().who(hub))
+    change = hub.manifests.set_pin(name, element_ref, release_ref, options().who(hub))
     emit_change(change, f"proposed {name}: {element_ref} → {release_ref}")
 
 
@@ -444,7 +466,7 @@ def manifest_set(name: str, element_ref: str, release_ref: str) -> None:
 def manifest_unset(name: str, element_ref: str) -> None:
     """Remove ELEMENT's pin from a manifest (pull request)."""
     hub = options().hub()
-    change = hub.unset_pin(name, element_ref, options().who(hub))
+    change = hub.manifests.unset_pin(name, element_ref, options().who(hub))
     emit_change(change, f"proposed removing {element_ref} from {name}")
 
 
@@ -452,29 +474,28 @@ def manifest_unset(name: str, element_ref: str) -> None:
 @common
 def matrix() -> None:
     """Show every element against every manifest, with pins and drift."""
-    data = options().hub().matrix()
-    emit(data, lambda: _print_matrix(data))
+    data = build_matrix(options().hub().catalog)
+    emit(Matrix.of(data), lambda: _print_matrix(data))
 
 
-def _print_matrix(data: dict[str, Any]) -> None:
-    names: list[str] = data["manifests"]
-    rows: list[dict[str, Any]] = data["elements"]
+def _print_matrix(data: MatrixValue) -> None:
+    names = data.manifests
     table = Table("element", "kind", "latest", *names, box=None)
     marks = {"ok": "", "behind": " [yellow](behind)[/]", "missing": " [red](missing)[/]"}
-    for row in rows:
+    for row in data.elements:
         cells = []
         for name in names:
-            cell = row["pins"][name]
-            if cell["status"] == "not_in_manifest":
+            cell = row.pins[name]
+            if cell.status == "not_in_manifest":
                 cells.append("[dim]—[/]")
                 continue
-            shown = cell["release"]
-            if cell["release"] == "latest":
-                shown = f"latest={cell['resolved'] or 'working'}"
-            cells.append(f"{shown}{marks.get(cell['status'], '')}")
-        table.add_row(row["name"], row["kind"], row["latest"] or "[dim]working[/]", *cells)
-    print_table(table if rows else "no elements yet")
-    for problem in data["problems"]:
+            shown = cell.release
+            if cell.release == "latest":
+                shown = f"latest={cell.resolved or 'working'}"
+            cells.append(f"{shown}{marks.get(cell.status, '')}")
+        table.add_row(row.name, row.kind, row.latest or "[dim]working[/]", *cells)
+    print_table(table if data.elements else "no elements yet")
+    for problem in data.problems:
         stderr.print(f"[red]problem[/] {escape(problem)}")
 
 
@@ -494,9 +515,9 @@ def hotfix() -> None:
 def hotfix_create(element_ref: str, version: str) -> None:
     """Make the hotfix branch of a release's X.Y line."""
     hub = options().hub()
-    change = hub.create_hotfix(element_ref, version, options().who(hub))
+    change = hub.hotfixes.create(element_ref, version, options().who(hub))
     # The branch starts from the line's newest release, which may be above the one named.
-    element, line = hub.element(element_ref), Version.parse(version).line
+    element, line = hub.catalog.element(element_ref), Version.parse(version).line
     base = hotfix_base(
         element.name, line, set(releases_of(hub.snapshot(), element.kind, element.uuid))
     )
@@ -517,7 +538,7 @@ def hotfix_release(element_ref: str, line: str, description: str) -> None:
     """Create the patch release of a hotfix (pull request)."""
     hub = options().hub()
     with progress("building the patch release"):
-        change = hub.release_hotfix(element_ref, line, options().who(hub), description)
+        change = hub.hotfixes.release(element_ref, line, options().who(hub), description)
     emit_change(change, f"proposed patch release {change.branch_name.rsplit('/', 1)[-1]}")
 
 
@@ -527,23 +548,23 @@ def hotfix_release(element_ref: str, line: str, description: str) -> None:
 @click.argument("line", metavar="X.Y")
 def hotfix_close(element_ref: str, line: str) -> None:
     """Drop a hotfix branch."""
-    data = options().hub().close_hotfix(element_ref, line)
-    emit(data, lambda: stdout.print(f"[green]✓[/] removed {data['branch_name']}"))
+    data = options().hub().hotfixes.close(element_ref, line)
+    emit(HotfixClosed.of(data), lambda: stdout.print(f"[green]✓[/] removed {data.branch_name}"))
 
 
 @hotfix.command("list")
 @common
 def hotfix_list() -> None:
     """List the open hotfix branches."""
-    found = options().hub().hotfixes()
+    found = options().hub().catalog.hotfixes()
 
     def human() -> None:
         if not found:
             stdout.print("no open hotfixes")
         for item in found:
-            stdout.print(f"{item['element_name']} {item['line']}  {item['branch_name']}")
+            stdout.print(f"{item.element_name} {item.line}  {item.branch_name}")
 
-    emit({"hotfixes": found}, human)
+    emit({"hotfixes": [HotfixPublic.of(item) for item in found]}, human)
 
 
 # -- pull requests ------------------------------------------------------------------------------
@@ -567,7 +588,7 @@ def pr() -> None:
 )
 def pr_list(state: str | None, limit: int) -> None:
     """List pull requests, newest first."""
-    pulls = options().hub().provider.list_pulls(PullState(state) if state else None, limit)
+    pulls = options().hub().pulls.list(PullState(state) if state else None, limit)
 
     def human() -> None:
         if not pulls:
@@ -578,7 +599,7 @@ def pr_list(state: str | None, limit: int) -> None:
                 f"[dim]{escape(pull.head_branch)}[/]"
             )
 
-    emit({"pulls": [pull.to_json() for pull in pulls]}, human)
+    emit({"pulls": [PullPublic.of(pull) for pull in pulls]}, human)
 
 
 @pr.command("show")
@@ -603,7 +624,7 @@ def pr_show(number: int) -> None:
             stdout.print(f"[bold]{item.status}[/] {escape(item.path)}")
             click.echo(item.patch, nl=False)
 
-    emit({**pull.to_json(), "diff": [item.__dict__ for item in diff]}, human)
+    emit(PullDetail.of_pull(pull, diff), human)
 
 
 @pr.command("merge")
@@ -613,9 +634,9 @@ def pr_merge(number: int) -> None:
     """Merge a pull request into the default branch."""
     hub = options().hub()
     with progress(f"merging #{number}"):
-        pull = hub.provider.merge(number, options().who(hub))
+        pull = hub.pulls.merge(number, options().who(hub))
     emit(
-        pull.to_json(),
+        PullPublic.of(pull),
         lambda: stdout.print(f"[green]✓[/] merged #{number} as {pull.merge_commit_sha}"),
     )
 
@@ -626,8 +647,8 @@ def pr_merge(number: int) -> None:
 def pr_close(number: int) -> None:
     """Close a pull request without merging."""
     hub = options().hub()
-    pull = hub.provider.close(number, options().who(hub))
-    emit(pull.to_json(), lambda: stdout.print(f"[green]✓[/] closed #{number}"))
+    pull = hub.pulls.close(number, options().who(hub))
+    emit(PullPublic.of(pull), lambda: stdout.print(f"[green]✓[/] closed #{number}"))
 
 
 # -- checks and hooks ---------------------------------------------------------------------------
@@ -641,7 +662,7 @@ def validate(ref: str | None) -> None:
     hub = options().hub()
     with progress("validating") as update:
         snapshot = hub.snapshot(ref)
-        problems = hub.validate(ref, progress=lambda path: update(f"checking {path}"))
+        problems = hub.catalog.validate(ref, progress=lambda path: update(f"checking {path}"))
     data = {
         "commit_sha": snapshot.commit_sha,
         "valid": not problems,
@@ -665,6 +686,10 @@ def hook() -> None:
     """Deploy hooks: URLs the repository notifies after each merge."""
 
 
+def _hooks() -> DeployHooks:
+    return DeployHooks(options().hub().repo.git_dir)
+
+
 @hook.command("add")
 @common
 @click.argument("url")
@@ -673,7 +698,7 @@ def hook() -> None:
 )
 def hook_add(url: str, secret: str | None) -> None:
     """Register a deploy hook URL."""
-    hooks = options().hub().provider.hooks.add(url, secret)
+    hooks = _hooks().add(url, secret)
     emit({"hooks": hooks}, lambda: stdout.print(f"[green]✓[/] {escape(url)} registered"))
 
 
@@ -682,7 +707,7 @@ def hook_add(url: str, secret: str | None) -> None:
 @click.argument("url")
 def hook_remove(url: str) -> None:
     """Unregister a deploy hook URL."""
-    hooks = options().hub().provider.hooks.remove(url)
+    hooks = _hooks().remove(url)
     emit({"hooks": hooks}, lambda: stdout.print(f"[green]✓[/] {escape(url)} removed"))
 
 
@@ -690,7 +715,7 @@ def hook_remove(url: str) -> None:
 @common
 def hook_list() -> None:
     """List deploy hook URLs."""
-    hooks = options().hub().provider.hooks.urls()
+    hooks = _hooks().urls()
     emit(
         {"hooks": hooks}, lambda: stdout.print("\n".join(hooks) or "no deploy hooks", markup=False)
     )
@@ -708,12 +733,12 @@ def hook_list() -> None:
 )
 def demo(folder: Path) -> None:
     """Create a demo repository with apps, workflows, releases and manifests, and show it."""
-    from mirel.demo import build_demo
+    from mirel.hub.demo import build_demo
 
     with progress("building the demo repository") as update:
         hub = build_demo(folder, progress=update)
-    data = hub.matrix()
-    emit(data, lambda: None)
+    data = build_matrix(hub.catalog)
+    emit(Matrix.of(data), lambda: None)
     if not options().json:
         stdout.print(f"[green]✓[/] demo repository at {escape(str(hub.repo.path))}\n")
         _print_matrix(data)

@@ -80,6 +80,36 @@ def change_branch(topic: str, subject: str) -> str:
     return f"{BRANCH_PREFIX}{topic}/{slug}/{stamp}-{secrets.token_hex(3)}"
 
 
+def element_branch(kind: ElementKind, uuid: str) -> str:
+    """Return the branch that puts a new element under source control."""
+    return f"{BRANCH_PREFIX}element/{kind.name}/{uuid}"
+
+
+def update_branch(kind: ElementKind, name: str) -> str:
+    """Return a fresh branch for new content of an element's folder."""
+    return change_branch(f"update/{kind.name}", name)
+
+
+def manifest_branch(subject: str) -> str:
+    """Return a fresh branch for a change of one manifest (`subject`), or of several."""
+    return change_branch("manifest", subject)
+
+
+def delete_branch(kind: ElementKind, uuid: str, version: Version) -> str:
+    """Return the branch that deletes one release."""
+    return f"{BRANCH_PREFIX}delete/{kind.name}/{uuid}/{version}"
+
+
+def check_new_branch_name(branch: str) -> None:
+    """Raise InvalidInput when a branch a user names would enter mirel's own namespace."""
+    # A branch `mirel` (or `mirel/x/...` made by hand) would block the ref folders under which
+    # mirel makes every release, hotfix and manifest branch.
+    if branch == "mirel" or branch.startswith(BRANCH_PREFIX):
+        raise InvalidInput(
+            f"branch names starting with {BRANCH_PREFIX!r} are mirel's own; choose another name"
+        )
+
+
 # -- regular releases --------------------------------------------------------------------------
 
 

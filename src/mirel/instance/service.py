@@ -75,7 +75,7 @@ from mirel.errors import (
 )
 from mirel.git.repository import GitRepository
 from mirel.git.snapshot import CommitSnapshot
-from mirel.hub.service import Hub
+from mirel.hub import Hub
 from mirel.instance.lease import Lease, LeaseLost
 from mirel.instance.planner import WORKING, DesiredState, Planner, Target, chunks
 from mirel.instance.sources import SourceStore, Unpacked

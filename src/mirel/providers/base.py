@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from mirel.git.repository import Author, GitRepository
+from mirel.git.repository import Author
 
 
 class PullState(StrEnum):
@@ -51,18 +51,6 @@ class PullRequest:
     cleanup_branches: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = field(default=())
 
-    def to_json(self) -> dict[str, object]:
-        """Return the pull request as the API and `--json` show it."""
-        data = asdict(self)
-        data["state"] = str(self.state)
-        data["cleanup_branches"] = list(self.cleanup_branches)
-        data["conflicts"] = list(self.conflicts)
-        return data
-
-    def summary(self) -> dict[str, object]:
-        """Return the short form carried by every write's answer."""
-        return {"number": self.number, "url": self.url, "state": str(self.state)}
-
 
 @dataclass(frozen=True)
 class InstanceReport:
@@ -81,23 +69,9 @@ class InstanceReport:
     # uuid -> "X.Y.Z" or "working", for every element the instance serves
     live: Mapping[str, str] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, object]:
-        """Return the report as stored and as the API shows it."""
-        return {
-            "name": self.name,
-            "url": self.url,
-            "manifest": self.manifest,
-            "commit_sha": self.commit_sha,
-            "status": self.status,
-            "reported_at": self.reported_at,
-            "live": dict(self.live),
-        }
-
 
 class Provider(Protocol):
     """Where pull requests live. `local` first; hosted providers implement the same calls."""
-
-    repository: GitRepository
 
     def branch_url(self, branch: str) -> str:
         """Return where a person can see a branch."""

@@ -10,7 +10,7 @@ from fastapi import Form, Query, Request
 from fastapi.responses import RedirectResponse
 
 from mirel.errors import MirelError
-from mirel.hub.service import ChangeRequest
+from mirel.hub import ChangeRequest
 from mirel.web import urls
 from mirel.web.accounts import add_flash
 from mirel.web.auth import Viewer, instance_of

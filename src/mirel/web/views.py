@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mirel.core.catalog import Element
+from mirel.core.catalog import Element, load_element
 from mirel.core.kinds import KINDS
 from mirel.core.names import is_valid_name
+from mirel.core.rules import parse_hotfix_branch
 from mirel.core.versions import Version
 from mirel.errors import (
     ElementNotFound,
@@ -21,9 +22,11 @@ from mirel.errors import (
     NotFound,
     ReleaseNotFound,
 )
-from mirel.git.repository import CommitInfo
-from mirel.hub.service import Hub, ReleaseView
+from mirel.git.repository import HEADS, ChangedPath, CommitInfo
+from mirel.hub import Hub, ReleaseView
+from mirel.hub.values import HotfixView, Matrix
 from mirel.instance import Instance, LiveElementView
+from mirel.providers.base import PullRequest
 
 HISTORY_PAGE = 20
 MAX_DRAFT = 500
@@ -35,7 +38,7 @@ def element_at(hub: Hub, kind: str, name: str) -> Element:
         raise ElementNotFound(
             f"there is no {kind[:40]} called {name[:100]!r}; the home page lists every element"
         )
-    return hub.element(f"{kind}/{name}")
+    return hub.catalog.element(f"{kind}/{name}")
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class ElementPage:
     live: LiveElementView | None
     releases: list[ReleaseView]
     manifests: list[str]
-    hotfixes: list[dict[str, object]]
+    hotfixes: list[HotfixView]
     history: list[CommitInfo]
     older: str | None  # where the next page of history starts
 
@@ -61,13 +64,13 @@ class ElementPage:
     def forms(self) -> set[str]:
         """Return the forms the page shows an error beside: one per release and hotfix."""
         return {f"release-{release.version}" for release in self.releases} | {
-            f"hotfix-{hotfix['line']}" for hotfix in self.hotfixes
+            f"hotfix-{hotfix.line}" for hotfix in self.hotfixes
         }
 
-    def hotfix_for(self, version: Version) -> dict[str, object] | None:
+    def hotfix_for(self, version: Version) -> HotfixView | None:
         """Return the open hotfix of a release's line, if any."""
         line = str(version.line)
-        return next((item for item in self.hotfixes if item["line"] == line), None)
+        return next((item for item in self.hotfixes if item.line == line), None)
 
 
 def element_page(hub: Hub, instance: Instance, element: Element, before: str | None) -> ElementPage:
@@ -77,22 +80,22 @@ def element_page(hub: Hub, instance: Instance, element: Element, before: str | N
     except ElementNotFound:
         live = None  # a new element this instance has not deployed yet
     start = before if before and len(before) == 40 else None
-    history, older = hub.element_history(element, start, HISTORY_PAGE)
+    history, older = hub.catalog.element_history(element, start, HISTORY_PAGE)
     return ElementPage(
         element=element,
         live=live,
-        releases=hub.releases(element.reference),
-        manifests=hub.manifest_names(),
-        hotfixes=hub.element_hotfixes(element),
+        releases=hub.catalog.releases(element.reference),
+        manifests=hub.catalog.manifest_names(),
+        hotfixes=hub.catalog.element_hotfixes(element),
         history=history,
         older=older,
     )
 
 
-def hotfix_of(hub: Hub, element: Element, line: str) -> dict[str, object]:
+def hotfix_of(hub: Hub, element: Element, line: str) -> HotfixView:
     """Return an element's open hotfix of `line`; raise HotfixNotFound."""
-    for item in hub.element_hotfixes(element):
-        if item["line"] == line:
+    for item in hub.catalog.element_hotfixes(element):
+        if item.line == line:
             return item
     raise HotfixNotFound(f"{element.name} has no open hotfix for {line[:20]}")
 
@@ -109,7 +112,7 @@ def release_of(element: Element, releases: list[ReleaseView], version: str) -> R
 class MatrixPage:
     """The Releases tab: a page of elements against every manifest, and the pending changes."""
 
-    data: dict[str, Any]
+    data: Matrix
     draft: list[dict[str, Any]]
 
     @property
@@ -122,7 +125,7 @@ def current_pin(hub: Hub, manifest: str, element_uuid: str) -> str | None:
     """Return what a manifest on the default branch pins an element at (None: not listed, or
     no such manifest yet)."""
     try:
-        pin = hub.manifest(manifest).find(element_uuid)
+        pin = hub.catalog.manifest(manifest).find(element_uuid)
     except MirelError:
         return None  # a manifest the pending changes create
     return pin[1].release if pin is not None else None
@@ -139,9 +142,9 @@ def draft_change(
     """
     if not is_valid_name(manifest):
         raise NotFound(f"there is no manifest {manifest[:100]!r}")
-    element = hub.element(element_uuid)
+    element = hub.catalog.element(element_uuid)
     wanted = release.strip() or None
-    found = {str(view.version) for view in hub.releases(element.reference)}
+    found = {str(view.version) for view in hub.catalog.releases(element.reference)}
     if wanted not in (None, "latest") and wanted not in found:
         raise NotFound(f"{element.name} has no release {str(wanted)[:40]}; pick one of the list")
     current = current_pin(hub, manifest, element.uuid)
@@ -167,3 +170,56 @@ def draft_change(
             }
         )
     return sorted(kept, key=lambda change: (change["manifest"], change["kind"], change["name"]))
+
+
+@dataclass(frozen=True)
+class BranchView:
+    """A branch as its page shows it."""
+
+    name: str
+    commit_sha: str
+    base_sha: str  # where it left the default branch
+    changes: list[ChangedPath]  # against that commit
+    commits: list[CommitInfo]  # its own, newest first (at most 50)
+    pull_request: PullRequest | None
+    hotfix: HotfixView | None
+    element: Element | None  # the element a hotfix branch patches
+    files: list[str]  # that element's files on the branch
+
+
+def _own_commits(hub: Hub, tip: str, base: str) -> list[CommitInfo]:
+    """Return a branch's own commits since it left the default branch at `base`, newest first."""
+    commits, _ = hub.repo.history_page(tip, [], limit=50)
+    own: list[CommitInfo] = []
+    for commit in commits:
+        if commit.sha == base:
+            break
+        own.append(commit)
+    return own
+
+
+def branch_page(hub: Hub, branch: str) -> BranchView:
+    """Return a branch: its tip, what it changes against the default branch, its commits since
+    it left it, its open pull request, and for a hotfix its element's files."""
+    repo = hub.repo
+    tip = repo.require_branch(branch)
+    head = hub.head()
+    base = repo.merge_base(head, tip) or head
+    hotfix = parse_hotfix_branch(branch)
+    element = hub.catalog.elements_by_uuid().get(hotfix.uuid) if hotfix is not None else None
+    files: list[str] = []
+    if element is not None:
+        on_branch = load_element(hub.snapshot(HEADS + branch), element.kind, element.name)
+        if on_branch is not None:
+            files = [path for path, _ in repo.walk_files(on_branch.tree_oid)]
+    return BranchView(
+        name=branch,
+        commit_sha=tip,
+        base_sha=base,
+        changes=repo.diff_trees(repo.tree_of(base), repo.tree_of(tip)),
+        commits=_own_commits(hub, tip, base),
+        pull_request=hub.pulls.open_for_branch(branch),
+        hotfix=hub.catalog.hotfix_view(hotfix, tip) if hotfix is not None else None,
+        element=element,
+        files=files,
+    )

@@ -28,7 +28,8 @@ Reply = dict[str, Any]
 @router.get("", dependencies=[require(RELEASES_READ)], response_model=Envelope[ManifestList])
 def list_manifests(hub: HubDep) -> Reply:
     """Return every manifest on the default branch."""
-    return ok({"manifests": [hub.manifest(name).to_api() for name in hub.manifest_names()]})
+    names = hub.catalog.manifest_names()
+    return ok({"manifests": [hub.catalog.manifest(name).to_api() for name in names]})
 
 
 @router.post(
@@ -37,13 +38,15 @@ def list_manifests(hub: HubDep) -> Reply:
 def change_pins(body: PinBatch, hub: HubDep, author: AuthorDep) -> Reply:
     """Return the change request pinning (or unpinning) many elements across manifests."""
     changes = [(change.manifest, change.element_uuid, change.release) for change in body.changes]
-    return ok(hub.change_pins(changes, author, body.commit_message).to_json())
+    return ok(
+        ChangeRequestPublic.of(hub.manifests.change_pins(changes, author, body.commit_message))
+    )
 
 
 @router.get("/{name}", dependencies=[require(RELEASES_READ)], response_model=Envelope[ManifestOne])
 def get_manifest(name: Name, hub: HubDep) -> Reply:
     """Return one manifest."""
-    return ok({"manifest": hub.manifest(name).to_api()})
+    return ok({"manifest": hub.catalog.manifest(name).to_api()})
 
 
 @router.put(
@@ -52,7 +55,8 @@ def get_manifest(name: Name, hub: HubDep) -> Reply:
 def put_manifest(name: Name, body: ManifestPut, hub: HubDep, author: AuthorDep) -> Reply:
     """Return the change request creating or overwriting a whole manifest."""
     manifest = manifest_from_api(name, body.manifest, manifest_path(name))
-    return ok(hub.put_manifest(manifest, author, body.commit_message).to_json())
+    change = hub.manifests.put(manifest, author, body.commit_message)
+    return ok(ChangeRequestPublic.of(change))
 
 
 @router.post(
@@ -65,7 +69,8 @@ def delete_manifest(
 ) -> Reply:
     """Return the change request removing a manifest."""
     message = body.commit_message if body else None
-    return ok(hub.delete_manifest(name, author, message).to_json())
+    change = hub.manifests.delete(name, author, message)
+    return ok(ChangeRequestPublic.of(change))
 
 
 @router.put(
@@ -75,7 +80,11 @@ def delete_manifest(
 )
 def set_pin(name: Name, element: ElementDep, body: PinPut, hub: HubDep, author: AuthorDep) -> Reply:
     """Return the change request pinning one element (creating the manifest if missing)."""
-    return ok(hub.set_pin(name, element.uuid, body.release, author, body.commit_message).to_json())
+    return ok(
+        ChangeRequestPublic.of(
+            hub.manifests.set_pin(name, element.uuid, body.release, author, body.commit_message)
+        )
+    )
 
 
 @router.post(
@@ -92,7 +101,8 @@ def unset_pin(
 ) -> Reply:
     """Return the change request removing one element's pin."""
     message = body.commit_message if body else None
-    return ok(hub.unset_pin(name, element.uuid, author, message).to_json())
+    change = hub.manifests.unset_pin(name, element.uuid, author, message)
+    return ok(ChangeRequestPublic.of(change))
 
 
 @router.put(
@@ -103,7 +113,11 @@ def unset_pin(
 )
 def set_app_pin(name: Name, app: AppDep, body: PinPut, hub: HubDep, author: AuthorDep) -> Reply:
     """Return the change request pinning one app (deprecated: use PUT /{name}/{elementUuid})."""
-    return ok(hub.set_pin(name, app.uuid, body.release, author, body.commit_message).to_json())
+    return ok(
+        ChangeRequestPublic.of(
+            hub.manifests.set_pin(name, app.uuid, body.release, author, body.commit_message)
+        )
+    )
 
 
 @router.post(
@@ -117,4 +131,5 @@ def unset_app_pin(
 ) -> Reply:
     """Return the change request unpinning one app (deprecated: use the element path)."""
     message = body.commit_message if body else None
-    return ok(hub.unset_pin(name, app.uuid, author, message).to_json())
+    change = hub.manifests.unset_pin(name, app.uuid, author, message)
+    return ok(ChangeRequestPublic.of(change))

@@ -16,7 +16,8 @@ from mirel.api.models import (
 )
 from mirel.core.catalog import Element
 from mirel.git.repository import Author
-from mirel.hub.service import Hub
+from mirel.hub import Hub
+from mirel.hub.compare import release_diff
 
 router = APIRouter(prefix="/source_control/releases", tags=["releases"])
 
@@ -25,11 +26,11 @@ Reply = dict[str, Any]
 
 
 def _releases(hub: Hub, element: Element) -> Reply:
-    return ok([view.to_json() for view in hub.releases(element.uuid)])
+    return ok([ReleasePublic.of(view) for view in hub.catalog.releases(element.uuid)])
 
 
 def _create(hub: Hub, element: Element, body: ReleaseCreate, author: Author) -> Reply:
-    change = hub.create_release(
+    change = hub.releases.create(
         element.uuid,
         author,
         bump=body.bump,
@@ -37,7 +38,7 @@ def _create(hub: Hub, element: Element, body: ReleaseCreate, author: Author) -> 
         description=body.release_description,
         message=body.commit_message,
     )
-    return ok(change.to_json())
+    return ok(ChangeRequestPublic.of(change))
 
 
 @router.get(
@@ -91,7 +92,8 @@ def create_release(
 )
 def delete_release(element: ElementDep, version: Version, hub: HubDep, author: AuthorDep) -> Reply:
     """Return the change request removing a release; refused while a manifest pins it."""
-    return ok(hub.delete_release(element.uuid, version, author).to_json())
+    change = hub.releases.delete(element.uuid, version, author)
+    return ok(ChangeRequestPublic.of(change))
 
 
 @router.get(
@@ -109,4 +111,4 @@ def diff_release(
     ] = None,
 ) -> Reply:
     """Return the files added, removed and changed between two releases, with text diffs."""
-    return ok(hub.release_diff(element.uuid, version, against))
+    return ok(ReleaseDiff.of(release_diff(hub.catalog, element.uuid, version, against)))

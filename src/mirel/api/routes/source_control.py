@@ -15,12 +15,14 @@ from mirel.api.models import (
     HotfixClosed,
     HotfixCreate,
     HotfixList,
+    HotfixPublic,
     HotfixRelease,
     Matrix,
     PullDetail,
     PullList,
     PullPublic,
 )
+from mirel.hub.matrix import matrix
 from mirel.providers.base import PullState
 
 router = APIRouter(prefix="/source_control")
@@ -52,7 +54,8 @@ def list_elements(
 ) -> Reply:
     """Return elements with their releases and their pin in each manifest (all by default)."""
     chosen = kind_named(kind) if kind is not None else None
-    return ok(hub.matrix(query=q, kind=chosen, offset=offset, limit=limit))
+    found = matrix(hub.catalog, query=q, kind=chosen, offset=offset, limit=limit)
+    return ok(Matrix.of(found))
 
 
 @router.post(
@@ -64,7 +67,9 @@ def list_elements(
 def create_element(body: ElementCreate, hub: HubDep, author: AuthorDep) -> Reply:
     """Return the change request putting a new element under source control."""
     files = {path: text.encode() for path, text in body.files.items()}
-    return ok(hub.add_element(kind_named(body.kind), body.name, files, author).to_json())
+    return ok(
+        ChangeRequestPublic.of(hub.elements.add(kind_named(body.kind), body.name, files, author))
+    )
 
 
 @router.post(
@@ -82,7 +87,9 @@ def commit_to_branch(
     """Return the change request of a commit on a branch (null content deletes a file)."""
     changes = {path: None if text is None else text.encode() for path, text in body.files.items()}
     message = body.message if body.message.endswith("\n") else body.message + "\n"
-    return ok(hub.commit_to_branch(branch, changes, message, author, body.base).to_json())
+    return ok(
+        ChangeRequestPublic.of(hub.branches.commit(branch, changes, message, author, body.base))
+    )
 
 
 # -- hotfixes ------------------------------------------------------------------------------------
@@ -96,7 +103,7 @@ def commit_to_branch(
 )
 def list_hotfixes(hub: HubDep) -> Reply:
     """Return the open hotfix branches."""
-    return ok({"hotfixes": hub.hotfixes()})
+    return ok({"hotfixes": [HotfixPublic.of(hotfix) for hotfix in hub.catalog.hotfixes()]})
 
 
 @router.post(
@@ -107,7 +114,8 @@ def list_hotfixes(hub: HubDep) -> Reply:
 )
 def create_hotfix(body: HotfixCreate, hub: HubDep, author: AuthorDep) -> Reply:
     """Return the hotfix branch made for a release's X.Y line (it has no pull request yet)."""
-    return ok(hub.create_hotfix(body.element_uuid, body.release, author).to_json())
+    change = hub.hotfixes.create(body.element_uuid, body.release, author)
+    return ok(ChangeRequestPublic.of(change))
 
 
 @router.post(
@@ -125,7 +133,8 @@ def release_hotfix(
 ) -> Reply:
     """Return the change request of a hotfix's patch release."""
     description = body.release_description if body else ""
-    return ok(hub.release_hotfix(element.uuid, line, author, description).to_json())
+    change = hub.hotfixes.release(element.uuid, line, author, description)
+    return ok(ChangeRequestPublic.of(change))
 
 
 @router.post(
@@ -136,7 +145,7 @@ def release_hotfix(
 )
 def close_hotfix(element: ElementDep, line: LinePath, hub: HubDep) -> Reply:
     """Return the hotfix branch that was removed."""
-    return ok(hub.close_hotfix(element.uuid, line))
+    return ok(HotfixClosed.of(hub.hotfixes.close(element.uuid, line)))
 
 
 # -- pull requests -------------------------------------------------------------------------------
@@ -153,7 +162,7 @@ def list_pulls(
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 100,
 ) -> Reply:
     """Return pull requests, newest first (without diffs; GET /pulls/{n} has the diff)."""
-    return ok({"pulls": [pull.to_json() for pull in hub.provider.list_pulls(state, limit)]})
+    return ok({"pulls": [PullPublic.of(pull) for pull in hub.pulls.list(state, limit)]})
 
 
 @router.get(
@@ -164,9 +173,7 @@ def list_pulls(
 )
 def get_pull(number: Number, hub: HubDep) -> Reply:
     """Return one pull request with the files it changes."""
-    pull = hub.provider.get(number)
-    diff = [vars(item) for item in hub.provider.diff(number)]
-    return ok({**pull.to_json(), "diff": diff})
+    return ok(PullDetail.of_pull(hub.pulls.get(number), hub.pulls.diff(number)))
 
 
 @router.post(
@@ -177,7 +184,7 @@ def get_pull(number: Number, hub: HubDep) -> Reply:
 )
 def merge_pull(number: Number, hub: HubDep, author: AuthorDep) -> Reply:
     """Return the pull request, merged into the default branch (deploy hooks are called)."""
-    return ok(hub.provider.merge(number, author).to_json())
+    return ok(PullPublic.of(hub.pulls.merge(number, author)))
 
 
 @router.post(
@@ -188,4 +195,4 @@ def merge_pull(number: Number, hub: HubDep, author: AuthorDep) -> Reply:
 )
 def close_pull(number: Number, hub: HubDep, author: AuthorDep) -> Reply:
     """Return the pull request, closed without merging."""
-    return ok(hub.provider.close(number, author).to_json())
+    return ok(PullPublic.of(hub.pulls.close(number, author)))

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from mirel.core.versions import Bump
 from mirel.errors import InvalidInput, MirelError
+from mirel.hub.compare import release_diff
 from mirel.web import urls
 from mirel.web.auth import EditorDep, Viewer, ViewerDep, instance_of
 from mirel.web.forms import NO_ERROR, FormError, Search, Text, redirect, tell, tell_change
@@ -77,7 +78,7 @@ def _new_release(
         viewer,
         "release_new.html",
         element=element,
-        versions=hub.next_versions(element.reference),
+        versions=hub.catalog.next_versions(element.reference),
         bump=str(_bump(bump)),
         description=description,
         section="home",
@@ -102,7 +103,7 @@ def _confirm(
         "release_confirm.html",
         status=form_error.status,
         element=element,
-        version=hub.next_versions(element.reference)[str(chosen)],
+        version=hub.catalog.next_versions(element.reference)[str(chosen)],
         bump=str(chosen),
         description=description,
         form_error=form_error,
@@ -162,7 +163,7 @@ def create_release(
     hub = instance_of(request).hub
     element = element_at(hub, kind, name)
     try:
-        change = hub.create_release(
+        change = hub.releases.create(
             element.reference, viewer.author, version=version, description=description
         )
     except MirelError as error:
@@ -190,7 +191,7 @@ def publish(
     hub = instance_of(request).hub
     element = element_at(hub, kind, name)
     try:
-        change = hub.set_pin(manifest, element.reference, version, viewer.author)
+        change = hub.manifests.set_pin(manifest, element.reference, version, viewer.author)
     except MirelError as error:
         failed = FormError.of(f"release-{version}", error)
         return _element(request, viewer, kind, name, releases_open=True, form_error=failed)
@@ -206,7 +207,7 @@ def create_hotfix(
     hub = instance_of(request).hub
     element = element_at(hub, kind, name)
     try:
-        change = hub.create_hotfix(element.reference, version, viewer.author)
+        change = hub.hotfixes.create(element.reference, version, viewer.author)
     except MirelError as error:
         failed = FormError.of(f"release-{version}", error)
         return _element(request, viewer, kind, name, releases_open=True, form_error=failed)
@@ -234,14 +235,14 @@ def compare(
     before it)."""
     instance = instance_of(request)
     element = element_at(instance.hub, kind, name)
-    diff = instance.hub.release_diff(element.reference, version, against or None)
+    diff = release_diff(instance.hub.catalog, element.reference, version, against or None)
     return page(
         request,
         viewer,
         "compare.html",
         element=element,
         diff=diff,
-        versions=[str(view.version) for view in instance.hub.releases(element.reference)],
+        versions=[str(view.version) for view in instance.hub.catalog.releases(element.reference)],
         section="home",
     )
 
@@ -262,7 +263,7 @@ def _delete_page(
         "release_delete.html",
         status=form_error.status,
         element=element,
-        release=release_of(element, hub.releases(element.reference), version),
+        release=release_of(element, hub.catalog.releases(element.reference), version),
         form_error=form_error,
         section="home",
     )
@@ -284,7 +285,7 @@ def delete_release(
     hub = instance_of(request).hub
     element = element_at(hub, kind, name)
     try:
-        change = hub.delete_release(element.reference, version, viewer.author)
+        change = hub.releases.delete(element.reference, version, viewer.author)
     except MirelError as error:
         failed = FormError.of("delete-release", error)
         return _delete_page(request, viewer, kind, name, version, failed)
@@ -313,7 +314,7 @@ def _patch_confirm(
         status=form_error.status,
         element=element,
         hotfix=hotfix_of(hub, element, line),
-        version=hub.next_hotfix_version(element.reference, line),
+        version=hub.catalog.next_hotfix_version(element.reference, line),
         description=description,
         form_error=form_error,
         section="home",
@@ -349,7 +350,7 @@ def create_patch_release(
     hub = instance_of(request).hub
     element = element_at(hub, kind, name)
     try:
-        change = hub.release_hotfix(element.reference, line, viewer.author, description)
+        change = hub.hotfixes.release(element.reference, line, viewer.author, description)
     except MirelError as error:
         failed = FormError.of("patch-release", error)
         return _patch_confirm(request, viewer, kind, name, line, description, failed)
@@ -369,11 +370,11 @@ def close_hotfix(request: Request, viewer: EditorDep, kind: str, name: str, line
     hub = instance_of(request).hub
     element = element_at(hub, kind, name)
     try:
-        closed = hub.close_hotfix(element.reference, line)
+        closed = hub.hotfixes.close(element.reference, line)
     except MirelError as error:
         failed = FormError.of(f"hotfix-{line}", error)
         return _element(request, viewer, kind, name, releases_open=True, form_error=failed)
-    tell(request, viewer, f"Hotfix branch {closed['branch_name']} is closed.")
+    tell(request, viewer, f"Hotfix branch {closed.branch_name} is closed.")
     return redirect(urls.element(kind, name, releases=True))
 
 

@@ -14,6 +14,7 @@ from mirel.web import urls
 from mirel.web.auth import AdminDep, EditorDep, Viewer, ViewerDep, instance_of
 from mirel.web.forms import NO_ERROR, FormError, Search, Text, redirect, tell, tell_change
 from mirel.web.render import page
+from mirel.web.views import branch_page
 
 router = APIRouter()
 
@@ -111,7 +112,7 @@ def close(request: Request, viewer: EditorDep, number: Number) -> Response:
 @router.get("/branches/{branch:path}", response_class=HTMLResponse)
 def branch(request: Request, viewer: ViewerDep, branch: str) -> Response:
     """Return a branch: what it changes, its commits, its pull request or hotfix."""
-    view = instance_of(request).hub.branch(branch)
+    view = branch_page(instance_of(request).hub, branch)
     return page(request, viewer, "branch.html", view=view, section="pulls")
 
 
@@ -130,7 +131,7 @@ def _editor(
     form_error: FormError = NO_ERROR,
 ) -> HTMLResponse:
     hub = instance_of(request).hub
-    element = hub.element(element_ref)
+    element = hub.catalog.element(element_ref)
     text: str | None = content
     binary = False
     if content is None and path:
@@ -188,7 +189,7 @@ def commit_edit(
     try:
         if not path.strip():
             raise InvalidInput("name the file: its path inside the element's folder")
-        change = hub.edit_file(
+        change = hub.elements.edit_file(
             element,
             path,
             text.encode("utf-8"),

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from mirel.api.tokens import SCOPES, create_token, list_tokens, revoke_token
 from mirel.core.kinds import KINDS
 from mirel.errors import ManifestInvalid, MirelError
+from mirel.hub.matrix import matrix
+from mirel.hub.values import Matrix
 from mirel.web import urls
 from mirel.web.accounts import (
     Role,
@@ -57,7 +59,7 @@ def _overview(request: Request, viewer: Viewer, form_error: FormError = NO_ERROR
         "settings.html",
         status=form_error.status,
         info=instance.info(),
-        manifests=hub.manifest_names(),
+        manifests=hub.catalog.manifest_names(),
         reports=hub.provider.instance_reports(),
         head=hub.head(),
         form_error=form_error,
@@ -80,7 +82,7 @@ def edit_config(request: Request, viewer: AdminDep) -> Response:
         request,
         viewer,
         "config.html",
-        manifests=instance.hub.manifest_names(),
+        manifests=instance.hub.catalog.manifest_names(),
         selected=instance.selected_manifest(),
         form_error=NO_ERROR,
         section="settings",
@@ -100,7 +102,7 @@ def save_config(request: Request, viewer: AdminDep, manifest: Text = "") -> Resp
             viewer,
             "config.html",
             status=error.http_status,
-            manifests=instance.hub.manifest_names(),
+            manifests=instance.hub.catalog.manifest_names(),
             selected=instance.selected_manifest(),
             form_error=FormError.of("config", error),
             section="settings",
@@ -138,7 +140,7 @@ def create_manifest(request: Request, viewer: EditorDep, name: Text = "") -> Res
     """Propose a new, empty manifest."""
     hub = instance_of(request).hub
     try:
-        change = hub.create_manifest(name.strip(), viewer.author)
+        change = hub.manifests.create(name.strip(), viewer.author)
     except MirelError as error:
         return page(
             request,
@@ -160,11 +162,11 @@ def manifest(request: Request, viewer: ViewerDep, name: str) -> Response:
     problems: list[str] = []
     pins: list[dict[str, Any]] = []
     try:
-        document = hub.manifest(name)
+        document = hub.catalog.manifest(name)
     except ManifestInvalid as error:
         problems = [str(problem) for problem in error.problems]
     else:
-        elements = hub.elements_by_uuid()
+        elements = hub.catalog.elements_by_uuid()
         for kind in KINDS:
             for pin in document.pins_of(kind):
                 pins.append(
@@ -198,11 +200,9 @@ def _matrix(
     hub = instance_of(request).hub
     chosen = KINDS.get(kind) if kind in {known.name for known in KINDS} else None
 
-    def fetch(offset: int, limit: int) -> tuple[dict[str, object], int]:
-        data = hub.matrix(query=q, kind=chosen, offset=offset, limit=limit)
-        total = data["total"]
-        assert isinstance(total, int)
-        return data, total
+    def fetch(offset: int, limit: int) -> tuple[Matrix, int]:
+        found = matrix(hub.catalog, query=q, kind=chosen, offset=offset, limit=limit)
+        return found, found.total
 
     data, pager = paged(fetch, page_number, MATRIX_PAGE)
     return MatrixPage(data=data, draft=viewer.session.draft), pager
@@ -249,7 +249,7 @@ def pick(
 ) -> Response:
     """Return the release picker of one cell (the Releases tab without JavaScript)."""
     hub = instance_of(request).hub
-    chosen = hub.element(element)
+    chosen = hub.catalog.element(element)
     pending = next(
         (
             change
@@ -264,7 +264,7 @@ def pick(
         "pick.html",
         element=chosen,
         manifest=manifest,
-        releases=[str(view.version) for view in hub.releases(chosen.reference)],
+        releases=[str(view.version) for view in hub.catalog.releases(chosen.reference)],
         pending=pending,
         # What the cell shows now: the pending change, else the pin on the default branch.
         chosen=pending["release"] if pending else current_pin(hub, manifest, chosen.uuid),
@@ -349,7 +349,7 @@ def create_pull_request(request: Request, viewer: EditorDep, message: Text = "")
     draft = viewer.session.draft
     changes = [(change["manifest"], change["uuid"], change["release"]) for change in draft]
     try:
-        change = instance.hub.change_pins(changes, viewer.author, message.strip() or None)
+        change = instance.hub.manifests.change_pins(changes, viewer.author, message.strip() or None)
     except MirelError as error:
         return _review(request, viewer, FormError.of("review", error, message=message))
     save_draft(instance.sessions, viewer.session.id_hash, [])

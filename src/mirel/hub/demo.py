@@ -1,6 +1,6 @@
 """Demo content: a repository with apps, workflows, releases and manifests dev, staging and prod.
 
-Used by `mirel demo` (the README's first command) and, later, by `mirel up`.
+Used by `mirel demo` and `mirel up`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from pathlib import Path
 from mirel.core.kinds import APP, WORKFLOW, ElementKind
 from mirel.core.versions import Bump
 from mirel.git.repository import Author
-from mirel.hub.service import ChangeRequest, Hub
+from mirel.hub.hub import Hub
+from mirel.hub.values import ChangeRequest
 
 DEMO_AUTHOR = Author("mirel demo", "demo@mirel.invalid")
 
@@ -44,20 +45,20 @@ def build_demo(folder: Path, progress: Callable[[str], None] = lambda _: None) -
 
     def merged(change: ChangeRequest) -> None:
         assert change.pull_request is not None
-        hub.provider.merge(change.pull_request.number, DEMO_AUTHOR)
+        hub.pulls.merge(change.pull_request.number, DEMO_AUTHOR)
 
     for kind, name, texts in _ELEMENTS:
         progress(f"adding {kind.name} {name}")
         merged(
-            hub.add_element(
+            hub.elements.add(
                 kind, name, _files(kind, name, texts[0] if texts else name), DEMO_AUTHOR
             )
         )
         for index, text in enumerate(texts):
             if index:
-                merged(hub.push_element(name, _files(kind, name, text), DEMO_AUTHOR))
+                merged(hub.elements.push(name, _files(kind, name, text), DEMO_AUTHOR))
             progress(f"releasing {name}")
-            merged(hub.create_release(name, DEMO_AUTHOR, bump=Bump.MINOR, description=text))
+            merged(hub.releases.create(name, DEMO_AUTHOR, bump=Bump.MINOR, description=text))
     progress("writing manifests")
     pins = {
         "dev": [("billing", "latest"), ("crm", "latest"), ("nightly-sync", "latest")],
@@ -66,7 +67,7 @@ def build_demo(folder: Path, progress: Callable[[str], None] = lambda _: None) -
     }
     for manifest, entries in pins.items():
         merged(
-            hub.change_pins(
+            hub.manifests.change_pins(
                 [(manifest, name, release) for name, release in entries],
                 DEMO_AUTHOR,
                 f"Create manifest {manifest}",

@@ -1,0 +1,256 @@
+"""Reading the shared repository: its elements, releases, manifests and hotfixes, through caches.
+
+Every question about what the repository holds goes through `Catalog`. It reads the default branch
+(or any commit) through the core's catalog functions, which touch only the folders a question
+needs, and keeps what never changes for a git object id: an element folder's metadata by its tree,
+a manifest's parse by its blob, a release.json by its artifact's blob.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from mirel.core.artifact import ArtifactLimits, ReleaseInfo, read_artifact, read_release_info
+from mirel.core.catalog import (
+    Element,
+    ManifestCache,
+    MetadataCache,
+    Release,
+    find_element,
+    list_elements,
+    list_manifest_names,
+    load_manifest,
+    load_manifests,
+    releases_of,
+)
+from mirel.core.manifest import Manifest
+from mirel.core.resolve import resolve_pin
+from mirel.core.rules import (
+    HOTFIX_PREFIX,
+    HotfixBranch,
+    choose_regular_version,
+    claimed_versions,
+    hotfix_branch,
+    next_patch,
+    parse_hotfix_branch,
+    release_branch_prefix,
+)
+from mirel.core.validation import validate_snapshot
+from mirel.core.versions import Bump, Line, Version
+from mirel.errors import HotfixNotFound, Problem
+from mirel.git.repository import CommitInfo, GitRepository
+from mirel.git.snapshot import CommitSnapshot
+from mirel.hub.values import HotfixView, ReleaseView
+from mirel.providers.base import Provider
+
+# Commits looked at per page of an element's history, so a page costs the same however long the
+# repository's history is.
+HISTORY_SCAN = 2000
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+class Catalog:
+    """What the repository holds, read from the default branch unless a commit is given."""
+
+    def __init__(self, repository: GitRepository, provider: Provider, limits: ArtifactLimits):
+        self.repo = repository
+        self.provider = provider
+        self.limits = limits
+        self._metadata = MetadataCache()
+        self._manifests = ManifestCache()
+        # Release metadata never changes for a given artifact blob, so it is kept by blob id.
+        self._release_infos: dict[str, ReleaseInfo] = {}
+
+    # -- commits -----------------------------------------------------------------------------
+
+    @property
+    def default_branch(self) -> str:
+        """Return the name of the default branch."""
+        return self.repo.default_branch
+
+    def head(self) -> str:
+        """Return the tip of the default branch."""
+        return self.repo.require_branch(self.default_branch)
+
+    def snapshot(self, revision: str | None = None) -> CommitSnapshot:
+        """Return the files of a commit (the default branch's tip when not given)."""
+        sha = self.head() if revision is None else self.repo.resolve(revision)
+        return CommitSnapshot(self.repo, sha)
+
+    # -- elements ----------------------------------------------------------------------------
+
+    def elements(self, snapshot: CommitSnapshot | None = None) -> list[Element]:
+        """Return every element on the default branch, sorted by kind and name."""
+        listing = list_elements(snapshot or self.snapshot(), self._metadata)
+        return sorted(listing.elements, key=lambda element: (element.kind.name, element.name))
+
+    def elements_by_uuid(self, snapshot: CommitSnapshot | None = None) -> dict[str, Element]:
+        """Return the default branch's elements by uuid."""
+        return {element.uuid: element for element in self.elements(snapshot)}
+
+    def element(self, reference: str, snapshot: CommitSnapshot | None = None) -> Element:
+        """Return the element named by name, `kind/name` or uuid on the default branch."""
+        return find_element(snapshot or self.snapshot(), reference, self._metadata)
+
+    def element_history(
+        self, element: Element, start: str | None = None, limit: int = 20
+    ) -> tuple[list[CommitInfo], str | None]:
+        """Return a page of the default branch's commits that changed an element's source or
+        releases, and where the next page starts (None: no more).
+
+        At most `HISTORY_SCAN` commits are looked at per page; a page may then hold fewer
+        commits but still point further back.
+        """
+        return self.repo.history_page(
+            start or self.head(),
+            [element.source_dir, element.kind.release_dir(element.uuid)],
+            limit,
+            scan=HISTORY_SCAN,
+        )
+
+    # -- releases ----------------------------------------------------------------------------
+
+    def release_info(self, path: str, blob_oid: str) -> ReleaseInfo:
+        """Return the release.json of an artifact, read once per blob."""
+        info = self._release_infos.get(blob_oid)
+        if info is None:
+            info = read_release_info(self.repo.read_blob(blob_oid), path, self.limits)
+            self._release_infos[blob_oid] = info
+        return info
+
+    def artifact_files(self, release: Release) -> Mapping[str, bytes]:
+        """Return the files of a release, checked against every limit and its digest."""
+        return read_artifact(self.repo.read_blob(release.blob_oid), release.path, self.limits).files
+
+    def releases(self, reference: str) -> list[ReleaseView]:
+        """Return the releases of one element on the default branch, newest first, each with
+        the manifests that serve it (by the resolution deploys use) and those pinning it."""
+        snapshot = self.snapshot()
+        element = self.element(reference, snapshot)
+        found = releases_of(snapshot, element.kind, element.uuid)
+        manifests, _ = self.manifests_at(snapshot)
+        serving: dict[Version, list[str]] = {}
+        exact: dict[str, list[str]] = {}
+        for name, manifest in sorted(manifests.items()):
+            pin = manifest.find(element.uuid)
+            if pin is None:
+                continue
+            exact.setdefault(pin[1].release, []).append(name)
+            try:
+                served = resolve_pin(pin[1].release, found)
+            except KeyError:
+                continue  # pins a missing release: validate and deploys report it
+            if served is not None:
+                serving.setdefault(served.version, []).append(name)
+        return [
+            ReleaseView(
+                element=element,
+                version=version,
+                info=self.release_info(found[version].path, found[version].blob_oid),
+                path=found[version].path,
+                blob_oid=found[version].blob_oid,
+                published_in=tuple(serving.get(version, [])),
+                pinned_by=tuple(exact.get(str(version), [])),
+            )
+            for version in sorted(found, reverse=True)
+        ]
+
+    def claimed(self, element: Element) -> set[Version]:
+        """Return the versions of an element that open release branches claim."""
+        branches = self.repo.branches_under(release_branch_prefix(element.kind, element.uuid))
+        return claimed_versions(set(branches), element.kind, element.uuid)
+
+    def next_versions(self, reference: str) -> dict[str, str]:
+        """Return the version a new major, minor and patch release of an element would get."""
+        snapshot = self.snapshot()
+        element = self.element(reference, snapshot)
+        released = set(releases_of(snapshot, element.kind, element.uuid))
+        claimed = self.claimed(element)
+        return {
+            str(bump): str(choose_regular_version(element.name, released, claimed, bump=bump))
+            for bump in Bump
+        }
+
+    # -- manifests ---------------------------------------------------------------------------
+
+    def manifest_names(self) -> list[str]:
+        """Return the names of the manifests on the default branch."""
+        return list_manifest_names(self.snapshot())
+
+    def manifest(self, name: str, snapshot: CommitSnapshot | None = None) -> Manifest:
+        """Return one manifest from the default branch; raise ManifestNotFound or
+        ManifestInvalid."""
+        return load_manifest(snapshot or self.snapshot(), name, self._manifests)
+
+    def manifests_at(self, snapshot: CommitSnapshot) -> tuple[dict[str, Manifest], list[Problem]]:
+        """Return every valid manifest of a commit by name, and the problems of the others."""
+        return load_manifests(snapshot, self._manifests)
+
+    # -- hotfixes ----------------------------------------------------------------------------
+
+    def hotfixes(self) -> list[HotfixView]:
+        """Return the open hotfix branches with their element and line."""
+        by_uuid = self.elements_by_uuid()
+        found: list[HotfixView] = []
+        for branch, sha in sorted(self.repo.branches_under(HOTFIX_PREFIX).items()):
+            hotfix = parse_hotfix_branch(branch)
+            if hotfix is not None:
+                found.append(self._hotfix_view(hotfix, sha, by_uuid.get(hotfix.uuid)))
+        return found
+
+    def element_hotfixes(self, element: Element) -> list[HotfixView]:
+        """Return the open hotfix branches of one element, by line."""
+        prefix = f"{HOTFIX_PREFIX}{element.kind.name}/{element.uuid}/"
+        found: list[HotfixView] = []
+        for branch, sha in self.repo.branches_under(prefix).items():
+            hotfix = parse_hotfix_branch(branch)
+            if hotfix is not None:
+                found.append(self._hotfix_view(hotfix, sha, element))
+        return sorted(found, key=lambda item: Line.parse(item.line))
+
+    def hotfix_view(self, hotfix: HotfixBranch, sha: str) -> HotfixView:
+        """Return how an open hotfix branch is shown, with its element when it still exists."""
+        return self._hotfix_view(hotfix, sha, self.elements_by_uuid().get(hotfix.uuid))
+
+    def _hotfix_view(self, hotfix: HotfixBranch, sha: str, element: Element | None) -> HotfixView:
+        return HotfixView(
+            branch_name=hotfix.branch,
+            commit_sha=sha,
+            element_uuid=hotfix.uuid,
+            element_name=element.name if element else None,
+            kind=hotfix.kind.name,
+            line=str(hotfix.line),
+            url=self.provider.branch_url(hotfix.branch),
+        )
+
+    def open_hotfix(
+        self, reference: str, line_text: str, snapshot: CommitSnapshot | None = None
+    ) -> tuple[Element, HotfixBranch]:
+        """Return an element and its open hotfix branch of `line_text`; raise HotfixNotFound."""
+        element = self.element(reference, snapshot)
+        line = Line.parse(line_text)
+        branch = hotfix_branch(element.kind, element.uuid, line)
+        if self.repo.branch_sha(branch) is None:
+            raise HotfixNotFound(
+                f"{element.name} has no open hotfix for {line}; "
+                f"start one with 'mirel hotfix create {element.name} {line}.0'"
+            )
+        return element, HotfixBranch(branch, element.kind, element.uuid, line)
+
+    def next_hotfix_version(self, reference: str, line_text: str) -> str:
+        """Return the version the patch release of an open hotfix would get now."""
+        snapshot = self.snapshot()
+        element, hotfix = self.open_hotfix(reference, line_text, snapshot)
+        released = set(releases_of(snapshot, element.kind, element.uuid))
+        return str(next_patch(hotfix.line, released, self.claimed(element)))
+
+    # -- checks ------------------------------------------------------------------------------
+
+    def validate(self, revision: str | None = None, progress: Progress = _quiet) -> list[Problem]:
+        """Return every problem of the repository at a commit."""
+        return validate_snapshot(self.snapshot(revision), self.limits, progress)

@@ -1,0 +1,97 @@
+"""The hub: one shared repository, what it holds, and the changes proposed to it.
+
+`Hub` only wires the parts together; each part holds one responsibility:
+
+- `catalog` reads (elements, releases, manifests, hotfixes, history, validation);
+- `elements`, `releases`, `manifests` and `hotfixes` propose changes of their kind, each through
+  the one propose-a-change path (`propose.BranchWriter`: a branch, a commit, a pull request);
+- `pulls` lists, merges and closes pull requests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mirel.core.artifact import DEFAULT_LIMITS, ArtifactLimits
+from mirel.core.names import check_name
+from mirel.git.repository import HEADS, Author, GitRepository
+from mirel.git.snapshot import CommitSnapshot
+from mirel.hub.catalog import Catalog
+from mirel.hub.elements import ElementChanges
+from mirel.hub.hotfixes import HotfixChanges
+from mirel.hub.manifests import ManifestChanges
+from mirel.hub.propose import BranchWriter
+from mirel.hub.pulls import PullRequests
+from mirel.hub.releases import ReleaseChanges
+from mirel.providers import open_provider
+from mirel.providers.base import Provider
+
+_README = (
+    b"# mirel repository\n\n"
+    b"apps/<name>/ and workflows/<name>/ hold element sources (with metadata.json),\n"
+    b"dist/<kind>s/<uuid>/<X.Y.Z>.zip the release artifacts, and manifests/<name>.yaml\n"
+    b"which release of each element every instance publishes. Change it through mirel:\n"
+    b"every change is a branch and a pull request.\n"
+)
+_LAYOUT = ("apps", "workflows", "dist/apps", "dist/workflows", "manifests")
+
+
+class Hub:
+    """One shared repository and its pull requests."""
+
+    def __init__(
+        self,
+        repository: GitRepository,
+        provider: Provider,
+        limits: ArtifactLimits = DEFAULT_LIMITS,
+    ) -> None:
+        self.repo = repository
+        self.provider = provider
+        self.limits = limits
+        self.catalog = Catalog(repository, provider, limits)
+        self.branches = BranchWriter(repository, provider)
+        self.elements = ElementChanges(self.catalog, self.branches)
+        self.releases = ReleaseChanges(self.catalog, self.branches)
+        self.manifests = ManifestChanges(self.catalog, self.branches)
+        self.hotfixes = HotfixChanges(self.catalog, self.branches, self.releases)
+        self.pulls = PullRequests(provider)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        web_url: str | None = None,
+        limits: ArtifactLimits = DEFAULT_LIMITS,
+    ) -> Hub:
+        """Return the hub of the repository at `path`; links lead to `web_url` when given."""
+        repository = GitRepository(path)
+        return cls(repository, open_provider(repository, web_url=web_url), limits)
+
+    @classmethod
+    def init(cls, path: str | Path, author: Author, default_branch: str = "main") -> Hub:
+        """Create a bare repository with the standard layout on `default_branch`."""
+        check_name(default_branch, "branch")
+        repo = GitRepository.init_bare(path, default_branch)
+        layout: dict[str, bytes | None] = {"README.md": _README}
+        for folder in _LAYOUT:
+            layout[f"{folder}/.gitkeep"] = b""
+        tree = repo.write_tree_changes(None, layout)
+        commit = repo.write_commit(
+            tree_oid=tree, parents=[], message="Start a mirel repository\n", author=author
+        )
+        repo.create_ref(HEADS + default_branch, commit)
+        return cls.open(path)
+
+    @property
+    def default_branch(self) -> str:
+        """Return the name of the default branch."""
+        return self.catalog.default_branch
+
+    def head(self) -> str:
+        """Return the tip of the default branch."""
+        return self.catalog.head()
+
+    def snapshot(self, revision: str | None = None) -> CommitSnapshot:
+        """Return the files of a commit (the default branch's tip when not given)."""
+        return self.catalog.snapshot(revision)

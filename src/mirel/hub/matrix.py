@@ -1,0 +1,122 @@
+"""The matrix: elements against every manifest, with pins, what they resolve to, and drift.
+
+It is the Releases tab's data and the answer of `GET /source_control/elements`. Only the rows of
+the requested page read their releases, so a page costs the same with 20 elements or 2,000.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from mirel.core.catalog import Element, Release, releases_of
+from mirel.core.kinds import ElementKind
+from mirel.core.manifest import Manifest
+from mirel.core.resolve import resolve_pin
+from mirel.core.versions import Version
+from mirel.hub.catalog import Catalog
+from mirel.hub.values import CellDeploy, Matrix, MatrixCell, MatrixRow
+from mirel.providers.base import InstanceReport
+
+
+def cell_of(pin: str | None, found: Mapping[Version, Release]) -> MatrixCell:
+    """Return one matrix cell: the pin, what it resolves to among `found`, and its status."""
+    if pin is None:
+        return MatrixCell(release=None, resolved=None, status="not_in_manifest")
+    try:
+        release = resolve_pin(pin, found)
+    except KeyError:
+        return MatrixCell(release=pin, resolved=None, status="missing")
+    resolved = release.version if release else None
+    latest = max(found, default=None)
+    behind = resolved is not None and latest is not None and resolved < latest
+    return MatrixCell(
+        release=pin,
+        resolved=str(resolved) if resolved else None,
+        status="behind" if behind else "ok",
+    )
+
+
+def _deploys(
+    cell: MatrixCell, uuid: str, manifest: str, reports: Sequence[InstanceReport]
+) -> tuple[CellDeploy, ...]:
+    """Return what each instance publishing `manifest` serves of an element, against the pin.
+
+    `current` is false while the instance serves something else than what the manifest on the
+    default branch resolves to: the pin is not deployed there yet (or its deploy failed).
+    """
+    wanted = cell.resolved or ("working" if cell.status != "missing" else None)
+    return tuple(
+        CellDeploy(
+            instance=report.name,
+            serves=report.live.get(uuid),
+            current=wanted is not None and report.live.get(uuid) == wanted,
+            status=report.status,
+        )
+        for report in reports
+        if report.manifest == manifest
+    )
+
+
+def _row(
+    element: Element,
+    found: Mapping[Version, Release],
+    manifests: Mapping[str, Manifest],
+    reports: Sequence[InstanceReport],
+) -> MatrixRow:
+    """Return one element's row: its releases and its cell in every manifest."""
+    pins: dict[str, MatrixCell] = {}
+    for manifest_name in sorted(manifests):
+        pin = manifests[manifest_name].find(element.uuid)
+        cell = cell_of(pin[1].release if pin else None, found)
+        deploys = _deploys(cell, element.uuid, manifest_name, reports)
+        pins[manifest_name] = MatrixCell(cell.release, cell.resolved, cell.status, deploys)
+    latest = max(found, default=None)
+    return MatrixRow(
+        uuid=element.uuid,
+        kind=element.kind.name,
+        element_type=element.kind.api_type,
+        name=element.name,
+        releases=tuple(str(version) for version in sorted(found, reverse=True)),
+        latest=str(latest) if latest else None,
+        pins=pins,
+    )
+
+
+def matrix(
+    catalog: Catalog,
+    *,
+    query: str | None = None,
+    kind: ElementKind | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> Matrix:
+    """Return elements against every manifest on the default branch.
+
+    `query` (a part of the name, any case) and `kind` choose the elements, `offset` and `limit` a
+    page of them. Each cell lists, for every instance that reported publishing its manifest,
+    what that instance serves, so that a pin not yet deployed there shows.
+    """
+    snapshot = catalog.snapshot()
+    manifests, problems = catalog.manifests_at(snapshot)
+    needle = (query or "").strip().casefold()
+    chosen = [
+        element
+        for element in catalog.elements(snapshot)
+        if (kind is None or element.kind == kind) and needle in element.name.casefold()
+    ]
+    start = max(0, offset)
+    page = chosen[start : None if limit is None else start + max(0, limit)]
+    reports = catalog.provider.instance_reports()
+    rows = tuple(
+        _row(element, releases_of(snapshot, element.kind, element.uuid), manifests, reports)
+        for element in page
+    )
+    return Matrix(
+        commit_sha=snapshot.commit_sha,
+        manifests=tuple(sorted(manifests)),
+        elements=rows,
+        total=len(chosen),
+        offset=start,
+        instances=tuple(reports),
+        problems=tuple(str(problem) for problem in problems),
+    )

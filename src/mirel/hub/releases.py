@@ -1,0 +1,158 @@
+"""Changes to releases: creating one (claiming its version first), and deleting one.
+
+Creating the release branch `mirel/release/<kind>/<uuid>/<X.Y.Z>` is the atomic claim on the
+version: when a racing writer claimed it first, a computed version is chosen again and a version
+the user gave is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from mirel.core.artifact import build_artifact
+from mirel.core.catalog import Element, get_release, releases_of
+from mirel.core.rules import (
+    check_deletable,
+    choose_regular_version,
+    delete_branch,
+    release_branch,
+)
+from mirel.core.versions import Bump, Version
+from mirel.errors import BranchExists, InvalidInput, ReleaseExists
+from mirel.git.repository import Author
+from mirel.git.snapshot import CommitSnapshot
+from mirel.hub.catalog import Catalog, Progress
+from mirel.hub.propose import BranchWriter
+from mirel.hub.values import ChangeRequest
+
+# Given the versions released on the default branch and those claimed by open branches, return
+# the version to release.
+ChooseVersion = Callable[[set[Version], set[Version]], Version]
+
+_CLAIM_ATTEMPTS = 20
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+class ReleaseChanges:
+    """Proposes new releases and release deletions."""
+
+    def __init__(self, catalog: Catalog, branches: BranchWriter) -> None:
+        self._catalog = catalog
+        self._branches = branches
+
+    def create(
+        self,
+        reference: str,
+        author: Author,
+        *,
+        bump: Bump | None = None,
+        version: str | None = None,
+        description: str = "",
+        message: str | None = None,
+        progress: Progress = _quiet,
+    ) -> ChangeRequest:
+        """Propose a regular release of an element's working version on the default branch.
+
+        `message` replaces the commit message's first line ("Release <name> <version>").
+        """
+        explicit = Version.parse(version) if version is not None else None
+        if (bump is None) == (explicit is None):
+            raise InvalidInput("choose exactly one of a bump (major, minor, patch) or a version")
+        element = self._catalog.element(reference)
+        return self.claim(
+            element,
+            lambda released, claimed: choose_regular_version(
+                element.name, released, claimed, bump=bump, explicit=explicit
+            ),
+            source=None,
+            title=f"Release {element.name}",
+            description=description,
+            author=author,
+            retry=explicit is None,
+            message=message,
+            progress=progress,
+        )
+
+    def claim(
+        self,
+        element: Element,
+        choose: ChooseVersion,
+        *,
+        source: CommitSnapshot | None,
+        title: str,
+        description: str,
+        author: Author,
+        retry: bool,
+        cleanup_branches: Mapping[str, str] | None = None,
+        message: str | None = None,
+        progress: Progress = _quiet,
+    ) -> ChangeRequest:
+        """Build the chosen version from `source` (the default branch when None) and propose it.
+
+        When a racing writer claimed the version first, a computed version (`retry`) is chosen
+        again; a version the user gave is refused.
+        """
+        for _ in range(_CLAIM_ATTEMPTS):
+            claimed = self._catalog.claimed(element)
+            # Read main after the branches: a release merged meanwhile is then in one or the
+            # other (its branch goes only after main moved), never hidden from both.
+            main = self._catalog.snapshot()
+            version = choose(set(releases_of(main, element.kind, element.uuid)), claimed)
+            progress(f"building {element.name} {version}")
+            artifact = self._build(element, source or main, version, description, author)
+            try:
+                return self._branches.propose(
+                    branch=release_branch(element.kind, element.uuid, version),
+                    base_sha=main.commit_sha,
+                    changes={element.kind.artifact_path(element.uuid, str(version)): artifact},
+                    message=f"{message or f'{title} {version}'}\n\n{description}".rstrip() + "\n",
+                    author=author,
+                    description=description,
+                    cleanup_branches=cleanup_branches,
+                )
+            except BranchExists as error:
+                if not retry:
+                    raise ReleaseExists(
+                        f"release {version} of {element.name} is already in an open pull "
+                        "request; merge or close it first"
+                    ) from error
+        raise ReleaseExists(f"could not claim a release number for {element.name}; try again")
+
+    def _build(
+        self,
+        element: Element,
+        snapshot: CommitSnapshot,
+        version: Version,
+        description: str,
+        author: Author,
+    ) -> bytes:
+        """Return the artifact of `version`: the element's folder at `snapshot`."""
+        return build_artifact(
+            kind=element.kind,
+            uuid=element.uuid,
+            name=element.name,
+            version=version,
+            description=description,
+            created_by=str(author),
+            source_commit=snapshot.commit_sha,
+            files=snapshot.folder_files(element.source_dir),
+            limits=self._catalog.limits,
+        )
+
+    def delete(self, reference: str, version: str, author: Author) -> ChangeRequest:
+        """Propose removing a release; refused while a manifest pins exactly that version."""
+        snapshot = self._catalog.snapshot()
+        element = self._catalog.element(reference, snapshot)
+        release = get_release(snapshot, element, Version.parse(version))
+        manifests, _ = self._catalog.manifests_at(snapshot)
+        check_deletable(element.name, element.uuid, release.version, manifests)
+        return self._branches.propose(
+            branch=delete_branch(element.kind, element.uuid, release.version),
+            base_sha=snapshot.commit_sha,
+            changes={release.path: None},
+            message=f"Delete release {element.name} {release.version}\n",
+            author=author,
+        )
