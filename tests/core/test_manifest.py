@@ -16,20 +16,22 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mirel.core import manifest as manifest_module
+from mirel.core import manifest_reader as manifest_module
 from mirel.core.kinds import APP, KINDS, WORKFLOW
 from mirel.core.manifest import (
     FORMAT_VERSION,
     LATEST,
-    MAX_MANIFEST_BYTES,
     Manifest,
     Pin,
-    find_manifest_problems,
-    manifest_from_api,
     manifest_name_from_path,
     manifest_path,
-    parse_manifest,
     write_manifest,
+)
+from mirel.core.manifest_reader import (
+    MAX_MANIFEST_BYTES,
+    find_manifest_problems,
+    manifest_from_api,
+    parse_manifest,
 )
 from mirel.core.names import is_valid_name
 from mirel.errors import InvalidInput, InvalidName, InvalidVersion, ManifestInvalid, Problem
