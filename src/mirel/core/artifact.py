@@ -49,7 +49,7 @@ import os
 import re
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -270,7 +270,7 @@ def _check_input_files(files: Mapping[str, bytes]) -> None:
         )
 
 
-def build_artifact(
+def _checked_release_info(
     *,
     kind: ElementKind,
     uuid: str,
@@ -280,13 +280,12 @@ def build_artifact(
     created_by: str,
     source_commit: str,
     files: Mapping[str, bytes],
-    created_at: str | None = None,
-    limits: ArtifactLimits = DEFAULT_LIMITS,
-) -> bytes:
-    """Return the bytes of a deterministic release artifact that `read_artifact` accepts.
+    created_at: str | None,
+) -> ReleaseInfo:
+    """Return the release.json content of `build_artifact`'s arguments, once they are all valid.
 
-    Bad arguments raise InvalidInput naming the culprit; a release the readers would refuse under
-    `limits` (too many files, too large) raises ArtifactInvalid, named by its repository path.
+    Raises InvalidInput naming the first bad argument; `created_at` None means now (or
+    ``SOURCE_DATE_EPOCH``, see `release_timestamp`).
     """
     if not is_valid_uuid(uuid):
         raise InvalidInput(f"{quoted(str(uuid))} is not a lowercase RFC 4122 uuid")
@@ -305,16 +304,7 @@ def build_artifact(
             "write it like 2024-05-01T12:00:00Z"
         )
     _check_input_files(files)
-
-    artifact = kind.artifact_path(uuid, str(version))
-    # Refused up front so that an oversized release fails before compressing it; the read-back
-    # below would refuse it too.
-    if len(files) + 1 > limits.max_entries:
-        raise ArtifactInvalid(
-            artifact,
-            f"would hold {len(files) + 1} entries, over the limit of {limits.max_entries}",
-        )
-    info = ReleaseInfo(
+    return ReleaseInfo(
         kind=kind.name,
         uuid=uuid,
         name=name,
@@ -325,12 +315,57 @@ def build_artifact(
         source_commit=source_commit,
         files_sha256=files_digest(files),
     )
+
+
+def _release_json(info: ReleaseInfo) -> bytes:
+    """Return the canonical release.json of `info`; raise InvalidInput when it is too large."""
     release_json = _canonical_json(info.to_json())
     if len(release_json) > MAX_RELEASE_JSON_BYTES:
         raise InvalidInput(
             f"the release description is too long: release.json would take {len(release_json)} "
             f"bytes, over {MAX_RELEASE_JSON_BYTES}; shorten the description"
         )
+    return release_json
+
+
+def build_artifact(
+    *,
+    kind: ElementKind,
+    uuid: str,
+    name: str,
+    version: Version,
+    description: str,
+    created_by: str,
+    source_commit: str,
+    files: Mapping[str, bytes],
+    created_at: str | None = None,
+    limits: ArtifactLimits = DEFAULT_LIMITS,
+) -> bytes:
+    """Return the bytes of a deterministic release artifact that `read_artifact` accepts.
+
+    Bad arguments raise InvalidInput naming the culprit; a release the readers would refuse under
+    `limits` (too many files, too large) raises ArtifactInvalid, named by its repository path.
+    """
+    info = _checked_release_info(
+        kind=kind,
+        uuid=uuid,
+        name=name,
+        version=version,
+        description=description,
+        created_by=created_by,
+        source_commit=source_commit,
+        files=files,
+        created_at=created_at,
+    )
+    artifact = kind.artifact_path(uuid, str(version))
+    # Refused up front so that an oversized release fails before compressing it; the read-back
+    # below would refuse it too.
+    if len(files) + 1 > limits.max_entries:
+        raise ArtifactInvalid(
+            artifact,
+            f"would hold {len(files) + 1} entries, over the limit of {limits.max_entries}",
+        )
+    release_json = _release_json(info)
     total = len(release_json) + sum(len(content) for content in files.values())
     if total > limits.max_total_bytes:
         raise ArtifactInvalid(
@@ -354,6 +389,10 @@ def build_artifact(
 
 
 # -- reading -------------------------------------------------------------------------------------
+
+
+# Builds the ArtifactInvalid that names the artifact, for a reason about its release.json.
+_Refusal = Callable[[str], ArtifactInvalid]
 
 
 class _DuplicateKey(Exception):
@@ -391,6 +430,11 @@ def _parse_release_json(raw: bytes, artifact: str) -> ReleaseInfo:
     def refuse(reason: str) -> ArtifactInvalid:
         return ArtifactInvalid(artifact, f"release.json {reason}")
 
+    return ReleaseInfo(**_release_fields(_release_document(raw, refuse), refuse))
+
+
+def _release_document(raw: bytes, refuse: _Refusal) -> dict[str, object]:
+    """Return release.json as a JSON object with exactly the known keys and the format we read."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -417,6 +461,11 @@ def _parse_release_json(raw: bytes, artifact: str) -> ReleaseInfo:
             f"has format {format_}; this mirel reads format {FORMAT} only"
             + ("; upgrade mirel to read it" if format_ > FORMAT else "")
         )
+    return document
+
+
+def _release_fields(document: dict[str, object], refuse: _Refusal) -> dict[str, str]:
+    """Return release.json's string fields, each checked against what mirel writes there."""
     fields: dict[str, str] = {}
     for key in _STRING_FIELDS:
         value = document[key]
@@ -446,7 +495,7 @@ def _parse_release_json(raw: bytes, artifact: str) -> ReleaseInfo:
         raise refuse(
             f"has files_sha256 {quoted(fields['files_sha256'])}, not 64 lowercase hex digits"
         )
-    return ReleaseInfo(**fields)
+    return fields
 
 
 def read_release_info(
