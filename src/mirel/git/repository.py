@@ -25,6 +25,7 @@ from mirel.errors import (
     BranchNotFound,
     ConcurrentUpdate,
     InvalidInput,
+    RefRaced,
     RepositoryNotFound,
     RepositoryUnreachable,
 )
@@ -81,10 +82,6 @@ class ChangedPath:
     path: str
     old_oid: str | None
     new_oid: str | None
-
-
-class RefRaced(Exception):
-    """A reference moved, was locked by another writer, or already exists; the caller may retry."""
 
 
 def retry_on_race(operation: Callable[[], _T], *, what: str, attempts: int = 200) -> _T:

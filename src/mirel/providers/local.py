@@ -44,8 +44,9 @@ from mirel.errors import (
     PullRequestChanged,
     PullRequestNotFound,
     PullRequestNotOpen,
+    RefRaced,
 )
-from mirel.git.repository import HEADS, Author, GitRepository, RefRaced, retry_on_race
+from mirel.git.repository import HEADS, Author, GitRepository, retry_on_race
 from mirel.providers.base import FileDiff, InstanceReport, PullRequest, PullState
 
 log = logging.getLogger(__name__)
