@@ -13,7 +13,7 @@ from unittest import mock
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from mirel.core import manifest_reader as manifest_module
@@ -500,7 +500,6 @@ YAMLISH = st.text(alphabet=st.sampled_from(list("ab1.0-:[]{}&*!|>'\"#%@`?,\n \t~
 
 
 @pytest.mark.parametrize("loader", LOADERS)
-@settings(deadline=None)
 @given(text=st.text() | YAMLISH | st.binary())
 def test_arbitrary_input_raises_only_manifest_invalid(
     loader: type[yaml.SafeLoader], text: str | bytes
@@ -514,7 +513,6 @@ def test_arbitrary_input_raises_only_manifest_invalid(
         assert write_manifest(manifest)
 
 
-@settings(deadline=None)
 @given(
     data=st.data(),
     manifest=manifests(),
