@@ -270,62 +270,43 @@ def _check_input_files(files: Mapping[str, bytes]) -> None:
         )
 
 
-def _checked_release_info(
-    *,
-    kind: ElementKind,
-    uuid: str,
-    name: str,
-    version: Version,
-    description: str,
-    created_by: str,
-    source_commit: str,
-    files: Mapping[str, bytes],
-    created_at: str | None,
-) -> ReleaseInfo:
-    """Return the release.json content of `build_artifact`'s arguments, once they are all valid.
-
-    Raises InvalidInput naming the first bad argument; `created_at` None means now (or
-    ``SOURCE_DATE_EPOCH``, see `release_timestamp`).
-    """
-    if not is_valid_uuid(uuid):
-        raise InvalidInput(f"{quoted(str(uuid))} is not a lowercase RFC 4122 uuid")
-    check_name(name, kind.name)
-    for field, value in (("description", description), ("created_by", created_by)):
-        if not isinstance(value, str):
-            raise InvalidInput(f"the release {field} must be text, not {type(value).__name__}")
-    if not isinstance(source_commit, str) or _COMMIT_ID.fullmatch(source_commit) is None:
-        raise InvalidInput(
-            f"source commit {quoted(str(source_commit))} is not a full lowercase hex commit id"
-        )
+def _release_time(created_at: str | None) -> str:
+    """Return the release time to record: `created_at` once checked, or now (release_timestamp)."""
     stamp = release_timestamp() if created_at is None else created_at
     if not isinstance(stamp, str) or not _is_timestamp(stamp):
         raise InvalidInput(
             f"created_at {quoted(str(stamp))} is not an RFC 3339 UTC time; "
             "write it like 2024-05-01T12:00:00Z"
         )
-    _check_input_files(files)
-    return ReleaseInfo(
-        kind=kind.name,
-        uuid=uuid,
-        name=name,
-        version=str(version),
-        description=description,
-        created_at=stamp,
-        created_by=created_by,
-        source_commit=source_commit,
-        files_sha256=files_digest(files),
-    )
+    return stamp
 
 
-def _release_json(info: ReleaseInfo) -> bytes:
-    """Return the canonical release.json of `info`; raise InvalidInput when it is too large."""
+def _zip_release(
+    info: ReleaseInfo, files: Mapping[str, bytes], artifact: str, limits: ArtifactLimits
+) -> bytes:
+    """Return the zip of `info`'s release.json and `files`, refusing what `limits` would refuse."""
+    # Refused up front so that an oversized release fails before compressing it; the read-back
+    # in build_artifact would refuse it too.
+    if len(files) + 1 > limits.max_entries:
+        raise ArtifactInvalid(
+            artifact,
+            f"would hold {len(files) + 1} entries, over the limit of {limits.max_entries}",
+        )
     release_json = _canonical_json(info.to_json())
     if len(release_json) > MAX_RELEASE_JSON_BYTES:
         raise InvalidInput(
             f"the release description is too long: release.json would take {len(release_json)} "
             f"bytes, over {MAX_RELEASE_JSON_BYTES}; shorten the description"
         )
-    return release_json
+    total = len(release_json) + sum(len(content) for content in files.values())
+    if total > limits.max_total_bytes:
+        raise ArtifactInvalid(
+            artifact,
+            f"would hold {total} bytes uncompressed, over the limit of {limits.max_total_bytes}",
+        )
+    entries = {FILES_PREFIX + path: content for path, content in files.items()}
+    entries[RELEASE_JSON] = release_json
+    return _write_zip(entries, limits)
 
 
 def build_artifact(
@@ -346,36 +327,31 @@ def build_artifact(
     Bad arguments raise InvalidInput naming the culprit; a release the readers would refuse under
     `limits` (too many files, too large) raises ArtifactInvalid, named by its repository path.
     """
-    info = _checked_release_info(
-        kind=kind,
+    if not is_valid_uuid(uuid):
+        raise InvalidInput(f"{quoted(str(uuid))} is not a lowercase RFC 4122 uuid")
+    check_name(name, kind.name)
+    for field, value in (("description", description), ("created_by", created_by)):
+        if not isinstance(value, str):
+            raise InvalidInput(f"the release {field} must be text, not {type(value).__name__}")
+    if not isinstance(source_commit, str) or _COMMIT_ID.fullmatch(source_commit) is None:
+        raise InvalidInput(
+            f"source commit {quoted(str(source_commit))} is not a full lowercase hex commit id"
+        )
+    stamp = _release_time(created_at)
+    _check_input_files(files)
+    info = ReleaseInfo(
+        kind=kind.name,
         uuid=uuid,
         name=name,
-        version=version,
+        version=str(version),
         description=description,
+        created_at=stamp,
         created_by=created_by,
         source_commit=source_commit,
-        files=files,
-        created_at=created_at,
+        files_sha256=files_digest(files),
     )
     artifact = kind.artifact_path(uuid, str(version))
-    # Refused up front so that an oversized release fails before compressing it; the read-back
-    # below would refuse it too.
-    if len(files) + 1 > limits.max_entries:
-        raise ArtifactInvalid(
-            artifact,
-            f"would hold {len(files) + 1} entries, over the limit of {limits.max_entries}",
-        )
-    release_json = _release_json(info)
-    total = len(release_json) + sum(len(content) for content in files.values())
-    if total > limits.max_total_bytes:
-        raise ArtifactInvalid(
-            artifact,
-            f"would hold {total} bytes uncompressed, over the limit of {limits.max_total_bytes}",
-        )
-
-    entries = {FILES_PREFIX + path: content for path, content in files.items()}
-    entries[RELEASE_JSON] = release_json
-    data = _write_zip(entries, limits)
+    data = _zip_release(info, files, artifact, limits)
     # Read our own output back, so an artifact the readers would refuse is never produced.
     read_artifact(
         data,
