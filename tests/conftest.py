@@ -9,9 +9,18 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, settings
 
 from mirel.hub import Hub
 from support import AUTHOR, AUTHOR_TEXT, CliResult, main
+
+# One Hypothesis profile for the whole suite, loaded here so that it is the default before any test
+# module (and its @settings) is imported. How fast an example runs depends on the machine's load
+# (`pytest -n auto` beside other test runs), so there is no deadline and no too_slow health check: a
+# property test fails for what it finds, never for the clock. Tests only set max_examples on top.
+# The other health checks stay on; they do not depend on load.
+settings.register_profile("mirel", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("mirel")
 
 
 @pytest.fixture(autouse=True)

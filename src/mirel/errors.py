@@ -3,6 +3,9 @@
 Every failure a user can cause is a `MirelError` subclass. Each class carries a stable CLI exit code
 and an HTTP status, so the CLI and the API translate errors in one place each and never scatter
 `sys.exit` or `HTTPException` through the code. Messages are one line and say what to do.
+
+The few signals that cross modules but never reach a user (`RefRaced`) live here too, outside the
+`MirelError` tree, so that every exception class of mirel has one home.
 """
 
 from __future__ import annotations
@@ -234,8 +237,12 @@ class InternalError(MirelError):
     http_status = 500
 
 
-# -- not user errors: signals between mirel's own layers ------------------------------------------
+# -- internal signals: caught and retried or translated, never shown to a user -------------------
 
 
 class RefRaced(Exception):
-    """A reference moved, was locked by another writer, or already exists; the caller may retry."""
+    """A reference moved, was locked by another writer, or already exists; the caller may retry.
+
+    The git layer raises it for every lost compare-and-swap; `retry_on_race` retries, and callers
+    that cannot retry turn it into a MirelError such as ConcurrentUpdate or BranchExists.
+    """

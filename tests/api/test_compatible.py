@@ -10,7 +10,8 @@ import shutil
 import pytest
 from api_support import Api, Seed, TokenMaker, assert_change_request, data, failed
 
-from mirel.core.manifest import manifest_path, parse_manifest
+from mirel.core.manifest import manifest_path
+from mirel.core.manifest_reader import parse_manifest
 from mirel.git.repository import HEADS
 from mirel.hub import Hub
 from support import AUTHOR, merge

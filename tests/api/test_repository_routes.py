@@ -12,7 +12,8 @@ from typing import ClassVar
 import pytest
 from api_support import Api, Seed, TokenMaker, assert_change_request, data, failed
 
-from mirel.core.manifest import manifest_path, parse_manifest
+from mirel.core.manifest import manifest_path
+from mirel.core.manifest_reader import parse_manifest
 from mirel.git.repository import HEADS
 from mirel.instance import Instance
 from mirel.providers.hooks import SIGNATURE_HEADER, sign

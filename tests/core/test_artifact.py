@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from mirel.core.artifact import (
@@ -767,7 +767,7 @@ def without_nesting(files: dict[str, bytes]) -> dict[str, bytes]:
 FILE_MAPS = st.dictionaries(SAFE_PATH, st.binary(max_size=300), max_size=8).map(without_nesting)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(files=FILE_MAPS, description=st.text(max_size=40))
 def test_builds_are_deterministic_and_round_trip(files: dict[str, bytes], description: str) -> None:
     reordered = dict(reversed(list(files.items())))
@@ -796,13 +796,13 @@ def read_both(data: bytes) -> None:
             assert refusal.artifact == NAME
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(data=st.binary(max_size=2048))
 def test_readers_only_raise_artifact_invalid_on_arbitrary_bytes(data: bytes) -> None:
     read_both(data)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     data=st.binary(max_size=200),
     eocd=st.tuples(*(st.integers(0, 0xFFFF) for _ in range(4)), st.integers(0, 2**32 - 1)),
@@ -814,7 +814,7 @@ def test_readers_only_raise_artifact_invalid_on_bytes_ending_like_a_zip(
     read_both(data + struct.pack("<4s4H2IH", b"PK\x05\x06", disk, start, here, total, size, 0, 0))
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500)
 @given(
     changes=st.lists(
         st.tuples(st.integers(0, len(VALID) - 1), st.integers(1, 255)), min_size=1, max_size=4
@@ -830,7 +830,7 @@ def test_readers_only_raise_artifact_invalid_on_damaged_artifacts(
     read_both(bytes(data[:cut]))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(
     entries=st.lists(
         st.tuples(

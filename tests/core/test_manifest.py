@@ -13,23 +13,25 @@ from unittest import mock
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from mirel.core import manifest as manifest_module
+from mirel.core import manifest_reader as manifest_module
 from mirel.core.kinds import APP, KINDS, WORKFLOW
 from mirel.core.manifest import (
     FORMAT_VERSION,
     LATEST,
-    MAX_MANIFEST_BYTES,
     Manifest,
     Pin,
-    find_manifest_problems,
-    manifest_from_api,
     manifest_name_from_path,
     manifest_path,
-    parse_manifest,
     write_manifest,
+)
+from mirel.core.manifest_reader import (
+    MAX_MANIFEST_BYTES,
+    find_manifest_problems,
+    manifest_from_api,
+    parse_manifest,
 )
 from mirel.core.names import is_valid_name
 from mirel.errors import InvalidInput, InvalidName, InvalidVersion, ManifestInvalid, Problem
@@ -498,7 +500,6 @@ YAMLISH = st.text(alphabet=st.sampled_from(list("ab1.0-:[]{}&*!|>'\"#%@`?,\n \t~
 
 
 @pytest.mark.parametrize("loader", LOADERS)
-@settings(deadline=None)
 @given(text=st.text() | YAMLISH | st.binary())
 def test_arbitrary_input_raises_only_manifest_invalid(
     loader: type[yaml.SafeLoader], text: str | bytes
@@ -512,7 +513,6 @@ def test_arbitrary_input_raises_only_manifest_invalid(
         assert write_manifest(manifest)
 
 
-@settings(deadline=None)
 @given(
     data=st.data(),
     manifest=manifests(),

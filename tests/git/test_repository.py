@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mirel.errors import BranchExists, BranchNotFound, InvalidInput, RepositoryNotFound
-from mirel.git.repository import HEADS, Author, GitRepository, RefRaced, retry_on_race
+from mirel.errors import BranchExists, BranchNotFound, InvalidInput, RefRaced, RepositoryNotFound
+from mirel.git.repository import HEADS, Author, GitRepository, retry_on_race
 from support import AUTHOR
 
 BASE_FILES: dict[str, bytes | None] = {
@@ -321,7 +321,8 @@ def test_a_held_lock_is_a_race_not_a_crash(repo: GitRepository) -> None:
 _CREATOR = """
 import json, sys, time
 from pathlib import Path
-from mirel.git.repository import Author, GitRepository, RefRaced
+from mirel.errors import RefRaced
+from mirel.git.repository import Author, GitRepository
 repo = GitRepository(sys.argv[1])
 start, count = Path(sys.argv[2]), int(sys.argv[3])
 main = repo.require_branch("main")

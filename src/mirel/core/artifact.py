@@ -1,4 +1,4 @@
-"""Release artifacts (SPEC.md §2.1): built deterministically, read defensively.
+"""Release artifacts (SPEC.md §2.1): the model, the deterministic builder and the readers.
 
 An artifact is a zip holding exactly:
 
@@ -7,10 +7,8 @@ An artifact is a zip holding exactly:
   ``source_commit`` and ``files_sha256``;
 - ``files/<path>`` for every file of the element's folder (``metadata.json`` included).
 
-Nothing else is allowed: readers refuse directory entries, any other top-level name, and any path
-that is empty, absolute (``/x`` or a Windows drive such as ``C:``), contains a backslash or a NUL,
-has an empty, ``.`` or ``..`` segment, or names a file inside another file (``a`` and ``a/b``).
-A git tree never holds such paths, so refusing them costs nothing and leaves one meaning per name.
+Nothing else is allowed; the readers' checks of names, the central directory and entry data live in
+`mirel.core.zip_reader`.
 
 Determinism. Entries are sorted by name (so ``files/...`` comes before ``release.json``), and
 every entry has the date 1980-01-01 00:00, unix mode 0o100644, creator system 3 (unix), no extra
@@ -34,31 +32,24 @@ therefore capped at 1 MiB on its own.
 The entry limit is checked once Python's zipfile has parsed the central directory, which takes
 memory proportional to the size of the input; callers bound that size before reading a blob.
 
-Readers raise only `ArtifactInvalid` on any input: corrupt zips, encrypted entries, compression
-methods other than stored and deflate, links and other non-regular files (from the unix mode in the
-high bits of ``external_attr``, whatever the creator system), duplicate names, non-ASCII names not
-marked as UTF-8, entries whose data overlaps the next entry (the trick of overlap zip bombs),
-entries holding more or fewer bytes than declared or failing their CRC, and every release.json
-problem (including repeated keys) are reported with the artifact's name. Release metadata in
-release.json is validated strictly: ``created_at`` must be written exactly as mirel writes it
-(``2024-05-01T12:00:00Z``) and ``source_commit`` must be a full lowercase SHA-1 or SHA-256 id.
-The content of ``files/metadata.json`` is the element layer's business and is not checked here.
+Readers raise only `ArtifactInvalid` on any input: corrupt or hostile zips (see
+`mirel.core.zip_reader`) and every release.json problem (including repeated keys) are reported with
+the artifact's name. Release metadata in release.json is validated strictly: ``created_at`` must be
+written exactly as mirel writes it (``2024-05-01T12:00:00Z``) and ``source_commit`` must be a full
+lowercase SHA-1 or SHA-256 id. The content of ``files/metadata.json`` is the element layer's
+business and is not checked here.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
 import json
 import os
 import re
-import stat
-import struct
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -66,6 +57,18 @@ from types import MappingProxyType
 from mirel.core.kinds import KINDS, ElementKind
 from mirel.core.names import check_name, is_valid_name, is_valid_uuid
 from mirel.core.versions import Version
+from mirel.core.zip_reader import (
+    FILES_PREFIX,
+    MAX_RELEASE_JSON_BYTES,
+    RELEASE_JSON,
+    check_directory,
+    nesting_conflict,
+    path_problem,
+    quoted,
+    read_entry,
+    read_release_json,
+    refusing_corruption,
+)
 from mirel.errors import ArtifactInvalid, InvalidInput
 
 FORMAT = 1
@@ -123,22 +126,10 @@ class Artifact:
     files: Mapping[str, bytes]
 
 
-_RELEASE_JSON = "release.json"
-_FILES_PREFIX = "files/"
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o100644
 _CREATOR_UNIX = 3
 _COMPRESS_LEVEL = 9
-_MAX_RELEASE_JSON_BYTES = 1024 * 1024
-_MAX_ZIP_NAME_BYTES = 0xFFFF  # the zip format stores name lengths in 16 bits
-_READ_CHUNK = 64 * 1024
-_FLAG_ENCRYPTED = 0x0001
-_FLAG_STRONG_ENCRYPTION = 0x0040
-_FLAG_UTF8_NAME = 0x0800
-_MSDOS_DIRECTORY = 0x10
-_SHOWN_CHARS = 120
-# A local file header: signature and fixed fields (skipped), then the name and extra lengths.
-_LOCAL_HEADER = struct.Struct("<26sHH")
 
 _STRING_FIELDS = (
     "kind",
@@ -156,24 +147,7 @@ _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256 repositories
-_DRIVE = re.compile(r"[A-Za-z]:")
 _EPOCH_SECONDS = re.compile(r"[0-9]+")
-
-# What zipfile, zlib and json raise on hostile bytes. RuntimeError covers RecursionError (deeply
-# nested JSON) and zipfile's "password required"; ValueError covers bad seeks and huge integers.
-_CORRUPTION: tuple[type[BaseException], ...] = (
-    zipfile.BadZipFile,
-    zipfile.LargeZipFile,
-    zlib.error,
-    struct.error,
-    EOFError,
-    OverflowError,
-    NotImplementedError,
-    UnicodeError,
-    ValueError,
-    RuntimeError,
-    OSError,
-)
 
 
 # -- digest and timestamps -----------------------------------------------------------------------
@@ -204,7 +178,7 @@ def release_timestamp(now: datetime | None = None) -> str:
     if raw:
         if _EPOCH_SECONDS.fullmatch(raw) is None:
             raise InvalidInput(
-                f"SOURCE_DATE_EPOCH is {_show(raw)}, not a whole number of seconds since "
+                f"SOURCE_DATE_EPOCH is {quoted(raw)}, not a whole number of seconds since "
                 "1970-01-01 UTC; set it to an integer such as `git log -1 --format=%ct`, "
                 "or unset it"
             )
@@ -236,69 +210,6 @@ def _is_timestamp(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-# -- paths ---------------------------------------------------------------------------------------
-
-
-def _path_problem(path: str) -> str | None:
-    """Return why `path` is not a safe relative file path, or None when it is one."""
-    if path == "":
-        return "is empty"
-    if "\0" in path:
-        return "contains a NUL character"
-    if "\\" in path:
-        return "contains a backslash; folders are separated by '/'"
-    if path.startswith("/"):
-        return "is absolute"
-    segments = path.split("/")
-    if _DRIVE.match(segments[0]):
-        return "starts with a drive letter, which makes it absolute on Windows"
-    if "" in segments:
-        return "has an empty segment ('//' or a trailing '/')"
-    if ".." in segments:
-        return "has a '..' segment"
-    if "." in segments:
-        return "has a '.' segment"
-    try:
-        encoded = path.encode("utf-8")
-    except UnicodeEncodeError:
-        return "is not valid Unicode text"
-    if len(encoded) + len(_FILES_PREFIX) > _MAX_ZIP_NAME_BYTES:
-        return f"is longer than {_MAX_ZIP_NAME_BYTES - len(_FILES_PREFIX)} bytes"
-    return None
-
-
-def _nesting_conflict(paths: Iterable[str]) -> tuple[str, str] | None:
-    """Return a (file, path inside it) pair when some path lies inside another file, else None."""
-    path_list = list(paths)
-    file_set = set(path_list)
-    for path in path_list:
-        segments = path.split("/")
-        for end in range(1, len(segments)):
-            parent = "/".join(segments[:end])
-            if parent in file_set:
-                return parent, path
-    return None
-
-
-def _entry_problem(name: str) -> str | None:
-    """Return why zip entry `name` has no place in an artifact, or None when it does."""
-    if name == _RELEASE_JSON:
-        return None
-    if name.endswith("/"):
-        return "is a directory entry"
-    if not name.startswith(_FILES_PREFIX):
-        # Name the concrete danger ("is absolute", "has a '..' segment") when there is one.
-        return _path_problem(name) or "is neither release.json nor under files/"
-    return _path_problem(name[len(_FILES_PREFIX) :])
-
-
-def _show(text: str) -> str:
-    """Return `text` quoted for a message, shortened so hostile names cannot flood it."""
-    if len(text) > _SHOWN_CHARS:
-        return repr(text[:_SHOWN_CHARS]) + "..."
-    return repr(text)
 
 
 # -- building ------------------------------------------------------------------------------------
@@ -345,18 +256,57 @@ def _check_input_files(files: Mapping[str, bytes]) -> None:
     for path, content in files.items():
         if not isinstance(path, str):
             raise InvalidInput(f"file path {path!r} is not a string")
-        problem = _path_problem(path)
+        problem = path_problem(path)
         if problem is not None:
             raise InvalidInput(
-                f"file path {_show(path)} {problem}; use a relative path inside the element folder"
+                f"file path {quoted(path)} {problem}; use a relative path inside the element folder"
             )
         if not isinstance(content, bytes):
-            raise InvalidInput(f"content of {_show(path)} is {type(content).__name__}, not bytes")
-    conflict = _nesting_conflict(files)
+            raise InvalidInput(f"content of {quoted(path)} is {type(content).__name__}, not bytes")
+    conflict = nesting_conflict(files)
     if conflict is not None:
         raise InvalidInput(
-            f"file path {_show(conflict[1])} lies inside the file {_show(conflict[0])}"
+            f"file path {quoted(conflict[1])} lies inside the file {quoted(conflict[0])}"
         )
+
+
+def _release_time(created_at: str | None) -> str:
+    """Return the release time to record: `created_at` once checked, or now (release_timestamp)."""
+    stamp = release_timestamp() if created_at is None else created_at
+    if not isinstance(stamp, str) or not _is_timestamp(stamp):
+        raise InvalidInput(
+            f"created_at {quoted(str(stamp))} is not an RFC 3339 UTC time; "
+            "write it like 2024-05-01T12:00:00Z"
+        )
+    return stamp
+
+
+def _zip_release(
+    info: ReleaseInfo, files: Mapping[str, bytes], artifact: str, limits: ArtifactLimits
+) -> bytes:
+    """Return the zip of `info`'s release.json and `files`, refusing what `limits` would refuse."""
+    # Refused up front so that an oversized release fails before compressing it; the read-back
+    # in build_artifact would refuse it too.
+    if len(files) + 1 > limits.max_entries:
+        raise ArtifactInvalid(
+            artifact,
+            f"would hold {len(files) + 1} entries, over the limit of {limits.max_entries}",
+        )
+    release_json = _canonical_json(info.to_json())
+    if len(release_json) > MAX_RELEASE_JSON_BYTES:
+        raise InvalidInput(
+            f"the release description is too long: release.json would take {len(release_json)} "
+            f"bytes, over {MAX_RELEASE_JSON_BYTES}; shorten the description"
+        )
+    total = len(release_json) + sum(len(content) for content in files.values())
+    if total > limits.max_total_bytes:
+        raise ArtifactInvalid(
+            artifact,
+            f"would hold {total} bytes uncompressed, over the limit of {limits.max_total_bytes}",
+        )
+    entries = {FILES_PREFIX + path: content for path, content in files.items()}
+    entries[RELEASE_JSON] = release_json
+    return _write_zip(entries, limits)
 
 
 def build_artifact(
@@ -378,31 +328,17 @@ def build_artifact(
     `limits` (too many files, too large) raises ArtifactInvalid, named by its repository path.
     """
     if not is_valid_uuid(uuid):
-        raise InvalidInput(f"{_show(str(uuid))} is not a lowercase RFC 4122 uuid")
+        raise InvalidInput(f"{quoted(str(uuid))} is not a lowercase RFC 4122 uuid")
     check_name(name, kind.name)
     for field, value in (("description", description), ("created_by", created_by)):
         if not isinstance(value, str):
             raise InvalidInput(f"the release {field} must be text, not {type(value).__name__}")
     if not isinstance(source_commit, str) or _COMMIT_ID.fullmatch(source_commit) is None:
         raise InvalidInput(
-            f"source commit {_show(str(source_commit))} is not a full lowercase hex commit id"
+            f"source commit {quoted(str(source_commit))} is not a full lowercase hex commit id"
         )
-    stamp = release_timestamp() if created_at is None else created_at
-    if not isinstance(stamp, str) or not _is_timestamp(stamp):
-        raise InvalidInput(
-            f"created_at {_show(str(stamp))} is not an RFC 3339 UTC time; "
-            "write it like 2024-05-01T12:00:00Z"
-        )
+    stamp = _release_time(created_at)
     _check_input_files(files)
-
-    artifact = kind.artifact_path(uuid, str(version))
-    # Refused up front so that an oversized release fails before compressing it; the read-back
-    # below would refuse it too.
-    if len(files) + 1 > limits.max_entries:
-        raise ArtifactInvalid(
-            artifact,
-            f"would hold {len(files) + 1} entries, over the limit of {limits.max_entries}",
-        )
     info = ReleaseInfo(
         kind=kind.name,
         uuid=uuid,
@@ -414,22 +350,8 @@ def build_artifact(
         source_commit=source_commit,
         files_sha256=files_digest(files),
     )
-    release_json = _canonical_json(info.to_json())
-    if len(release_json) > _MAX_RELEASE_JSON_BYTES:
-        raise InvalidInput(
-            f"the release description is too long: release.json would take {len(release_json)} "
-            f"bytes, over {_MAX_RELEASE_JSON_BYTES}; shorten the description"
-        )
-    total = len(release_json) + sum(len(content) for content in files.values())
-    if total > limits.max_total_bytes:
-        raise ArtifactInvalid(
-            artifact,
-            f"would hold {total} bytes uncompressed, over the limit of {limits.max_total_bytes}",
-        )
-
-    entries = {_FILES_PREFIX + path: content for path, content in files.items()}
-    entries[_RELEASE_JSON] = release_json
-    data = _write_zip(entries, limits)
+    artifact = kind.artifact_path(uuid, str(version))
+    data = _zip_release(info, files, artifact, limits)
     # Read our own output back, so an artifact the readers would refuse is never produced.
     read_artifact(
         data,
@@ -445,169 +367,8 @@ def build_artifact(
 # -- reading -------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _refusing_corruption(artifact: str, what: str) -> Iterator[None]:
-    """Turn the low-level errors of zipfile, zlib and json into ArtifactInvalid."""
-    try:
-        yield
-    except _CORRUPTION as exc:
-        detail = str(exc) or type(exc).__name__
-        raise ArtifactInvalid(artifact, f"{what}: {detail[:200]}") from exc
-
-
-def _check_entry(info: zipfile.ZipInfo, artifact: str, limits: ArtifactLimits) -> None:
-    """Raise ArtifactInvalid when one central-directory entry is unsafe or unsupported."""
-    name = info.orig_filename  # zipfile cuts `filename` at the first NUL; the original keeps it
-    shown = _show(name)
-    problem = _entry_problem(name)
-    if problem is not None:
-        raise ArtifactInvalid(
-            artifact,
-            f"entry {shown} {problem}; an artifact holds only release.json and "
-            "files/<relative path>",
-        )
-    if not info.flag_bits & _FLAG_UTF8_NAME and not name.isascii():
-        raise ArtifactInvalid(artifact, f"entry {shown} has a non-ASCII name not marked as UTF-8")
-    file_type = stat.S_IFMT(info.external_attr >> 16)
-    if file_type == stat.S_IFLNK:
-        raise ArtifactInvalid(artifact, f"entry {shown} is a symbolic link; only files are allowed")
-    if file_type not in (0, stat.S_IFREG) or info.external_attr & _MSDOS_DIRECTORY:
-        raise ArtifactInvalid(
-            artifact,
-            f"entry {shown} is not a regular file (attributes {info.external_attr:#010x})",
-        )
-    if info.flag_bits & (_FLAG_ENCRYPTED | _FLAG_STRONG_ENCRYPTION):
-        raise ArtifactInvalid(artifact, f"entry {shown} is encrypted")
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise ArtifactInvalid(
-            artifact,
-            f"entry {shown} uses compression method {info.compress_type}; "
-            "only stored (0) and deflate (8) are allowed",
-        )
-    if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
-        raise ArtifactInvalid(
-            artifact,
-            f"entry {shown} is stored uncompressed but its header declares {info.compress_size} "
-            f"stored bytes for {info.file_size} bytes of content",
-        )
-    if (
-        info.file_size >= limits.ratio_floor_bytes
-        and info.file_size > limits.max_ratio * info.compress_size
-    ):
-        raise ArtifactInvalid(
-            artifact,
-            f"entry {shown} has a compression ratio over {limits.max_ratio}:1 "
-            f"({info.file_size} bytes from {info.compress_size}); refusing a possible zip bomb",
-        )
-
-
-def _check_layout(data: bytes, archive: zipfile.ZipFile, artifact: str) -> None:
-    """Raise ArtifactInvalid when an entry's data runs into the next entry or the directory.
-
-    Overlapping entries are the trick behind the densest zip bombs (many entries sharing one
-    compressed stream), and a compressed size that runs past the entry's own data is a lie that
-    would otherwise go unnoticed, since decompression stops at the end of the deflate stream.
-    """
-    # zipfile sets start_dir while reading the central directory; typeshed does not declare it.
-    directory_start = int(getattr(archive, "start_dir", len(data)))
-    entries = sorted(archive.infolist(), key=lambda info: info.header_offset)
-    bounds = [info.header_offset for info in entries[1:]] + [directory_start]
-    for info, bound in zip(entries, bounds, strict=True):
-        header = data[info.header_offset : info.header_offset + _LOCAL_HEADER.size]
-        if len(header) < _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
-            raise ArtifactInvalid(
-                artifact, f"entry {_show(info.orig_filename)} has no local header where it should"
-            )
-        name_length, extra_length = _LOCAL_HEADER.unpack(header)[1:]
-        end = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
-        if end + info.compress_size > bound:
-            raise ArtifactInvalid(
-                artifact,
-                f"entry {_show(info.orig_filename)} runs into the next entry or the central "
-                "directory; its compressed size is wrong or entries share data",
-            )
-
-
-def _check_directory(
-    data: bytes, archive: zipfile.ZipFile, artifact: str, limits: ArtifactLimits
-) -> tuple[zipfile.ZipInfo, list[zipfile.ZipInfo]]:
-    """Return release.json's entry and the file entries, once the central directory passes."""
-    entries = archive.infolist()
-    if len(entries) > limits.max_entries:
-        raise ArtifactInvalid(
-            artifact, f"has {len(entries)} entries, over the limit of {limits.max_entries}"
-        )
-    seen: set[str] = set()
-    declared = 0
-    release_entry: zipfile.ZipInfo | None = None
-    file_entries: list[zipfile.ZipInfo] = []
-    for info in entries:
-        _check_entry(info, artifact, limits)
-        name = info.orig_filename
-        if name in seen:
-            raise ArtifactInvalid(artifact, f"holds the entry {_show(name)} more than once")
-        seen.add(name)
-        declared += info.file_size
-        if name == _RELEASE_JSON:
-            release_entry = info
-        else:
-            file_entries.append(info)
-    if declared > limits.max_total_bytes:
-        raise ArtifactInvalid(
-            artifact,
-            f"declares {declared} bytes uncompressed, over the limit of {limits.max_total_bytes}",
-        )
-    conflict = _nesting_conflict([info.orig_filename for info in file_entries])
-    if conflict is not None:
-        raise ArtifactInvalid(
-            artifact, f"entry {_show(conflict[1])} lies inside the file {_show(conflict[0])}"
-        )
-    if release_entry is None:
-        raise ArtifactInvalid(artifact, "has no release.json; it is not a mirel release artifact")
-    _check_layout(data, archive, artifact)
-    return release_entry, file_entries
-
-
-def _read_entry(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, artifact: str, budget: int, limit: int
-) -> bytes:
-    """Return an entry's content, counting the bytes really produced against header and limit.
-
-    `budget` is what is left of `limit` (the uncompressed size limit) before this entry.
-
-    zipfile stops decompressing at the declared size and checks the CRC itself; we let it run one
-    byte further and check the CRC ourselves, so that data beyond the declared size is noticed and
-    reported as such instead of being cut off silently.
-    """
-    shown = _show(info.orig_filename)
-    probe = copy.copy(info)
-    probe.file_size = info.file_size + 1
-    del probe.CRC  # zipfile skips its own CRC check for an entry without one
-    content = bytearray()
-    with (
-        _refusing_corruption(artifact, f"entry {shown} is corrupt"),
-        archive.open(probe) as stream,
-    ):
-        while chunk := stream.read(_READ_CHUNK):
-            content += chunk
-            if len(content) > info.file_size:
-                raise ArtifactInvalid(
-                    artifact,
-                    f"entry {shown} holds more than the {info.file_size} bytes its header declares",
-                )
-            if len(content) > budget:
-                raise ArtifactInvalid(
-                    artifact,
-                    f"entry {shown} takes the artifact over {limit} bytes uncompressed",
-                )
-    if len(content) != info.file_size:
-        raise ArtifactInvalid(
-            artifact,
-            f"entry {shown} holds {len(content)} bytes but its header declares {info.file_size}",
-        )
-    if zlib.crc32(content) != info.CRC:
-        raise ArtifactInvalid(artifact, f"entry {shown} fails its CRC-32 check")
-    return bytes(content)
+# Builds the ArtifactInvalid that names the artifact, for a reason about its release.json.
+_Refusal = Callable[[str], ArtifactInvalid]
 
 
 class _DuplicateKey(Exception):
@@ -645,6 +406,11 @@ def _parse_release_json(raw: bytes, artifact: str) -> ReleaseInfo:
     def refuse(reason: str) -> ArtifactInvalid:
         return ArtifactInvalid(artifact, f"release.json {reason}")
 
+    return ReleaseInfo(**_release_fields(_release_document(raw, refuse), refuse))
+
+
+def _release_document(raw: bytes, refuse: _Refusal) -> dict[str, object]:
+    """Return release.json as a JSON object with exactly the known keys and the format we read."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -652,7 +418,7 @@ def _parse_release_json(raw: bytes, artifact: str) -> ReleaseInfo:
     try:
         document = json.loads(text, object_pairs_hook=_unique_keys)
     except _DuplicateKey as exc:
-        raise refuse(f"repeats the key {_show(str(exc.args[0]))}") from exc
+        raise refuse(f"repeats the key {quoted(str(exc.args[0]))}") from exc
     except (ValueError, RecursionError) as exc:
         raise refuse(f"is not valid JSON ({str(exc)[:200]})") from exc
     if not isinstance(document, dict):
@@ -662,7 +428,7 @@ def _parse_release_json(raw: bytes, artifact: str) -> ReleaseInfo:
         raise refuse(f"lacks {', '.join(missing)}")
     unknown = sorted(document.keys() - _RELEASE_KEYS)
     if unknown:
-        raise refuse(f"has unknown keys: {', '.join(_show(key) for key in unknown)}")
+        raise refuse(f"has unknown keys: {', '.join(quoted(key) for key in unknown)}")
     format_ = document["format"]
     if type(format_) is not int:  # bool is an int subclass and 1.0 is a float: both refused
         raise refuse(f"has format {_json_type(format_)}; it must be the number {FORMAT}")
@@ -671,6 +437,11 @@ def _parse_release_json(raw: bytes, artifact: str) -> ReleaseInfo:
             f"has format {format_}; this mirel reads format {FORMAT} only"
             + ("; upgrade mirel to read it" if format_ > FORMAT else "")
         )
+    return document
+
+
+def _release_fields(document: dict[str, object], refuse: _Refusal) -> dict[str, str]:
+    """Return release.json's string fields, each checked against what mirel writes there."""
     fields: dict[str, str] = {}
     for key in _STRING_FIELDS:
         value = document[key]
@@ -679,39 +450,28 @@ def _parse_release_json(raw: bytes, artifact: str) -> ReleaseInfo:
         fields[key] = value
     known = [kind.name for kind in KINDS]
     if fields["kind"] not in known:
-        raise refuse(f"has kind {_show(fields['kind'])}; use one of: {', '.join(known)}")
+        raise refuse(f"has kind {quoted(fields['kind'])}; use one of: {', '.join(known)}")
     if not is_valid_uuid(fields["uuid"]):
-        raise refuse(f"has uuid {_show(fields['uuid'])}, not a lowercase RFC 4122 uuid")
+        raise refuse(f"has uuid {quoted(fields['uuid'])}, not a lowercase RFC 4122 uuid")
     if not Version.is_valid(fields["version"]):
-        raise refuse(f"has version {_show(fields['version'])}, not a strict X.Y.Z")
+        raise refuse(f"has version {quoted(fields['version'])}, not a strict X.Y.Z")
     if not is_valid_name(fields["name"]):
-        raise refuse(f"has name {_show(fields['name'])}, not a valid element name")
+        raise refuse(f"has name {quoted(fields['name'])}, not a valid element name")
     if not _is_timestamp(fields["created_at"]):
         raise refuse(
-            f"has created_at {_show(fields['created_at'])}, not an RFC 3339 UTC time "
+            f"has created_at {quoted(fields['created_at'])}, not an RFC 3339 UTC time "
             "like 2024-05-01T12:00:00Z"
         )
     if _COMMIT_ID.fullmatch(fields["source_commit"]) is None:
         raise refuse(
-            f"has source_commit {_show(fields['source_commit'])}, not a full lowercase hex "
+            f"has source_commit {quoted(fields['source_commit'])}, not a full lowercase hex "
             "commit id"
         )
     if _SHA256_HEX.fullmatch(fields["files_sha256"]) is None:
         raise refuse(
-            f"has files_sha256 {_show(fields['files_sha256'])}, not 64 lowercase hex digits"
+            f"has files_sha256 {quoted(fields['files_sha256'])}, not 64 lowercase hex digits"
         )
-    return ReleaseInfo(**fields)
-
-
-def _read_release_json(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, artifact: str) -> bytes:
-    """Return release.json's bytes, refusing one larger than release.json may be."""
-    if entry.file_size > _MAX_RELEASE_JSON_BYTES:
-        raise ArtifactInvalid(
-            artifact,
-            f"release.json declares {entry.file_size} bytes, over the {_MAX_RELEASE_JSON_BYTES} "
-            "a release.json may take",
-        )
-    return _read_entry(archive, entry, artifact, _MAX_RELEASE_JSON_BYTES, _MAX_RELEASE_JSON_BYTES)
+    return fields
 
 
 def read_release_info(
@@ -725,11 +485,11 @@ def read_release_info(
     Raises only ArtifactInvalid, naming `artifact` (its repository path).
     """
     with (
-        _refusing_corruption(artifact, "is not a readable zip file"),
+        refusing_corruption(artifact, "is not a readable zip file"),
         zipfile.ZipFile(io.BytesIO(data)) as archive,
     ):
-        release_entry, _ = _check_directory(data, archive, artifact, limits)
-        raw = _read_release_json(archive, release_entry, artifact)
+        release_entry, _ = check_directory(data, archive, artifact, limits)
+        raw = read_release_json(archive, release_entry, artifact)
     return _parse_release_json(raw, artifact)
 
 
@@ -743,8 +503,8 @@ def _check_expected(
         if wanted is not None and actual != wanted:
             raise ArtifactInvalid(
                 artifact,
-                f"release.json has {field} {_show(actual)}, but the artifact's path says "
-                f"{_show(wanted)}; the file was misplaced or renamed",
+                f"release.json has {field} {quoted(actual)}, but the artifact's path says "
+                f"{quoted(wanted)}; the file was misplaced or renamed",
             )
 
 
@@ -767,11 +527,11 @@ def read_artifact(
     """
     files: dict[str, bytes] = {}
     with (
-        _refusing_corruption(artifact, "is not a readable zip file"),
+        refusing_corruption(artifact, "is not a readable zip file"),
         zipfile.ZipFile(io.BytesIO(data)) as archive,
     ):
-        release_entry, file_entries = _check_directory(data, archive, artifact, limits)
-        raw = _read_release_json(archive, release_entry, artifact)
+        release_entry, file_entries = check_directory(data, archive, artifact, limits)
+        raw = read_release_json(archive, release_entry, artifact)
         info = _parse_release_json(raw, artifact)
         _check_expected(
             info,
@@ -784,9 +544,9 @@ def read_artifact(
         )
         budget = limits.max_total_bytes - len(raw)
         for entry in sorted(file_entries, key=lambda entry: entry.orig_filename):
-            content = _read_entry(archive, entry, artifact, budget, limits.max_total_bytes)
+            content = read_entry(archive, entry, artifact, budget, limits.max_total_bytes)
             budget -= len(content)
-            files[entry.orig_filename[len(_FILES_PREFIX) :]] = content
+            files[entry.orig_filename[len(FILES_PREFIX) :]] = content
     digest = files_digest(files)
     if digest != info.files_sha256:
         raise ArtifactInvalid(

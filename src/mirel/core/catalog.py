@@ -14,12 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mirel.core.kinds import KINDS, ElementKind
-from mirel.core.manifest import (
-    Manifest,
-    find_manifest_problems,
-    manifest_name_from_path,
-    manifest_path,
-)
+from mirel.core.manifest import Manifest, manifest_name_from_path, manifest_path
+from mirel.core.manifest_reader import find_manifest_problems
 from mirel.core.names import check_name, is_valid_name, is_valid_uuid
 from mirel.core.snapshot import Snapshot
 from mirel.core.versions import Version

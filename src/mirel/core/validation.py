@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from mirel.core.artifact import DEFAULT_LIMITS, ArtifactLimits, read_artifact
-from mirel.core.catalog import list_elements, load_manifests, releases_of
-from mirel.core.kinds import KINDS
+from mirel.core.catalog import Element, ElementListing, list_elements, load_manifests, releases_of
+from mirel.core.kinds import KINDS, ElementKind
 from mirel.core.manifest import manifest_name_from_path
 from mirel.core.names import is_valid_uuid
 from mirel.core.resolve import resolve_manifest
-from mirel.core.snapshot import Snapshot
+from mirel.core.snapshot import Snapshot, TreeEntry
 from mirel.core.versions import Version
 from mirel.errors import ArtifactInvalid, Problem
 
 _KNOWN_TOP_LEVEL_DIST = {kind.plural for kind in KINDS}
+
+_Progress = Callable[[str], None]
 
 
 def validate_snapshot(
@@ -30,8 +32,19 @@ def validate_snapshot(
     """
     listing = list_elements(snapshot)
     problems = list(listing.problems)
-    elements = listing.by_uuid()
+    problems.extend(_dist_problems(snapshot, listing.by_uuid(), limits, progress))
+    problems.extend(_manifest_problems(snapshot, listing))
+    return problems
 
+
+def _dist_problems(
+    snapshot: Snapshot,
+    elements: Mapping[str, Element],
+    limits: ArtifactLimits,
+    progress: _Progress | None,
+) -> list[Problem]:
+    """Return the problems of `dist/`: unknown entries, misplaced folders and bad artifacts."""
+    problems: list[Problem] = []
     for entry in snapshot.list_dir("dist"):
         if entry.name.startswith("."):
             continue
@@ -52,30 +65,47 @@ def validate_snapshot(
                         folder_path, f"holds releases of {folder.name}, which is not an {kind.name}"
                     )
                 )
-            for artifact in snapshot.list_dir(folder_path):
-                path = f"{folder_path}/{artifact.name}"
-                version = artifact.name.removesuffix(".zip")
-                if (
-                    artifact.is_tree
-                    or not artifact.name.endswith(".zip")
-                    or not Version.is_valid(version)
-                ):
-                    problems.append(Problem(path, "should be a release artifact named X.Y.Z.zip"))
-                    continue
-                if progress is not None:
-                    progress(path)
-                try:
-                    read_artifact(
-                        snapshot.read_blob(artifact.oid),
-                        path,
-                        limits,
-                        expect_kind=kind.name,
-                        expect_uuid=folder.name,
-                        expect_version=version,
-                    )
-                except ArtifactInvalid as error:
-                    problems.append(Problem(path, error.reason))
+            problems.extend(
+                _release_folder_problems(snapshot, kind, folder, folder_path, limits, progress)
+            )
+    return problems
 
+
+def _release_folder_problems(
+    snapshot: Snapshot,
+    kind: ElementKind,
+    folder: TreeEntry,
+    folder_path: str,
+    limits: ArtifactLimits,
+    progress: _Progress | None,
+) -> list[Problem]:
+    """Return the problems of one element's release folder: misnamed entries, bad artifacts."""
+    problems: list[Problem] = []
+    for artifact in snapshot.list_dir(folder_path):
+        path = f"{folder_path}/{artifact.name}"
+        version = artifact.name.removesuffix(".zip")
+        if artifact.is_tree or not artifact.name.endswith(".zip") or not Version.is_valid(version):
+            problems.append(Problem(path, "should be a release artifact named X.Y.Z.zip"))
+            continue
+        if progress is not None:
+            progress(path)
+        try:
+            read_artifact(
+                snapshot.read_blob(artifact.oid),
+                path,
+                limits,
+                expect_kind=kind.name,
+                expect_uuid=folder.name,
+                expect_version=version,
+            )
+        except ArtifactInvalid as error:
+            problems.append(Problem(path, error.reason))
+    return problems
+
+
+def _manifest_problems(snapshot: Snapshot, listing: ElementListing) -> list[Problem]:
+    """Return the problems of `manifests/`: misnamed files, invalid manifests, dangling pins."""
+    problems: list[Problem] = []
     for entry in snapshot.list_dir("manifests"):
         path = f"manifests/{entry.name}"
         if entry.name.startswith("."):

@@ -17,7 +17,8 @@ from mirel.api.models import (
     PinBatch,
     PinPut,
 )
-from mirel.core.manifest import manifest_from_api, manifest_path
+from mirel.core.manifest import manifest_path
+from mirel.core.manifest_reader import manifest_from_api
 
 router = APIRouter(prefix="/source_control/manifests", tags=["manifests"])
 
