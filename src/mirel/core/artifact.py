@@ -102,7 +102,7 @@ class ReleaseInfo:
     source_commit: str
     files_sha256: str
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, str | int]:
         """Return the release.json object, `format` included."""
         return {
             "format": FORMAT,

@@ -68,6 +68,10 @@ class Pin:
             raise InvalidVersion(bad_release_message(repr(self.release)))
 
 
+# A manifest as the REST API writes it: {"name": ..., "apps": [{"uuid", "release"}], ...}.
+ApiManifest = dict[str, str | list[dict[str, str]]]
+
+
 @dataclass(frozen=True)
 class Manifest:
     """A manifest: its name and, per kind plural in registry order, its pins in file order."""
@@ -163,9 +167,9 @@ class Manifest:
         pins[kind.plural] = entries[:position] + entries[position + 1 :]
         return Manifest(self.name, pins)
 
-    def to_api(self) -> dict[str, object]:
+    def to_api(self) -> ApiManifest:
         """Return the REST API's view: the name and, per kind plural, a list of uuid/release."""
-        body: dict[str, object] = {"name": self.name}
+        body: ApiManifest = {"name": self.name}
         for plural, pins in self.pins.items():
             body[plural] = [{"uuid": pin.uuid, "release": pin.release} for pin in pins]
         return body
