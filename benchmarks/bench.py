@@ -46,11 +46,11 @@ from typing import Any
 import httpx
 from generate import AUTHOR, Generated, GeneratedElement, generate
 
-from mirel.api import create_app
 from mirel.api.tokens import SCOPES, create_token
 from mirel.core.manifest import LATEST
 from mirel.core.versions import Bump
 from mirel.instance import Instance
+from mirel.server import create_app
 from mirel.settings import load_settings
 from mirel.web.accounts import create_user, open_session
 from mirel.web.auth import cookie_name

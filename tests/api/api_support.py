@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from mirel.api import API_PREFIX
+from mirel.http.envelope import API_PREFIX
 from mirel.hub import Hub
 
 SECRET = "test-webhook-secret"

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from api_support import Api, Seed
 
-from mirel.api import create_app
 from mirel.instance import Instance
+from mirel.server import create_app
 from mirel.settings import Settings
 
 

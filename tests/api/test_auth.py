@@ -13,10 +13,10 @@ import pytest
 from api_support import Api, Seed, TokenMaker, failed
 from fastapi import FastAPI
 
-from mirel.api import create_app
 from mirel.api.auth import WEBHOOK_AUTH, check_declared, require, route_scopes
 from mirel.api.tokens import SCOPES
 from mirel.instance import Instance
+from mirel.server import create_app
 
 RR = "source_control:releases:read"
 RW = "source_control:releases:write"

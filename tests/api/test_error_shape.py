@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from api_support import Api, Seed, TokenMaker, data, failed
 
-from mirel.api import create_app
-from mirel.api.envelope import INTERNAL_MESSAGE, describe_validation
+from mirel.http.envelope import INTERNAL_MESSAGE, describe_validation
 from mirel.instance import Instance
+from mirel.server import create_app
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from api_support import SECRET, Api, Seed, data, failed
 
-from mirel.api import create_app
 from mirel.instance import Instance
 from mirel.providers.hooks import SIGNATURE_HEADER, sign
+from mirel.server import create_app
 from mirel.settings import Settings
 
 BODY = json.dumps({"event": "merge", "branch": "main"}).encode()

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 
 import pytest
 
-from mirel.api.models import Matrix
 from mirel.core.artifact import read_artifact
 from mirel.core.catalog import releases_of
 from mirel.core.rules import hotfix_branch, release_branch
@@ -19,6 +18,7 @@ from mirel.errors import (
     ReleasePinned,
 )
 from mirel.git.repository import HEADS
+from mirel.http.models import Matrix
 from mirel.hub import Hub
 from mirel.hub.matrix import matrix
 from support import AUTHOR, add_element, merge, refs, release

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from web_support import Browser, open_web_instance
 
-from mirel.api import create_app
 from mirel.hub import Hub
 from mirel.hub.demo import build_demo
 from mirel.instance import Instance
+from mirel.server import create_app
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from web_support import PASSWORD, Browser
 
-from mirel.api import create_app
 from mirel.instance import Instance
+from mirel.server import create_app
 from mirel.web import urls
 from mirel.web.accounts import list_users
 from mirel.web.auth import PUBLIC, check_pages_declared, page_roles

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from web_support import Browser, flash_link, open_web_instance
 
-from mirel.api import create_app
 from mirel.hub import Hub
 from mirel.instance import Instance
+from mirel.server import create_app
 from support import refs
 
 

@@ -1,6 +1,5 @@
-"""The REST API of an instance: `create_app(instance)` builds the FastAPI application."""
+"""The REST API of an instance (SPEC.md §5): `install_api(app)` adds its routes under /api/v2."""
 
-from mirel.api.app import create_app
-from mirel.api.envelope import API_PREFIX
+from mirel.api.install import describe_invalid_input_as_400, install_api
 
-__all__ = ["API_PREFIX", "create_app"]
+__all__ = ["describe_invalid_input_as_400", "install_api"]

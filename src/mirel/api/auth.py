@@ -11,10 +11,9 @@ so a caller without access learns nothing about the input, not even whether its 
 """
 
 import hmac
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Annotated, Any
 
-import fastapi.routing
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -25,6 +24,7 @@ from mirel.api.deps import InstanceDep, get_instance
 from mirel.api.tokens import SCOPES, TokenInfo, authenticate
 from mirel.errors import Forbidden, Unauthenticated
 from mirel.git.repository import Author
+from mirel.http.routes import app_routes, dependencies_of
 from mirel.providers.hooks import SIGNATURE_HEADER, sign
 
 RELEASES_READ = "source_control:releases:read"
@@ -144,15 +144,6 @@ WEBHOOK = Depends(verify_signature)
 # -- the declared scopes ---------------------------------------------------------------------------
 
 
-def dependencies_of(dependant: Dependant) -> Iterator[Any]:
-    """Yield the callable of every dependency in a route's tree (the route's own included)."""
-    pending = [dependant]
-    while pending:
-        current = pending.pop()
-        yield current.call
-        pending.extend(current.dependencies)
-
-
 def _declared(dependant: Dependant) -> list[str]:
     """Return the scopes (or WEBHOOK_AUTH) declared in a dependency tree."""
     found: list[str] = []
@@ -162,19 +153,6 @@ def _declared(dependant: Dependant) -> list[str]:
         elif call is verify_signature:
             found.append(WEBHOOK_AUTH)
     return found
-
-
-def app_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Dependant]]:
-    """Yield the path, methods and dependency tree of every route, included routers too."""
-    # FastAPI 0.13x+ keeps included routers as one lazy entry of `app.routes`; its public
-    # iterator yields their routes with the prefix applied. Older versions list routes flat.
-    iterate = getattr(fastapi.routing, "iter_route_contexts", None)
-    routes: Iterable[Any] = iterate(app.routes) if iterate is not None else app.routes
-    for route in routes:
-        dependant = getattr(route, "dependant", None)
-        path, methods = getattr(route, "path", None), getattr(route, "methods", None)
-        if isinstance(dependant, Dependant) and path is not None and methods:
-            yield path, set(methods), dependant
 
 
 def _api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Dependant]]:

@@ -24,7 +24,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from mirel.api.models import (
+from mirel.cli.folders import read_folder
+from mirel.core.catalog import releases_of
+from mirel.core.kinds import KINDS
+from mirel.core.manifest import write_manifest
+from mirel.core.rules import hotfix_base
+from mirel.core.versions import Bump, Version
+from mirel.errors import InvalidInput, MirelError, RepositoryInvalid
+from mirel.git.repository import Author
+from mirel.http.models import (
     ChangeRequestPublic,
     HotfixClosed,
     HotfixPublic,
@@ -34,14 +42,6 @@ from mirel.api.models import (
     ReleaseDiff,
     ReleasePublic,
 )
-from mirel.cli.folders import read_folder
-from mirel.core.catalog import releases_of
-from mirel.core.kinds import KINDS
-from mirel.core.manifest import write_manifest
-from mirel.core.rules import hotfix_base
-from mirel.core.versions import Bump, Version
-from mirel.errors import InvalidInput, MirelError, RepositoryInvalid
-from mirel.git.repository import Author
 from mirel.hub import ChangeRequest, Hub
 from mirel.hub.compare import release_diff as compare_releases
 from mirel.hub.matrix import matrix as build_matrix

@@ -121,8 +121,8 @@ def serve(
     # Imported once the settings are known to be good, so that bad ones fail at once.
     import uvicorn
 
-    from mirel.api import create_app
     from mirel.instance import Instance
+    from mirel.server import create_app
 
     try:
         instance = Instance(settings)

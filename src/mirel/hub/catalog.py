@@ -8,6 +8,7 @@ a manifest's parse by its blob, a release.json by its artifact's blob.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 
 from mirel.core.artifact import ArtifactLimits, ReleaseInfo, read_artifact, read_release_info
@@ -37,11 +38,13 @@ from mirel.core.rules import (
 )
 from mirel.core.validation import validate_snapshot
 from mirel.core.versions import Bump, Line, Version
-from mirel.errors import HotfixNotFound, Problem
+from mirel.errors import HotfixNotFound, MirelError, Problem
 from mirel.git.repository import CommitInfo, GitRepository
 from mirel.git.snapshot import CommitSnapshot
-from mirel.hub.values import HotfixView, ReleaseView
+from mirel.hub.values import ConnectionCheck, HotfixView, ReleaseView
 from mirel.providers.base import Provider
+
+log = logging.getLogger(__name__)
 
 # Commits looked at per page of an element's history, so a page costs the same however long the
 # repository's history is.
@@ -250,6 +253,27 @@ class Catalog:
         return str(next_patch(hotfix.line, released, self.claimed(element)))
 
     # -- checks ------------------------------------------------------------------------------
+
+    def check_connection(self) -> ConnectionCheck:
+        """Return whether the repository can be read now, with its default branch and head."""
+        try:
+            branch, head = self.default_branch, self.head()
+        except Exception as error:
+            # A probe: whatever the failure, the answer is "not reachable", and why.
+            message = error.message if isinstance(error, MirelError) else f"{error!r}"
+            log.warning("the repository at %s cannot be read: %s", self.repo.path, message)
+            return ConnectionCheck(
+                connected=False,
+                message=f"cannot read the repository at {self.repo.path}: {message}",
+                default_branch=None,
+                commit_sha=None,
+            )
+        return ConnectionCheck(
+            connected=True,
+            message=f"connected to {self.repo.path}",
+            default_branch=branch,
+            commit_sha=head,
+        )
 
     def validate(self, revision: str | None = None, progress: Progress = _quiet) -> list[Problem]:
         """Return every problem of the repository at a commit."""

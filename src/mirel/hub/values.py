@@ -178,3 +178,13 @@ class ReleaseDiff:
     added: tuple[FileChange, ...]
     removed: tuple[FileChange, ...]
     changed: tuple[FileChange, ...]
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """Whether the repository can be read: its default branch and head, or why not."""
+
+    connected: bool
+    message: str
+    default_branch: str | None
+    commit_sha: str | None

@@ -11,3 +11,7 @@ a failure the API answers as JSON is a readable page here. Layout:
 - `urls.py`      every page address, for the routes and the templates;
 - `routes/`      one thin module per area; `templates/` and `static/` the pages themselves.
 """
+
+from mirel.web.app import install_web
+
+__all__ = ["install_web"]

@@ -8,7 +8,6 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mirel.web.auth import check_pages_declared
-from mirel.web.render import error_page
 from mirel.web.routes import deployments, elements, home, pulls, session, settings
 
 # Pages load only their own stylesheet and script: no inline code, no frames, no other origins.
@@ -50,7 +49,6 @@ class PageHeaders:
 
 def install_web(app: FastAPI) -> None:
     """Add the pages to `app` (which must hold the instance in `app.state.instance`)."""
-    app.state.page_errors = error_page
     for router in (
         session.router,
         home.router,

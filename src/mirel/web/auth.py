@@ -20,9 +20,9 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 
-from mirel.api.auth import app_routes, dependencies_of
 from mirel.errors import Forbidden, Unauthenticated
 from mirel.git.repository import Author
+from mirel.http.routes import app_routes, dependencies_of
 from mirel.instance import Instance
 from mirel.web.accounts import Role, SessionInfo, UserInfo, load_session
 

@@ -1,6 +1,5 @@
 """This instance: deploys (compatible), the manifest it publishes, and what it serves."""
 
-import base64
 import logging
 from typing import Annotated, Any
 
@@ -17,27 +16,24 @@ from mirel.api.auth import (
     TokenDep,
     require,
 )
+from mirel.api.bodies import DeployTest, ReleasesConfigPut
 from mirel.api.deps import HubDep, InstanceDep
-from mirel.api.envelope import ok
-from mirel.api.models import (
+from mirel.http.envelope import ok
+from mirel.http.models import (
     ConnectionPublic,
     DeploymentList,
     DeploymentPublic,
-    DeployTest,
     Envelope,
     LiveElementList,
     LiveElementPublic,
     LiveFile,
     PlanPublic,
     ReleasesConfig,
-    ReleasesConfigPut,
 )
-from mirel.errors import MirelError
 
 router = APIRouter()
 log = logging.getLogger("mirel.api")
 
-Reply = dict[str, Any]
 ElementUuid = Annotated[str, Path(description="The element's uuid.")]
 
 
@@ -50,9 +46,9 @@ ElementUuid = Annotated[str, Path(description="The element's uuid.")]
     dependencies=[require(DEPLOY)],
     response_model=Envelope[DeploymentPublic],
 )
-def deploy(instance: InstanceDep, token: TokenDep) -> Reply:
+def deploy(instance: InstanceDep, token: TokenDep) -> Envelope[DeploymentPublic]:
     """Return the deployment of the default branch's head, run now."""
-    return ok(instance.deploy(token.name).to_json())
+    return ok(DeploymentPublic.model_validate(instance.deploy(token.name).to_json()))
 
 
 @router.get(
@@ -66,9 +62,9 @@ def get_deployment(
         int, Path(alias="id", ge=1, le=2**62, description="The deployment's id.")
     ],
     instance: InstanceDep,
-) -> Reply:
+) -> Envelope[DeploymentPublic]:
     """Return one deployment."""
-    return ok(instance.deployment(deployment_id).to_json())
+    return ok(DeploymentPublic.model_validate(instance.deployment(deployment_id).to_json()))
 
 
 @router.get(
@@ -80,9 +76,12 @@ def get_deployment(
 def list_deployments(
     instance: InstanceDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 100,
-) -> Reply:
+) -> Envelope[DeploymentList]:
     """Return the deployments, newest first."""
-    return ok({"deployments": [item.to_json() for item in instance.deployments(limit)]})
+    found = [
+        DeploymentPublic.model_validate(item.to_json()) for item in instance.deployments(limit)
+    ]
+    return ok(DeploymentList(deployments=found))
 
 
 @router.post(
@@ -91,9 +90,11 @@ def list_deployments(
     dependencies=[require(TEST_DEPLOY)],
     response_model=Envelope[PlanPublic],
 )
-def test_deploy(body: DeployTest, instance: InstanceDep) -> Reply:
+def test_deploy(body: DeployTest, instance: InstanceDep) -> Envelope[PlanPublic]:
     """Return what deploying a commit would change, and what would stop it; nothing changes."""
-    return ok(instance.test_deploy(body.deploy_params.commit_sha).to_json())
+    return ok(
+        PlanPublic.model_validate(instance.test_deploy(body.deploy_params.commit_sha).to_json())
+    )
 
 
 @router.get(
@@ -102,30 +103,9 @@ def test_deploy(body: DeployTest, instance: InstanceDep) -> Reply:
     dependencies=[require(READ)],
     response_model=Envelope[ConnectionPublic],
 )
-def test_connection(hub: HubDep) -> Reply:
+def test_connection(hub: HubDep) -> Envelope[ConnectionPublic]:
     """Return whether the repository can be read, with its default branch and head."""
-    try:
-        branch, head = hub.default_branch, hub.head()
-    except Exception as error:
-        # A probe: whatever the failure, the answer is "not reachable", and why.
-        message = error.message if isinstance(error, MirelError) else f"{error!r}"
-        log.warning("test_connection: %s cannot be read: %s", hub.repo.path, message)
-        return ok(
-            {
-                "connected": False,
-                "message": f"cannot read the repository at {hub.repo.path}: {message}",
-                "default_branch": None,
-                "commit_sha": None,
-            }
-        )
-    return ok(
-        {
-            "connected": True,
-            "message": f"connected to {hub.repo.path}",
-            "default_branch": branch,
-            "commit_sha": head,
-        }
-    )
+    return ok(ConnectionPublic.of(hub.catalog.check_connection()))
 
 
 # -- which manifest this instance publishes ------------------------------------------------------
@@ -137,9 +117,9 @@ def test_connection(hub: HubDep) -> Reply:
     dependencies=[require(READ)],
     response_model=Envelope[ReleasesConfig],
 )
-def get_releases_config(instance: InstanceDep) -> Reply:
+def get_releases_config(instance: InstanceDep) -> Envelope[ReleasesConfig]:
     """Return the manifest this instance publishes (null: none)."""
-    return ok({"manifest": instance.selected_manifest()})
+    return ok(ReleasesConfig(manifest=instance.selected_manifest()))
 
 
 @router.put(
@@ -148,9 +128,9 @@ def get_releases_config(instance: InstanceDep) -> Reply:
     dependencies=[require(WRITE)],
     response_model=Envelope[ReleasesConfig],
 )
-def put_releases_config(body: ReleasesConfigPut, instance: InstanceDep) -> Reply:
+def put_releases_config(body: ReleasesConfigPut, instance: InstanceDep) -> Envelope[ReleasesConfig]:
     """Return the manifest this instance publishes from now on (its next deploy applies it)."""
-    return ok({"manifest": instance.select_manifest(body.manifest)})
+    return ok(ReleasesConfig(manifest=instance.select_manifest(body.manifest)))
 
 
 # -- what this instance serves -------------------------------------------------------------------
@@ -162,7 +142,7 @@ def put_releases_config(body: ReleasesConfigPut, instance: InstanceDep) -> Reply
     dependencies=[require(RELEASES_READ)],
     response_model=Envelope[dict[str, Any]],
 )
-def get_instance_info(instance: InstanceDep) -> Reply:
+def get_instance_info(instance: InstanceDep) -> Envelope[dict[str, Any]]:
     """Return this instance: its name, selected manifest, deployed commit, last deployment."""
     return ok(instance.info())
 
@@ -173,9 +153,10 @@ def get_instance_info(instance: InstanceDep) -> Reply:
     dependencies=[require(RELEASES_READ)],
     response_model=Envelope[LiveElementList],
 )
-def list_live_elements(instance: InstanceDep) -> Reply:
+def list_live_elements(instance: InstanceDep) -> Envelope[LiveElementList]:
     """Return every element this instance serves."""
-    return ok({"elements": [element.to_json() for element in instance.live_elements()]})
+    found = [LiveElementPublic.model_validate(item.to_json()) for item in instance.live_elements()]
+    return ok(LiveElementList(elements=found))
 
 
 @router.get(
@@ -184,9 +165,9 @@ def list_live_elements(instance: InstanceDep) -> Reply:
     dependencies=[require(RELEASES_READ)],
     response_model=Envelope[LiveElementPublic],
 )
-def get_live_element(uuid: ElementUuid, instance: InstanceDep) -> Reply:
+def get_live_element(uuid: ElementUuid, instance: InstanceDep) -> Envelope[LiveElementPublic]:
     """Return what this instance serves for one element."""
-    return ok(instance.live_element(uuid).to_json())
+    return ok(LiveElementPublic.model_validate(instance.live_element(uuid).to_json()))
 
 
 @router.get(
@@ -199,16 +180,9 @@ def get_live_file(
     uuid: ElementUuid,
     path: Annotated[str, Path(description="The file's path inside the element's folder.")],
     instance: InstanceDep,
-) -> Reply:
+) -> Envelope[LiveFile]:
     """Return one live file: text as UTF-8, anything else base64-encoded."""
-    content = instance.live_file(uuid, path)
-    try:
-        text, encoding = content.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        text, encoding = base64.b64encode(content).decode("ascii"), "base64"
-    return ok(
-        {"uuid": uuid, "path": path, "encoding": encoding, "content": text, "size": len(content)}
-    )
+    return ok(LiveFile.of_content(uuid, path, instance.live_file(uuid, path)))
 
 
 # -- webhooks ------------------------------------------------------------------------------------
@@ -223,8 +197,8 @@ def get_live_file(
 async def webhook(
     provider: Annotated[str, Path(description="The provider that sends: local, github, ...")],
     instance: InstanceDep,
-) -> Reply:
+) -> Envelope[DeploymentPublic]:
     """Return the deployment a signed provider event started."""
     del provider  # every provider's push event means the same: deploy the default branch's head
     deployment = await run_in_threadpool(instance.deploy, "webhook")
-    return ok(deployment.to_json())
+    return ok(DeploymentPublic.model_validate(deployment.to_json()))

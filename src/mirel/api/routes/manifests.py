@@ -1,42 +1,40 @@
 """Manifests: the compatible endpoints, their deprecated app aliases, and batches of pins."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 
 from mirel.api.auth import RELEASES_READ, RELEASES_WRITE, AuthorDep, require
+from mirel.api.bodies import CommitMessage, ManifestPut, PinBatch, PinPut
 from mirel.api.deps import DEPRECATED, AppDep, ElementDep, HubDep
-from mirel.api.envelope import ok
-from mirel.api.models import (
+from mirel.core.manifest import manifest_path
+from mirel.core.manifest_reader import manifest_from_api
+from mirel.http.envelope import ok
+from mirel.http.models import (
     ChangeRequestPublic,
-    CommitMessage,
     Envelope,
     ManifestList,
     ManifestOne,
-    ManifestPut,
-    PinBatch,
-    PinPut,
+    ManifestPublic,
 )
-from mirel.core.manifest import manifest_path
-from mirel.core.manifest_reader import manifest_from_api
 
 router = APIRouter(prefix="/source_control/manifests", tags=["manifests"])
 
 Name = Annotated[str, Path(description="The manifest's name: manifests/<name>.yaml.")]
-Reply = dict[str, Any]
 
 
 @router.get("", dependencies=[require(RELEASES_READ)], response_model=Envelope[ManifestList])
-def list_manifests(hub: HubDep) -> Reply:
+def list_manifests(hub: HubDep) -> Envelope[ManifestList]:
     """Return every manifest on the default branch."""
     names = hub.catalog.manifest_names()
-    return ok({"manifests": [hub.catalog.manifest(name).to_api() for name in names]})
+    found = [ManifestPublic.model_validate(hub.catalog.manifest(name).to_api()) for name in names]
+    return ok(ManifestList(manifests=found))
 
 
 @router.post(
     "/_batch", dependencies=[require(RELEASES_WRITE)], response_model=Envelope[ChangeRequestPublic]
 )
-def change_pins(body: PinBatch, hub: HubDep, author: AuthorDep) -> Reply:
+def change_pins(body: PinBatch, hub: HubDep, author: AuthorDep) -> Envelope[ChangeRequestPublic]:
     """Return the change request pinning (or unpinning) many elements across manifests."""
     changes = [(change.manifest, change.element_uuid, change.release) for change in body.changes]
     return ok(
@@ -45,15 +43,18 @@ def change_pins(body: PinBatch, hub: HubDep, author: AuthorDep) -> Reply:
 
 
 @router.get("/{name}", dependencies=[require(RELEASES_READ)], response_model=Envelope[ManifestOne])
-def get_manifest(name: Name, hub: HubDep) -> Reply:
+def get_manifest(name: Name, hub: HubDep) -> Envelope[ManifestOne]:
     """Return one manifest."""
-    return ok({"manifest": hub.catalog.manifest(name).to_api()})
+    found = ManifestPublic.model_validate(hub.catalog.manifest(name).to_api())
+    return ok(ManifestOne(manifest=found))
 
 
 @router.put(
     "/{name}", dependencies=[require(RELEASES_WRITE)], response_model=Envelope[ChangeRequestPublic]
 )
-def put_manifest(name: Name, body: ManifestPut, hub: HubDep, author: AuthorDep) -> Reply:
+def put_manifest(
+    name: Name, body: ManifestPut, hub: HubDep, author: AuthorDep
+) -> Envelope[ChangeRequestPublic]:
     """Return the change request creating or overwriting a whole manifest."""
     manifest = manifest_from_api(name, body.manifest, manifest_path(name))
     change = hub.manifests.put(manifest, author, body.commit_message)
@@ -67,7 +68,7 @@ def put_manifest(name: Name, body: ManifestPut, hub: HubDep, author: AuthorDep) 
 )
 def delete_manifest(
     name: Name, hub: HubDep, author: AuthorDep, body: CommitMessage | None = None
-) -> Reply:
+) -> Envelope[ChangeRequestPublic]:
     """Return the change request removing a manifest."""
     message = body.commit_message if body else None
     change = hub.manifests.delete(name, author, message)
@@ -79,7 +80,9 @@ def delete_manifest(
     dependencies=[require(RELEASES_WRITE)],
     response_model=Envelope[ChangeRequestPublic],
 )
-def set_pin(name: Name, element: ElementDep, body: PinPut, hub: HubDep, author: AuthorDep) -> Reply:
+def set_pin(
+    name: Name, element: ElementDep, body: PinPut, hub: HubDep, author: AuthorDep
+) -> Envelope[ChangeRequestPublic]:
     """Return the change request pinning one element (creating the manifest if missing)."""
     return ok(
         ChangeRequestPublic.of(
@@ -99,7 +102,7 @@ def unset_pin(
     hub: HubDep,
     author: AuthorDep,
     body: CommitMessage | None = None,
-) -> Reply:
+) -> Envelope[ChangeRequestPublic]:
     """Return the change request removing one element's pin."""
     message = body.commit_message if body else None
     change = hub.manifests.unset_pin(name, element.uuid, author, message)
@@ -112,7 +115,9 @@ def unset_pin(
     response_model=Envelope[ChangeRequestPublic],
     deprecated=True,
 )
-def set_app_pin(name: Name, app: AppDep, body: PinPut, hub: HubDep, author: AuthorDep) -> Reply:
+def set_app_pin(
+    name: Name, app: AppDep, body: PinPut, hub: HubDep, author: AuthorDep
+) -> Envelope[ChangeRequestPublic]:
     """Return the change request pinning one app (deprecated: use PUT /{name}/{elementUuid})."""
     return ok(
         ChangeRequestPublic.of(
@@ -129,7 +134,7 @@ def set_app_pin(name: Name, app: AppDep, body: PinPut, hub: HubDep, author: Auth
 )
 def unset_app_pin(
     name: Name, app: AppDep, hub: HubDep, author: AuthorDep, body: CommitMessage | None = None
-) -> Reply:
+) -> Envelope[ChangeRequestPublic]:
     """Return the change request unpinning one app (deprecated: use the element path)."""
     message = body.commit_message if body else None
     change = hub.manifests.unset_pin(name, app.uuid, author, message)

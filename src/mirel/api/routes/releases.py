@@ -1,35 +1,31 @@
 """Releases: list and create (compatible, with deprecated app aliases), delete, compare."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from mirel.api.auth import RELEASES_READ, RELEASES_WRITE, AuthorDep, require
+from mirel.api.bodies import ReleaseCreate
 from mirel.api.deps import DEPRECATED, AppDep, ElementDep, HubDep
-from mirel.api.envelope import ok
-from mirel.api.models import (
-    ChangeRequestPublic,
-    Envelope,
-    ReleaseCreate,
-    ReleaseDiff,
-    ReleasePublic,
-)
 from mirel.core.catalog import Element
 from mirel.git.repository import Author
+from mirel.http.envelope import ok
+from mirel.http.models import ChangeRequestPublic, Envelope, ReleaseDiff, ReleasePublic
 from mirel.hub import Hub
 from mirel.hub.compare import release_diff
 
 router = APIRouter(prefix="/source_control/releases", tags=["releases"])
 
 Version = Annotated[str, Path(description="A release version X.Y.Z.")]
-Reply = dict[str, Any]
 
 
-def _releases(hub: Hub, element: Element) -> Reply:
+def _releases(hub: Hub, element: Element) -> Envelope[list[ReleasePublic]]:
     return ok([ReleasePublic.of(view) for view in hub.catalog.releases(element.uuid)])
 
 
-def _create(hub: Hub, element: Element, body: ReleaseCreate, author: Author) -> Reply:
+def _create(
+    hub: Hub, element: Element, body: ReleaseCreate, author: Author
+) -> Envelope[ChangeRequestPublic]:
     change = hub.releases.create(
         element.uuid,
         author,
@@ -47,7 +43,7 @@ def _create(hub: Hub, element: Element, body: ReleaseCreate, author: Author) -> 
     response_model=Envelope[list[ReleasePublic]],
     deprecated=True,
 )
-def list_app_releases(app: AppDep, hub: HubDep) -> Reply:
+def list_app_releases(app: AppDep, hub: HubDep) -> Envelope[list[ReleasePublic]]:
     """Return an app's releases, newest first (deprecated: use GET /{elementUuid})."""
     return _releases(hub, app)
 
@@ -58,7 +54,9 @@ def list_app_releases(app: AppDep, hub: HubDep) -> Reply:
     response_model=Envelope[ChangeRequestPublic],
     deprecated=True,
 )
-def create_app_release(app: AppDep, body: ReleaseCreate, hub: HubDep, author: AuthorDep) -> Reply:
+def create_app_release(
+    app: AppDep, body: ReleaseCreate, hub: HubDep, author: AuthorDep
+) -> Envelope[ChangeRequestPublic]:
     """Return the change request of an app's new release (deprecated: use the element path)."""
     return _create(hub, app, body, author)
 
@@ -68,7 +66,7 @@ def create_app_release(app: AppDep, body: ReleaseCreate, hub: HubDep, author: Au
     dependencies=[require(RELEASES_READ)],
     response_model=Envelope[list[ReleasePublic]],
 )
-def list_releases(element: ElementDep, hub: HubDep) -> Reply:
+def list_releases(element: ElementDep, hub: HubDep) -> Envelope[list[ReleasePublic]]:
     """Return an element's releases on the default branch, newest first."""
     return _releases(hub, element)
 
@@ -80,7 +78,7 @@ def list_releases(element: ElementDep, hub: HubDep) -> Reply:
 )
 def create_release(
     element: ElementDep, body: ReleaseCreate, hub: HubDep, author: AuthorDep
-) -> Reply:
+) -> Envelope[ChangeRequestPublic]:
     """Return the change request of a release of the element's working version."""
     return _create(hub, element, body, author)
 
@@ -90,7 +88,9 @@ def create_release(
     dependencies=[require(RELEASES_WRITE)],
     response_model=Envelope[ChangeRequestPublic],
 )
-def delete_release(element: ElementDep, version: Version, hub: HubDep, author: AuthorDep) -> Reply:
+def delete_release(
+    element: ElementDep, version: Version, hub: HubDep, author: AuthorDep
+) -> Envelope[ChangeRequestPublic]:
     """Return the change request removing a release; refused while a manifest pins it."""
     change = hub.releases.delete(element.uuid, version, author)
     return ok(ChangeRequestPublic.of(change))
@@ -109,6 +109,6 @@ def diff_release(
         str | None,
         Query(description="The release to compare with; default: the previous release."),
     ] = None,
-) -> Reply:
+) -> Envelope[ReleaseDiff]:
     """Return the files added, removed and changed between two releases, with text diffs."""
     return ok(ReleaseDiff.of(release_diff(hub.catalog, element.uuid, version, against)))

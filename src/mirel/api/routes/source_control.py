@@ -1,22 +1,19 @@
 """The repository beyond releases and manifests: elements, branch commits, hotfixes, pulls."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from mirel.api.auth import READ, RELEASES_READ, RELEASES_WRITE, WRITE, AuthorDep, require
+from mirel.api.bodies import BranchCommit, ElementCreate, HotfixCreate, HotfixRelease
 from mirel.api.deps import ElementDep, HubDep, kind_named
-from mirel.api.envelope import ok
-from mirel.api.models import (
-    BranchCommit,
+from mirel.http.envelope import ok
+from mirel.http.models import (
     ChangeRequestPublic,
-    ElementCreate,
     Envelope,
     HotfixClosed,
-    HotfixCreate,
     HotfixList,
     HotfixPublic,
-    HotfixRelease,
     Matrix,
     PullDetail,
     PullList,
@@ -27,7 +24,6 @@ from mirel.providers.base import PullState
 
 router = APIRouter(prefix="/source_control")
 
-Reply = dict[str, Any]
 LinePath = Annotated[str, Path(description="The release line major.minor, for example 1.4.")]
 Number = Annotated[int, Path(ge=1, le=2**31, description="The pull request's number.")]
 
@@ -51,7 +47,7 @@ def list_elements(
     limit: Annotated[
         int | None, Query(ge=1, le=10_000, description="At most this many elements.")
     ] = None,
-) -> Reply:
+) -> Envelope[Matrix]:
     """Return elements with their releases and their pin in each manifest (all by default)."""
     chosen = kind_named(kind) if kind is not None else None
     found = matrix(hub.catalog, query=q, kind=chosen, offset=offset, limit=limit)
@@ -64,7 +60,9 @@ def list_elements(
     dependencies=[require(WRITE)],
     response_model=Envelope[ChangeRequestPublic],
 )
-def create_element(body: ElementCreate, hub: HubDep, author: AuthorDep) -> Reply:
+def create_element(
+    body: ElementCreate, hub: HubDep, author: AuthorDep
+) -> Envelope[ChangeRequestPublic]:
     """Return the change request putting a new element under source control."""
     files = {path: text.encode() for path, text in body.files.items()}
     return ok(
@@ -83,7 +81,7 @@ def commit_to_branch(
     body: BranchCommit,
     hub: HubDep,
     author: AuthorDep,
-) -> Reply:
+) -> Envelope[ChangeRequestPublic]:
     """Return the change request of a commit on a branch (null content deletes a file)."""
     changes = {path: None if text is None else text.encode() for path, text in body.files.items()}
     message = body.message if body.message.endswith("\n") else body.message + "\n"
@@ -101,9 +99,9 @@ def commit_to_branch(
     dependencies=[require(RELEASES_READ)],
     response_model=Envelope[HotfixList],
 )
-def list_hotfixes(hub: HubDep) -> Reply:
+def list_hotfixes(hub: HubDep) -> Envelope[HotfixList]:
     """Return the open hotfix branches."""
-    return ok({"hotfixes": [HotfixPublic.of(hotfix) for hotfix in hub.catalog.hotfixes()]})
+    return ok(HotfixList(hotfixes=[HotfixPublic.of(hotfix) for hotfix in hub.catalog.hotfixes()]))
 
 
 @router.post(
@@ -112,7 +110,9 @@ def list_hotfixes(hub: HubDep) -> Reply:
     dependencies=[require(RELEASES_WRITE)],
     response_model=Envelope[ChangeRequestPublic],
 )
-def create_hotfix(body: HotfixCreate, hub: HubDep, author: AuthorDep) -> Reply:
+def create_hotfix(
+    body: HotfixCreate, hub: HubDep, author: AuthorDep
+) -> Envelope[ChangeRequestPublic]:
     """Return the hotfix branch made for a release's X.Y line (it has no pull request yet)."""
     change = hub.hotfixes.create(body.element_uuid, body.release, author)
     return ok(ChangeRequestPublic.of(change))
@@ -130,7 +130,7 @@ def release_hotfix(
     hub: HubDep,
     author: AuthorDep,
     body: HotfixRelease | None = None,
-) -> Reply:
+) -> Envelope[ChangeRequestPublic]:
     """Return the change request of a hotfix's patch release."""
     description = body.release_description if body else ""
     change = hub.hotfixes.release(element.uuid, line, author, description)
@@ -143,7 +143,7 @@ def release_hotfix(
     dependencies=[require(RELEASES_WRITE)],
     response_model=Envelope[HotfixClosed],
 )
-def close_hotfix(element: ElementDep, line: LinePath, hub: HubDep) -> Reply:
+def close_hotfix(element: ElementDep, line: LinePath, hub: HubDep) -> Envelope[HotfixClosed]:
     """Return the hotfix branch that was removed."""
     return ok(HotfixClosed.of(hub.hotfixes.close(element.uuid, line)))
 
@@ -160,9 +160,9 @@ def list_pulls(
         PullState | None, Query(description="Only pull requests in this state.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 100,
-) -> Reply:
+) -> Envelope[PullList]:
     """Return pull requests, newest first (without diffs; GET /pulls/{n} has the diff)."""
-    return ok({"pulls": [PullPublic.of(pull) for pull in hub.pulls.list(state, limit)]})
+    return ok(PullList(pulls=[PullPublic.of(pull) for pull in hub.pulls.list(state, limit)]))
 
 
 @router.get(
@@ -171,7 +171,7 @@ def list_pulls(
     dependencies=[require(READ)],
     response_model=Envelope[PullDetail],
 )
-def get_pull(number: Number, hub: HubDep) -> Reply:
+def get_pull(number: Number, hub: HubDep) -> Envelope[PullDetail]:
     """Return one pull request with the files it changes."""
     return ok(PullDetail.of_pull(hub.pulls.get(number), hub.pulls.diff(number)))
 
@@ -182,7 +182,7 @@ def get_pull(number: Number, hub: HubDep) -> Reply:
     dependencies=[require(WRITE)],
     response_model=Envelope[PullPublic],
 )
-def merge_pull(number: Number, hub: HubDep, author: AuthorDep) -> Reply:
+def merge_pull(number: Number, hub: HubDep, author: AuthorDep) -> Envelope[PullPublic]:
     """Return the pull request, merged into the default branch (deploy hooks are called)."""
     return ok(PullPublic.of(hub.pulls.merge(number, author)))
 
@@ -193,6 +193,6 @@ def merge_pull(number: Number, hub: HubDep, author: AuthorDep) -> Reply:
     dependencies=[require(WRITE)],
     response_model=Envelope[PullPublic],
 )
-def close_pull(number: Number, hub: HubDep, author: AuthorDep) -> Reply:
+def close_pull(number: Number, hub: HubDep, author: AuthorDep) -> Envelope[PullPublic]:
     """Return the pull request, closed without merging."""
     return ok(PullPublic.of(hub.pulls.close(number, author)))

@@ -1,54 +1,20 @@
-"""Request and response models of the REST API, one set per resource.
+"""The answers of the REST API: the envelope and the shape of every `data`, one set per resource.
 
-Request models are strict about types (a wrong type is a 400 naming the field) but leave the rules
-of mirel's own documents to the core: a manifest body is checked by `manifest_from_api`, which names
-each problem as `apps[0].release`. Response models describe `data` in the envelope and are built
-from the typed values of the layers below by attribute (`Public.of`), never kept beside them: a
-field the value lacks is an error, not a silently different answer.
+They describe the wire format for every face that speaks it: the API's routes answer with them,
+the CLI's `--json` prints them, and `mirel.client` reads them back. Each is built from a typed value
+of the layers below by attribute (`Public.of`), never kept beside it: a field the value lacks is an
+error, not a silently different answer.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from mirel.core.versions import Bump
+from pydantic import BaseModel, ConfigDict, Field
 
 DataT = TypeVar("DataT")
-
-
-def _check_text(value: Any) -> None:
-    """Raise ValueError when `value` holds a string that cannot be stored as UTF-8."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError as error:
-                raise ValueError(
-                    f"text holds {item[error.start]!r}, which is not a Unicode character"
-                ) from None
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-
-
-class Request(BaseModel):
-    """A request body: unknown keys are ignored, as the compatible API's clients may send more."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _unicode_only(cls, data: Any) -> Any:
-        # JSON can spell lone surrogates ("\ud800"), which no file or commit can hold.
-        _check_text(data)
-        return data
 
 
 PublicT = TypeVar("PublicT", bound="Public")
@@ -132,44 +98,6 @@ class ManifestOne(Public):
     manifest: ManifestPublic
 
 
-class ManifestPut(Request):
-    """Create or overwrite a manifest: `{"manifest": {"apps": [...], "workflows": [...]}}`."""
-
-    manifest: dict[str, Any] = Field(
-        description="The pins per kind: {'apps': [{'uuid', 'release'}], 'workflows': [...]}; "
-        "a 'name' key, when given, must equal the name in the path."
-    )
-    commit_message: str | None = None
-
-
-class PinPut(Request):
-    """Pin one element in one manifest."""
-
-    release: str = Field(description='"latest" or a strict X.Y.Z release of the element.')
-    commit_message: str | None = None
-
-
-class CommitMessage(Request):
-    """An optional commit message for a removal."""
-
-    commit_message: str | None = None
-
-
-class PinChange(Request):
-    """One pin of a batch: `release` null removes the element from the manifest."""
-
-    manifest: str
-    element_uuid: str
-    release: str | None
-
-
-class PinBatch(Request):
-    """Many pin changes across manifests, proposed as one branch and pull request."""
-
-    changes: list[PinChange] = Field(min_length=1)
-    commit_message: str | None = None
-
-
 # -- releases ---------------------------------------------------------------------------------
 
 
@@ -188,19 +116,6 @@ class ReleasePublic(Public):
     blob_sha: str
     published_in: list[str]
     pinned_by: list[str]
-
-
-class ReleaseCreate(Request):
-    """Create a release of the element's working version: an explicit version or a bump."""
-
-    release_version: str | None = Field(default=None, description="An explicit X.Y.Z.")
-    bump: Bump | None = Field(default=None, description="Or: which part to increment.")
-    release_description: str = ""
-    commit_message: str | None = Field(
-        default=None,
-        description="Accepted for compatibility; the commit says 'Release <name> <version>' "
-        "followed by the description.",
-    )
 
 
 class FileChangePublic(Public):
@@ -223,24 +138,6 @@ class ReleaseDiff(Public):
 
 
 # -- elements and branches --------------------------------------------------------------------
-
-
-class ElementCreate(Request):
-    """Put a new element under source control."""
-
-    kind: str = Field(description="app or workflow (PAGE and WORKFLOW are accepted too).")
-    name: str
-    files: dict[str, str] = Field(description="path -> text content, relative to its folder.")
-
-
-class BranchCommit(Request):
-    """Commit file changes to a branch (created from `base` or the default branch if new)."""
-
-    base: str | None = None
-    message: str = Field(min_length=1)
-    files: dict[str, str | None] = Field(
-        min_length=1, description="repository path -> text content, or null to delete."
-    )
 
 
 class CellDeployPublic(Public):
@@ -299,19 +196,6 @@ class Matrix(Public):
 
 
 # -- hotfixes ---------------------------------------------------------------------------------
-
-
-class HotfixCreate(Request):
-    """Start a hotfix branch from a release's `X.Y` line."""
-
-    element_uuid: str
-    release: str = Field(description="A release X.Y.Z of the element; its X.Y line is patched.")
-
-
-class HotfixRelease(Request):
-    """Propose the patch release of a hotfix."""
-
-    release_description: str = ""
 
 
 class HotfixPublic(Public):
@@ -419,18 +303,6 @@ class DeploymentList(Public):
     deployments: list[DeploymentPublic]
 
 
-class DeployParams(Request):
-    """What a test deploy reads."""
-
-    commit_sha: str = Field(min_length=1, max_length=200)
-
-
-class DeployTest(Request):
-    """A test deploy: `{"deploy_params": {"commit_sha"}}`."""
-
-    deploy_params: DeployParams
-
-
 class PlanPublic(Public):
     """What a deploy of a commit would change, and what would stop it."""
 
@@ -451,12 +323,6 @@ class ConnectionPublic(Public):
 
 class ReleasesConfig(Public):
     """Which manifest this instance publishes (null: every element at its working version)."""
-
-    manifest: str | None
-
-
-class ReleasesConfigPut(Request):
-    """Choose the manifest this instance publishes."""
 
     manifest: str | None
 
@@ -488,3 +354,14 @@ class LiveFile(Public):
     encoding: Literal["utf-8", "base64"]
     content: str
     size: int
+
+    @classmethod
+    def of_content(cls, uuid: str, path: str, content: bytes) -> LiveFile:
+        """Return the answer of one file: UTF-8 text as it is, anything else in base64."""
+        try:
+            return cls(
+                uuid=uuid, path=path, encoding="utf-8", content=content.decode(), size=len(content)
+            )
+        except UnicodeDecodeError:
+            text = base64.b64encode(content).decode("ascii")
+            return cls(uuid=uuid, path=path, encoding="base64", content=text, size=len(content))

@@ -1,13 +1,11 @@
-"""The envelope of every answer, and the one error pipeline that produces failed answers.
+"""The one error pipeline of a server: every failed request, API or page, is answered here.
 
-The pipeline serves both faces of a server: under /api/ a failure is the JSON envelope below;
-anywhere else (the web pages) the same status and message go to the page renderer that the web
-package registers (`PageErrors`), which shows them as a readable page.
-
-Success: `{"success": true, "data": ...}`. Failure: `{"success": false, "message": "..."}` with
+Under /api/ a failure is the JSON envelope; anywhere else (the web pages) the same status and
+message go to the page renderer the server installs (`PageErrors`), which shows them as a
+readable page. A failure is
 - a `MirelError`'s own HTTP status and message (400 input, 401, 403, 404, 409);
 - 400 for a request FastAPI cannot parse or validate, with a one-line message naming the field
-  (not FastAPI's default 422 with a list of error objects);
+  (not FastAPI's default 422 with a list of error objects), once the caller's access is checked;
 - 404 / 405 for unknown routes and methods;
 - 500 with a generic message for anything unexpected; the traceback goes to the log only.
 """
@@ -15,81 +13,24 @@ Success: `{"success": true, "data": ...}`. Failure: `{"success": false, "message
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mirel.api.auth import check_access
 from mirel.errors import MirelError
+from mirel.http.envelope import INTERNAL_MESSAGE, describe_validation, failure
 
 log = logging.getLogger("mirel.api")
 
-API_PREFIX = "/api/v2"
-
 # Renders a failed page request: (request, status, one-line message, the error or None).
 PageErrors = Callable[[StarletteRequest, int, str, MirelError | None], Response]
-
-INTERNAL_MESSAGE = (
-    "internal error: the server failed unexpectedly; the details are in its log. "
-    "Nothing was changed by this request unless its answer said so"
-)
-_LOCATIONS = {"path": "path parameter", "query": "query parameter", "header": "header"}
-
-
-def ok(data: Any) -> dict[str, Any]:
-    """Return a successful answer carrying `data`."""
-    return {"success": True, "data": data}
-
-
-def failure(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """Return a failed answer with `status` and a one-line `message`."""
-    one_line = " ".join(message.split()) or "request failed"
-    return JSONResponse(
-        {"success": False, "message": one_line}, status_code=status, headers=headers
-    )
-
-
-def describe_validation(errors: Sequence[Any]) -> str:
-    """Return a one-line message for FastAPI's validation errors: the first, and how many more."""
-    if not errors:
-        return "the request is not valid"
-    first = errors[0]
-    kind = first.get("type", "")
-    loc = [str(part) for part in first.get("loc", ())]
-    more = len(errors) - 1
-    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    if kind == "json_invalid":
-        reason = (first.get("ctx") or {}).get("error", "invalid JSON")
-        at = f" at character {loc[1]}" if len(loc) > 1 else ""
-        return f"the request body is not valid JSON: {reason}{at}; send a JSON object"
-    if loc[:1] == ["body"]:
-        if len(loc) == 1:
-            if kind == "missing":
-                return "the request has no body; send a JSON object" + suffix
-            return f"the request body must be a JSON object: {first.get('msg', '')}" + suffix
-        field = _dotted(loc[1:])
-        where = f"body field {field}"
-    elif loc and loc[0] in _LOCATIONS:
-        where = f"{_LOCATIONS[loc[0]]} {_dotted(loc[1:])}"
-    else:
-        where = _dotted(loc) or "the request"
-    if kind == "missing":
-        return f"{where} is missing" + suffix
-    return f"{where}: {first.get('msg', 'is not valid')}" + suffix
-
-
-def _dotted(parts: Sequence[str]) -> str:
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if part.isdigit() else (f".{part}" if text else part)
-    return text
+# Raises Unauthenticated or Forbidden when the request may not use its route at all.
+AccessCheck = Callable[[StarletteRequest], None]
 
 
 def _page_errors(request: StarletteRequest) -> PageErrors | None:
@@ -100,6 +41,12 @@ def _page_errors(request: StarletteRequest) -> PageErrors | None:
         return None  # a page's script asked: it reads the JSON envelope, not a page
     renderer: PageErrors | None = getattr(request.app.state, "page_errors", None)
     return renderer
+
+
+def _check_access(request: StarletteRequest) -> None:
+    check: AccessCheck | None = getattr(request.app.state, "access_check", None)
+    if check is not None:
+        check(request)
 
 
 def _reply(
@@ -129,7 +76,7 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
     try:
         # A malformed body is found before the route's dependencies run: check access first,
         # so that callers without it are told only that.
-        check_access(request)
+        _check_access(request)
     except MirelError as denied:
         return await _mirel_error(request, denied)
     return _reply(request, 400, describe_validation(error.errors()))
@@ -192,8 +139,13 @@ class CatchAll:
             await answer(scope, receive, send)
 
 
-def install_error_pipeline(app: FastAPI) -> None:
-    """Register the one error pipeline on `app`."""
+def install_error_pipeline(
+    app: FastAPI, *, pages: PageErrors | None = None, access: AccessCheck | None = None
+) -> None:
+    """Register the one error pipeline on `app`: `pages` renders failed page requests (without
+    it every failure is JSON), `access` checks a caller before an invalid request is described."""
+    app.state.page_errors = pages
+    app.state.access_check = access
     app.add_exception_handler(MirelError, _mirel_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,0 +1,46 @@
+"""One instance's application: the REST API under /api/v2 and the web pages, over one error
+pipeline, with the instance's poller running for the application's lifetime."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+import mirel
+from mirel.api import describe_invalid_input_as_400, install_api
+from mirel.api.auth import check_access
+from mirel.http.envelope import API_PREFIX
+from mirel.http.pipeline import install_error_pipeline
+from mirel.instance import Instance
+from mirel.web import install_web
+from mirel.web.render import error_page
+
+
+def create_app(instance: Instance) -> FastAPI:
+    """Return the application serving `instance`; its lifespan runs the instance's poller."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(instance.start_poller)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(instance.stop_poller)
+
+    app = FastAPI(
+        title="mirel",
+        version=mirel.__version__,
+        summary="Multi-instance releases: which release of each app and workflow is live here.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.instance = instance
+    install_api(app)
+    install_error_pipeline(app, pages=error_page, access=check_access)
+    # After the pipeline: the pages' headers wrap its last-resort 500 answer too.
+    install_web(app)
+    describe_invalid_input_as_400(app)
+    return app
