@@ -45,7 +45,7 @@ from rich.markup import escape
 from mirel.api.tokens import SCOPES, create_token, list_tokens, revoke_token, store_token
 from mirel.db.engine import make_engine, migrate, session_factory
 from mirel.demo import build_demo
-from mirel.errors import InvalidInput, MirelError
+from mirel.errors import FleetFailed, InvalidInput
 from mirel.web.accounts import Role, hash_password, put_user
 
 INSTANCES = ("dev", "staging", "prod")
@@ -56,10 +56,6 @@ READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 
 console = Console(highlight=False, soft_wrap=True, emoji=False)
-
-
-class FleetFailed(MirelError):
-    """An instance of `mirel up` could not start or stopped on its own."""
 
 
 @dataclass(frozen=True)

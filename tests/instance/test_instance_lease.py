@@ -22,8 +22,9 @@ from sqlalchemy import Engine, update
 
 from mirel.db.engine import make_engine, migrate
 from mirel.db.models import Lock
+from mirel.errors import LeaseLost
 from mirel.instance import DeploymentView, Instance
-from mirel.instance.lease import Lease, LeaseLost, Request, holder_is_dead, make_holder
+from mirel.instance.lease import Lease, Request, holder_is_dead, make_holder
 from support import AUTHOR, merge
 
 

@@ -13,12 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.db.engine import make_engine, migrate, session_factory
 from mirel.db.models import WebSession
-from mirel.errors import InvalidInput
+from mirel.errors import InvalidInput, LastAdmin, UserExists, UserNotFound
 from mirel.web.accounts import (
-    LastAdmin,
     Role,
-    UserExists,
-    UserNotFound,
     add_flash,
     authenticate,
     close_session,

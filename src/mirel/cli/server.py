@@ -28,25 +28,13 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.cli.main import cli, common, emit, options, print_table, stderr, stdout
-from mirel.errors import InvalidInput, MirelError
+from mirel.errors import InstanceRefused, InstanceUnreachable, InvalidInput
 from mirel.settings import DEFAULT_DATABASE_URL, load_settings, normalise_database_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 API = "/api/v2"
 DONE = frozenset({"SUCCESS", "ERROR"})
-
-
-class InstanceUnreachable(MirelError):
-    """No answer from the instance at the URL given (down, wrong URL, or a timeout)."""
-
-
-class InstanceRefused(MirelError):
-    """The instance answered with an error; the message is the server's."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.http_status = status
 
 
 # -- serve --------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from sqlalchemy import Connection, Engine, Table, false, insert, or_, select, up
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from mirel.db.models import Lock
+from mirel.errors import LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,6 @@ DEFAULT_TTL = 30.0  # seconds
 # A deploy still running after this long is stuck (a hung file system, say): its heartbeat stops,
 # so the lease expires and another process can deploy instead of waiting for ever.
 MAX_HOLD = 3600.0
-
-
-class LeaseLost(Exception):
-    """Another process took the lease (ours had expired): the work under it must stop."""
 
 
 @dataclass(frozen=True)

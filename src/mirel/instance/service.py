@@ -69,6 +69,7 @@ from mirel.errors import (
     DeploymentNotFound,
     ElementNotFound,
     InvalidInput,
+    LeaseLost,
     LiveFileNotFound,
     ManifestInvalid,
     MirelError,
@@ -76,7 +77,7 @@ from mirel.errors import (
 from mirel.git.repository import GitRepository
 from mirel.git.snapshot import CommitSnapshot
 from mirel.hub.service import Hub
-from mirel.instance.lease import Lease, LeaseLost
+from mirel.instance.lease import Lease
 from mirel.instance.planner import WORKING, DesiredState, Planner, Target, chunks
 from mirel.instance.sources import SourceStore, Unpacked
 from mirel.providers.base import InstanceReport

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.db.models import User, WebSession
-from mirel.errors import Conflict, InvalidInput, NotFound
+from mirel.errors import InvalidInput, LastAdmin, UserExists, UserNotFound
 from mirel.git.repository import Author
 
 
@@ -53,18 +53,6 @@ class Role(StrEnum):
         except ValueError:
             roles = ", ".join(role.value for role in cls)
             raise InvalidInput(f"unknown role {text!r}; use one of: {roles}") from None
-
-
-class UserExists(Conflict):
-    """A user with that name already exists."""
-
-
-class UserNotFound(NotFound):
-    """No user with that name or id."""
-
-
-class LastAdmin(Conflict):
-    """The change would leave the instance without an admin."""
 
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
