@@ -43,7 +43,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mirel.api.tokens import SCOPES, create_token, list_tokens, revoke_token, store_token
-from mirel.db.engine import make_engine, migrate, session_factory
+from mirel.db.engine import open_database
 from mirel.demo import build_demo
 from mirel.errors import FleetFailed, InvalidInput
 from mirel.web.accounts import Role, hash_password, put_user
@@ -124,10 +124,8 @@ def admin_credentials(members: Sequence[Member]) -> Credentials:
     password = secrets.token_urlsafe(12)
     password_hash = hash_password(password)
     for member in members:
-        engine = make_engine(member.database_url)
-        try:
-            migrate(engine)
-            sessions = session_factory(engine)
+        with open_database(member.database_url) as database:
+            sessions = database.sessions
             for info in list_tokens(sessions):
                 if info.name == TOKEN_NAME:
                     revoke_token(sessions, info.id)
@@ -136,8 +134,6 @@ def admin_credentials(members: Sequence[Member]) -> Credentials:
             else:
                 store_token(sessions, TOKEN_NAME, list(SCOPES), secret)
             put_user(sessions, ADMIN_USER, password_hash, Role.ADMIN, replace=True)
-        finally:
-            engine.dispose()
     assert secret is not None
     return Credentials(secret, ADMIN_USER, password)
 

@@ -15,7 +15,7 @@ import pytest
 from cli_support import Cli
 
 from mirel.api.tokens import SCOPES, authenticate
-from mirel.db.engine import make_engine, session_factory
+from mirel.db.engine import open_database
 from mirel.hub.service import Hub
 
 
@@ -135,13 +135,10 @@ def test_token_create_stores_only_a_hash(cli: Cli, database_url: str) -> None:
     secret = result.stdout.strip()
     assert secret.startswith("mirel_")
     assert "shown only now" in result.stderr
-    engine = make_engine(database_url)
-    try:
-        info = authenticate(session_factory(engine), secret)
-        with engine.connect() as connection:
+    with open_database(database_url) as database:
+        info = authenticate(database.sessions, secret)
+        with database.engine.connect() as connection:
             stored = [row[0] for row in connection.exec_driver_sql("select token_hash from tokens")]
-    finally:
-        engine.dispose()
     assert info is not None
     assert info.name == "ci pipeline"
     assert info.scopes == {"source_control:deploy", "source_control:releases:read"}
@@ -290,15 +287,11 @@ def test_user_commands_create_list_change_and_remove(
     assert (
         cli("user", "set-password", "eve", "--db", database_url, "--password-stdin").exit_code == 0
     )
-    engine = make_engine(database_url)
-    try:
-        sessions = session_factory(engine)
-        assert sign_in(sessions, "eve", "first-password") is None
-        user = sign_in(sessions, "eve", "second-password")
+    with open_database(database_url) as database:
+        assert sign_in(database.sessions, "eve", "first-password") is None
+        user = sign_in(database.sessions, "eve", "second-password")
         assert user is not None
         assert user.role == "admin"
-    finally:
-        engine.dispose()
     refused = cli("user", "remove", "eve", "--db", database_url)
     assert refused.exit_code == 1
     assert "eve is the only admin" in refused.stderr

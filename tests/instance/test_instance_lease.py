@@ -20,7 +20,7 @@ from instance_support import (
 )
 from sqlalchemy import Engine, update
 
-from mirel.db.engine import make_engine, migrate
+from mirel.db.engine import open_database
 from mirel.db.models import Lock
 from mirel.errors import LeaseLost
 from mirel.instance import DeploymentView, Instance
@@ -30,10 +30,8 @@ from support import AUTHOR, merge
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
+    with open_database(database_url) as database:
+        yield database.engine
 
 
 def _set_holder(engine: Engine, holder: str, expires_in: float) -> None:

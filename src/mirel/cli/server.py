@@ -177,14 +177,10 @@ def _database_url(given: str | None) -> str:
 @contextmanager
 def _sessions(database_url: str | None) -> Iterator[sessionmaker[Session]]:
     """Yield the sessions of an instance database, brought up to date; close it afterwards."""
-    from mirel.db.engine import make_engine, migrate, session_factory
+    from mirel.db.engine import open_database
 
-    engine = make_engine(_database_url(database_url))
-    try:
-        migrate(engine)
-        yield session_factory(engine)
-    finally:
-        engine.dispose()
+    with open_database(_database_url(database_url)) as database:
+        yield database.sessions
 
 
 def database_option(command: F) -> F:

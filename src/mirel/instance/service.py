@@ -44,28 +44,25 @@ from typing import NamedTuple, TypeVar, cast
 
 from sqlalchemy import (
     Connection,
-    Engine,
     Table,
     bindparam,
     delete,
     func,
     insert,
     select,
-    text,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from mirel.core.artifact import ArtifactLimits
 from mirel.core.catalog import load_manifest
 from mirel.core.names import check_name
-from mirel.db.engine import make_engine, migrate, session_factory
-from mirel.db.models import Deployment, InstanceState, LiveElement, Source, SourceFile
+from mirel.db.engine import open_database
+from mirel.db.models import ChangeRecord, Deployment, InstanceState, LiveElement, Source, SourceFile
 from mirel.errors import (
     ConcurrentUpdate,
-    DatabaseUnreachable,
     DeploymentNotFound,
     ElementNotFound,
     InvalidInput,
@@ -149,7 +146,7 @@ class DeploymentView:
     created_at: str
     completed_at: str | None
     manifest: str | None
-    changes: list[dict[str, object]]  # {"element_uuid", "kind", "name", "from", "to"}
+    changes: list[ChangeRecord]  # {"element_uuid", "kind", "name", "from", "to"}
     errors: list[str]
     log: str
 
@@ -164,7 +161,7 @@ class DeploymentView:
             created_at=rfc3339(row.created_at) or "",
             completed_at=rfc3339(row.completed_at),
             manifest=row.manifest,
-            changes=[dict(change) for change in row.changes or []],
+            changes=list(row.changes or []),
             errors=list(row.errors or []),
             log=row.log or "",
         )
@@ -206,7 +203,7 @@ class Plan:
 
     commit_sha: str
     manifest: str | None
-    changes: list[dict[str, object]]
+    changes: list[ChangeRecord]
     errors: list[str]
 
     def to_json(self) -> dict[str, object]:
@@ -281,17 +278,17 @@ def _read_live(connection: Connection) -> dict[str, _LiveRow]:
     return {row[0]: _LiveRow(*row) for row in connection.execute(select(*LIVE.c))}
 
 
-def _change(uuid: str, kind: str, name: str, old: str | None, new: str | None) -> dict[str, object]:
+def _change(uuid: str, kind: str, name: str, old: str | None, new: str | None) -> ChangeRecord:
     return {"element_uuid": uuid, "kind": kind, "name": name, "from": old, "to": new}
 
 
-def _changes(current: Mapping[str, _LiveRow], targets: Iterable[Target]) -> list[dict[str, object]]:
+def _changes(current: Mapping[str, _LiveRow], targets: Iterable[Target]) -> list[ChangeRecord]:
     """Return what switching from the live rows to the targets changes, sorted by kind and name.
 
     An element changes when its source changes (another release, or a new working version) or its
     name does; a new pin that resolves to the same source changes nothing anyone is served.
     """
-    changes: list[dict[str, object]] = []
+    changes: list[ChangeRecord] = []
     wanted: set[str] = set()
     for target in targets:
         wanted.add(target.uuid)
@@ -324,31 +321,6 @@ class _Log:
         return "".join(line + "\n" for line in self.lines)
 
 
-def _migrate(engine: Engine) -> None:
-    """Bring the schema up to date, one process at a time."""
-    if engine.dialect.name == "postgresql":
-        # Several servers may start at once on one database: a session-level advisory lock makes
-        # the others wait, then find the schema up to date.
-        with engine.connect() as connection:
-            connection.execute(text("SELECT pg_advisory_lock(7235012)"))
-            try:
-                migrate(engine)
-            finally:
-                connection.execute(text("SELECT pg_advisory_unlock(7235012)"))
-                connection.commit()
-        return
-    for attempt in range(20):
-        try:
-            migrate(engine)
-            return
-        except OperationalError:
-            # SQLite runs DDL outside transactions: a process migrating at the same moment makes
-            # ours fail half-way ("table already exists"); its work is done once ours retries.
-            if attempt == 19:
-                raise
-            time.sleep(0.1 * (attempt + 1))
-
-
 class Instance:
     """One mirel instance: a repository, a database, a selected manifest and what it serves."""
 
@@ -361,13 +333,13 @@ class Instance:
             provider = LocalProvider(repository, web_url=settings.web_url)
             hub = Hub(repository, provider, limits=self._limits)
         self.hub = hub
-        self.engine = make_engine(settings.database_url)
+        self.database = open_database(settings.database_url)
+        self.engine = self.database.engine
+        self.sessions: sessionmaker[Session] = self.database.sessions
         self.unpacked_count = 0
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
         try:
-            _migrate(self.engine)
-            self.sessions: sessionmaker[Session] = session_factory(self.engine)
             self._lease = Lease(self.engine)
             self._planner = Planner(self.sessions, self.hub.repo)
             self._sources = SourceStore(self.sessions, self.hub.repo, self._limits)
@@ -375,14 +347,10 @@ class Instance:
             self._lease.ensure_row()
             self._recover()
         except SQLAlchemyError as error:
-            self.engine.dispose()
-            where = self.engine.url.render_as_string(hide_password=True)
-            detail = str(error).splitlines()[0]
-            raise DatabaseUnreachable(
-                f"cannot open the database {where}: {detail}; check MIREL_DATABASE_URL"
-            ) from error
+            self.database.close()
+            raise self.database.unreachable(error) from error
         except BaseException:
-            self.engine.dispose()
+            self.database.close()
             raise
 
     def __enter__(self) -> Instance:
@@ -1011,4 +979,4 @@ class Instance:
     def close(self) -> None:
         """Stop the poller and close the database connections."""
         self.stop_poller()
-        self.engine.dispose()
+        self.database.close()

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,7 +27,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mirel.db.models import User, WebSession
+from mirel.db.models import DraftChange, FlashMessage, User, WebSession
 from mirel.errors import InvalidInput, LastAdmin, UserExists, UserNotFound
 from mirel.git.repository import Author
 
@@ -101,8 +100,8 @@ class SessionInfo:
     id_hash: str
     user: UserInfo
     csrf_token: str
-    draft: list[dict[str, Any]]
-    flash: list[dict[str, Any]]
+    draft: list[DraftChange]
+    flash: list[FlashMessage]
 
 
 def _utc(moment: datetime) -> datetime:
@@ -329,7 +328,7 @@ def close_session(sessions: sessionmaker[Session], id_hash: str) -> None:
         session.execute(delete(WebSession).where(WebSession.id_hash == id_hash))
 
 
-def save_draft(sessions: sessionmaker[Session], id_hash: str, draft: list[dict[str, Any]]) -> None:
+def save_draft(sessions: sessionmaker[Session], id_hash: str, draft: list[DraftChange]) -> None:
     """Replace a session's pending pin changes."""
     update_draft(sessions, id_hash, lambda _: draft)
 
@@ -342,8 +341,8 @@ _DRAFTS = threading.Lock()
 def update_draft(
     sessions: sessionmaker[Session],
     id_hash: str,
-    change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
-) -> list[dict[str, Any]]:
+    change: Callable[[list[DraftChange]], list[DraftChange]],
+) -> list[DraftChange]:
     """Replace a session's pending pin changes by `change(current)` and return them.
 
     Read and written in one transaction, so concurrent changes of one session are applied one
@@ -358,7 +357,7 @@ def update_draft(
         return draft
 
 
-def add_flash(sessions: sessionmaker[Session], id_hash: str, message: dict[str, Any]) -> None:
+def add_flash(sessions: sessionmaker[Session], id_hash: str, message: FlashMessage) -> None:
     """Queue a message for the session's next page."""
     with sessions.begin() as session:
         row = session.get(WebSession, id_hash)
@@ -366,7 +365,7 @@ def add_flash(sessions: sessionmaker[Session], id_hash: str, message: dict[str, 
             row.flash = [*(row.flash or []), message][-5:]
 
 
-def take_flash(sessions: sessionmaker[Session], id_hash: str) -> list[dict[str, Any]]:
+def take_flash(sessions: sessionmaker[Session], id_hash: str) -> list[FlashMessage]:
     """Return the session's queued messages and forget them."""
     with sessions.begin() as session:
         row = session.get(WebSession, id_hash)

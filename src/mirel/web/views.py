@@ -13,6 +13,7 @@ from mirel.core.catalog import Element
 from mirel.core.kinds import KINDS
 from mirel.core.names import is_valid_name
 from mirel.core.versions import Version
+from mirel.db.models import DraftChange
 from mirel.errors import (
     ElementNotFound,
     HotfixNotFound,
@@ -110,10 +111,10 @@ class MatrixPage:
     """The Releases tab: a page of elements against every manifest, and the pending changes."""
 
     data: dict[str, Any]
-    draft: list[dict[str, Any]]
+    draft: list[DraftChange]
 
     @property
-    def pending(self) -> dict[tuple[str, str], dict[str, Any]]:
+    def pending(self) -> dict[tuple[str, str], DraftChange]:
         """Return the pending changes by (manifest, element uuid)."""
         return {(change["manifest"], change["uuid"]): change for change in self.draft}
 
@@ -129,8 +130,8 @@ def current_pin(hub: Hub, manifest: str, element_uuid: str) -> str | None:
 
 
 def draft_change(
-    hub: Hub, draft: list[dict[str, Any]], manifest: str, element_uuid: str, release: str
-) -> list[dict[str, Any]]:
+    hub: Hub, draft: list[DraftChange], manifest: str, element_uuid: str, release: str
+) -> list[DraftChange]:
     """Return the draft with one cell's change added, replaced, or dropped when it restores the
     pin on the default branch. `release` is `latest`, `X.Y.Z` or empty (take it out).
 
