@@ -47,12 +47,13 @@ import httpx
 from generate import AUTHOR, Generated, GeneratedElement, generate
 
 from mirel.api import create_app
-from mirel.api.tokens import SCOPES, create_token
 from mirel.core.manifest import LATEST
 from mirel.core.versions import Bump
 from mirel.instance import Instance
+from mirel.instance.accounts.sessions import open_session
+from mirel.instance.accounts.tokens import SCOPES, create_token
+from mirel.instance.accounts.users import create_user
 from mirel.settings import load_settings
-from mirel.web.accounts import create_user, open_session
 from mirel.web.auth import cookie_name
 
 MANIFEST = "prod"

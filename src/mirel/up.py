@@ -42,11 +42,17 @@ import httpx
 from rich.console import Console
 from rich.markup import escape
 
-from mirel.api.tokens import SCOPES, create_token, list_tokens, revoke_token, store_token
 from mirel.db.engine import open_database
 from mirel.demo import build_demo
 from mirel.errors import FleetFailed, InvalidInput
-from mirel.web.accounts import Role, hash_password, put_user
+from mirel.instance.accounts.tokens import (
+    SCOPES,
+    create_token,
+    list_tokens,
+    revoke_token,
+    store_token,
+)
+from mirel.instance.accounts.users import Role, hash_password, put_user
 
 INSTANCES = ("dev", "staging", "prod")
 HOST = "127.0.0.1"

@@ -9,9 +9,9 @@ import pytest
 from api_support import SECRET, Api, Seed, TokenMaker
 
 from mirel.api import create_app
-from mirel.api.tokens import SCOPES, create_token
 from mirel.hub.service import Hub
 from mirel.instance import Instance
+from mirel.instance.accounts.tokens import SCOPES, create_token
 from mirel.settings import Settings
 from support import AUTHOR, add_element, merge, release
 

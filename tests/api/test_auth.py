@@ -15,8 +15,8 @@ from fastapi import FastAPI
 
 from mirel.api import create_app
 from mirel.api.auth import WEBHOOK_AUTH, check_declared, require, route_scopes
-from mirel.api.tokens import SCOPES
 from mirel.instance import Instance
+from mirel.instance.accounts.tokens import SCOPES
 
 RR = "source_control:releases:read"
 RW = "source_control:releases:write"

@@ -8,7 +8,10 @@ import pytest
 from api_support import Api, data, failed
 from sqlalchemy import select, text
 
-from mirel.api.tokens import (
+from mirel.db.models import Token
+from mirel.errors import InvalidInput, NotFound
+from mirel.instance import Instance
+from mirel.instance.accounts.tokens import (
     SCOPES,
     TOKEN_PREFIX,
     authenticate,
@@ -16,9 +19,6 @@ from mirel.api.tokens import (
     list_tokens,
     revoke_token,
 )
-from mirel.db.models import Token
-from mirel.errors import InvalidInput, NotFound
-from mirel.instance import Instance
 
 
 def test_the_six_scopes_of_the_spec() -> None:

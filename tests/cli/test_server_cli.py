@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from cli_support import Cli
 
-from mirel.api.tokens import SCOPES, authenticate
 from mirel.db.engine import open_database
 from mirel.hub.service import Hub
+from mirel.instance.accounts.tokens import SCOPES, authenticate
 
 
 @pytest.fixture
@@ -260,7 +260,7 @@ def test_json_of_token_create_is_one_object(cli: Cli, tmp_path: Path) -> None:
 def test_user_commands_create_list_change_and_remove(
     cli: Cli, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mirel.web.accounts import authenticate as sign_in
+    from mirel.instance.accounts.users import authenticate as sign_in
 
     monkeypatch.setattr("sys.stdin", io.StringIO("first-password\n"))
     made = cli(

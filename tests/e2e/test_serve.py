@@ -8,9 +8,9 @@ import httpx
 import pytest
 from e2e_support import Api, free_ports, start_server, stop, wait_until
 
-from mirel.api.tokens import SCOPES, create_token
 from mirel.db.engine import open_database
 from mirel.demo import DEMO_AUTHOR, build_demo
+from mirel.instance.accounts.tokens import SCOPES, create_token
 from mirel.providers.local import sign
 
 pytestmark = pytest.mark.slow

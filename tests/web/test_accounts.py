@@ -14,22 +14,24 @@ from sqlalchemy.orm import Session, sessionmaker
 from mirel.db.engine import open_database
 from mirel.db.models import WebSession
 from mirel.errors import InvalidInput, LastAdmin, UserExists, UserNotFound
-from mirel.web.accounts import (
-    Role,
+from mirel.instance.accounts.sessions import (
     add_flash,
-    authenticate,
     close_session,
+    load_session,
+    open_session,
+    save_draft,
+    take_flash,
+    update_draft,
+)
+from mirel.instance.accounts.users import (
+    Role,
+    authenticate,
     create_user,
     delete_user,
     list_users,
-    load_session,
-    open_session,
     put_user,
-    save_draft,
     set_password,
     set_role,
-    take_flash,
-    update_draft,
 )
 
 

@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 from web_support import Browser, Page, flash_link
 
-from mirel.api.tokens import authenticate
 from mirel.core.manifest import manifest_path
 from mirel.git.repository import HEADS
 from mirel.hub.service import Hub
 from mirel.instance import Instance
+from mirel.instance.accounts.tokens import authenticate
 from mirel.providers.base import PullState
 from support import AUTHOR, refs
 
@@ -460,7 +460,7 @@ def test_deploy_latest_records_a_deployment(browser: Make, instance: Instance) -
 
 
 def test_the_pending_changes_have_a_limit(browser: Make, demo: Hub, instance: Instance) -> None:
-    from mirel.web.accounts import load_session, save_draft
+    from mirel.instance.accounts.sessions import load_session, save_draft
     from mirel.web.auth import cookie_name
 
     eve = browser("eve")

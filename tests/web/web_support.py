@@ -14,8 +14,8 @@ from fastapi import FastAPI
 
 from mirel.hub.service import Hub
 from mirel.instance import Instance
+from mirel.instance.accounts.users import Role, hash_password, put_user
 from mirel.settings import Settings
-from mirel.web.accounts import Role, hash_password, put_user
 
 PASSWORD = "correct horse battery"
 # argon2 is slow on purpose: hash the test password once, store it for every user.

@@ -213,7 +213,7 @@ def token() -> None:
 @click.option("--name", help="What the token is for (default: your user name).")
 def token_create(database_url: str | None, scopes: tuple[str, ...], name: str | None) -> None:
     """Create a token and print it once (only its hash is stored)."""
-    from mirel.api.tokens import SCOPES, create_token
+    from mirel.instance.accounts.tokens import SCOPES, create_token
 
     chosen = list(SCOPES) if "all" in scopes else list(scopes)
     label = (name if name is not None else _user_name()).strip()
@@ -246,7 +246,7 @@ def _user_name() -> str:
 @database_option
 def token_list(database_url: str | None) -> None:
     """List the tokens of an instance's database (names and scopes, never secrets)."""
-    from mirel.api.tokens import list_tokens
+    from mirel.instance.accounts.tokens import list_tokens
 
     with _sessions(database_url) as sessions:
         found = [info.to_json() for info in list_tokens(sessions)]
@@ -271,7 +271,7 @@ def token_list(database_url: str | None) -> None:
 @click.argument("token_id", metavar="ID", type=int)
 def token_revoke(database_url: str | None, token_id: int) -> None:
     """Revoke a token by its id ('mirel token list' shows them)."""
-    from mirel.api.tokens import revoke_token
+    from mirel.instance.accounts.tokens import revoke_token
 
     with _sessions(database_url) as sessions:
         info = revoke_token(sessions, token_id).to_json()
@@ -329,7 +329,7 @@ def user_create(
     database_url: str | None, username: str, role: str, email: str | None, password_stdin: bool
 ) -> None:
     """Create a user who signs in to the web UI (only an argon2 hash of the password is kept)."""
-    from mirel.web.accounts import check_username, create_user
+    from mirel.instance.accounts.users import check_username, create_user
 
     check_username(username)
     password = _read_password(password_stdin)
@@ -343,7 +343,7 @@ def user_create(
 @database_option
 def user_list(database_url: str | None) -> None:
     """List the users of an instance's database (never their passwords)."""
-    from mirel.web.accounts import list_users
+    from mirel.instance.accounts.users import list_users
 
     with _sessions(database_url) as sessions:
         found = [info.to_json() for info in list_users(sessions)]
@@ -364,7 +364,7 @@ def user_list(database_url: str | None) -> None:
 @click.argument("role", type=click.Choice(["viewer", "editor", "admin"]))
 def user_set_role(database_url: str | None, username: str, role: str) -> None:
     """Give a user another role (the last admin stays an admin)."""
-    from mirel.web.accounts import set_role
+    from mirel.instance.accounts.users import set_role
 
     with _sessions(database_url) as sessions:
         info = set_role(sessions, username, role).to_json()
@@ -380,7 +380,7 @@ def user_set_role(database_url: str | None, username: str, role: str) -> None:
 )
 def user_set_password(database_url: str | None, username: str, password_stdin: bool) -> None:
     """Give a user a new password; their sessions end."""
-    from mirel.web.accounts import set_password
+    from mirel.instance.accounts.users import set_password
 
     password = _read_password(password_stdin)
     with _sessions(database_url) as sessions:
@@ -394,7 +394,7 @@ def user_set_password(database_url: str | None, username: str, password_stdin: b
 @click.argument("username")
 def user_remove(database_url: str | None, username: str) -> None:
     """Delete a user and their sessions (the last admin stays)."""
-    from mirel.web.accounts import delete_user
+    from mirel.instance.accounts.users import delete_user
 
     with _sessions(database_url) as sessions:
         info = delete_user(sessions, username).to_json()

@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypedDict
 
 from sqlalchemy import (
@@ -37,6 +37,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 class Base(DeclarativeBase):
     """The declarative base of every mirel table."""
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Return a time read from a DateTime column as an aware UTC time.
+
+    PostgreSQL hands back aware times; SQLite hands back the naive UTC time it stored.
+    """
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # -- what the JSON columns hold --------------------------------------------------------------------

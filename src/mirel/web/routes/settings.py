@@ -9,21 +9,20 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
-from mirel.api.tokens import SCOPES, create_token, list_tokens, revoke_token
 from mirel.core.kinds import KINDS
 from mirel.errors import ManifestInvalid, MirelError
-from mirel.web import urls
-from mirel.web.accounts import (
+from mirel.instance.accounts.sessions import save_draft, update_draft
+from mirel.instance.accounts.tokens import SCOPES, create_token, list_tokens, revoke_token
+from mirel.instance.accounts.users import (
     Role,
     UserInfo,
     create_user,
     delete_user,
     list_users,
-    save_draft,
     set_password,
     set_role,
-    update_draft,
 )
+from mirel.web import urls
 from mirel.web.auth import AdminDep, EditorDep, Viewer, ViewerDep, instance_of
 from mirel.web.forms import (
     NO_ERROR,

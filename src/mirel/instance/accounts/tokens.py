@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mirel.db.models import Token
+from mirel.db.models import Token, as_utc
 from mirel.errors import InvalidInput, NotFound
 
 SCOPES: tuple[str, ...] = (
@@ -101,10 +101,7 @@ def store_token(sessions: sessionmaker[Session], name: str, scopes: list[str], t
 
 
 def _info(row: Token) -> TokenInfo:
-    created = row.created_at
-    if created.tzinfo is None:  # SQLite returns naive datetimes; they were written in UTC
-        created = created.replace(tzinfo=UTC)
-    return TokenInfo(row.id, row.name, frozenset(row.scopes or ()), created)
+    return TokenInfo(row.id, row.name, frozenset(row.scopes or ()), as_utc(row.created_at))
 
 
 def authenticate(sessions: sessionmaker[Session], token: str) -> TokenInfo | None:
