@@ -11,8 +11,8 @@ import mirel.core.catalog as catalog
 import mirel.instance.service as service
 from mirel.core.kinds import APP
 from mirel.errors import DatabaseUnreachable
-from mirel.instance.planner import Target
-from mirel.instance.sources import SourceStore, StoredSource, Unpacked
+from mirel.instance.deploy.planner import Target
+from mirel.instance.deploy.sources import SourceStore, StoredSource, Unpacked
 from support import AUTHOR, merge
 
 

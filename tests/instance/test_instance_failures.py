@@ -24,7 +24,7 @@ from instance_support import (
 
 from mirel.db.models import Deployment
 from mirel.instance import Instance
-from mirel.instance.lease import Lease
+from mirel.instance.deploy.lease import Lease
 from mirel.instance.service import INTERRUPTED
 
 GHOST = "0d6f3a1e-4b2c-4e8f-9a7b-1c2d3e4f5a6b"

@@ -24,7 +24,7 @@ from mirel.db.engine import open_database
 from mirel.db.models import Lock
 from mirel.errors import LeaseLost
 from mirel.instance import DeploymentView, Instance
-from mirel.instance.lease import Lease, Request, holder_is_dead, make_holder
+from mirel.instance.deploy.lease import Lease, Request, holder_is_dead, make_holder
 from support import AUTHOR, merge
 
 

@@ -74,9 +74,9 @@ from mirel.errors import (
 from mirel.git.repository import GitRepository
 from mirel.git.snapshot import CommitSnapshot
 from mirel.hub.service import Hub
-from mirel.instance.lease import Lease
-from mirel.instance.planner import WORKING, DesiredState, Planner, Target, chunks
-from mirel.instance.sources import SourceStore, Unpacked
+from mirel.instance.deploy.lease import Lease
+from mirel.instance.deploy.planner import WORKING, DesiredState, Planner, Target, chunks
+from mirel.instance.deploy.sources import SourceStore, Unpacked
 from mirel.providers.base import InstanceReport
 from mirel.providers.local import LocalProvider
 from mirel.settings import Settings

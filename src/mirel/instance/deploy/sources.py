@@ -21,7 +21,7 @@ from mirel.core.artifact import ArtifactLimits, read_artifact
 from mirel.db.models import Source, SourceFile
 from mirel.errors import ArtifactInvalid, InvalidInput
 from mirel.git.repository import GitRepository
-from mirel.instance.planner import Target, chunks
+from mirel.instance.deploy.planner import Target, chunks
 
 MAX_PATH = 1024  # the length of source_files.path
 
