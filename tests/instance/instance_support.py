@@ -168,11 +168,11 @@ def start_deploy_process(
 ) -> subprocess.Popen[str]:
     """Start `deploy_process.py` deploying in its own process; return it (stdout piped)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("MIREL_")}
-    if pause is not None:
-        env["MIREL_TEST_DEPLOY_PAUSE"] = pause
     command = [sys.executable, str(DRIVER), str(hub.repo.path), database_url, trigger]
     if manifest is not None:
         command += ["--manifest", manifest]
+    if pause is not None:
+        command += ["--pause", pause]
     if go_file is not None:
         command += ["--go-file", str(go_file)]
     return subprocess.Popen(

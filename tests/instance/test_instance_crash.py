@@ -1,7 +1,8 @@
 """A deploy killed at any point leaves the old or the new state, never a mix (acceptance 5).
 
-A real process deploys with MIREL_TEST_DEPLOY_PAUSE naming a step (see mirel.instance.service);
-when it prints that it reached the step, it is killed with SIGKILL. A new instance on the same
+A real process deploys with a checkpoint that stops at one step (deploy_process.py --pause; the
+steps are mirel.instance.deploy.steps.STEPS); when it prints that it reached the step, it is killed
+with SIGKILL. A new instance on the same
 database must then serve exactly the old state, with the deployment marked ERROR ("interrupted"),
 or, once the switch has committed, exactly the new one; and its next deploy must finish the job.
 """
@@ -13,6 +14,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from deploy_process import PAUSE_MARKER
 from instance_support import (
     Repo,
     live_state,
@@ -22,12 +24,13 @@ from instance_support import (
     start_deploy_process,
 )
 
-from mirel.instance.service import INTERRUPTED, PAUSE_MARKER, PAUSE_STEPS
+from mirel.instance.deploy.steps import STEPS
+from mirel.instance.service import INTERRUPTED
 from support import AUTHOR, add_element, merge
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("step", PAUSE_STEPS)
+@pytest.mark.parametrize("step", STEPS)
 def test_a_deploy_killed_at_any_step_leaves_the_old_or_the_new_state(
     repo: Repo, database_url: str, tmp_path: Path, step: str
 ) -> None:

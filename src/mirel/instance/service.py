@@ -21,11 +21,8 @@ A process that dies anywhere leaves the old state (it died before the switch com
 one (after): unpacked sources are invisible until a switch points at them. The next process that
 takes the lease marks the dead process's RUNNING deployment ERROR ("interrupted").
 
-Test hook: when the environment variable `MIREL_TEST_DEPLOY_PAUSE` names a step, a deploy reaching
-that step prints `MIREL_TEST_PAUSED <step>` on stdout and sleeps for ever, so that a test can kill
-the process there. Steps: `started` (deployment recorded), `resolved` (desired state known),
-`unpacked` (sources stored), `switching` (inside the switch transaction, before its commit) and
-`switched` (just after that commit). Nothing else reads this variable.
+A deploy calls its checkpoint (`deploy/steps.py`, by default doing nothing) at each named step, so
+that the crash tests can stop a deploy there and kill its process.
 """
 
 from __future__ import annotations
@@ -33,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -77,6 +73,7 @@ from mirel.hub.service import Hub
 from mirel.instance.deploy.lease import Lease
 from mirel.instance.deploy.planner import WORKING, DesiredState, Planner, Target, chunks
 from mirel.instance.deploy.sources import SourceStore, Unpacked
+from mirel.instance.deploy.steps import Checkpoint, no_checkpoint
 from mirel.providers.base import InstanceReport
 from mirel.providers.local import LocalProvider
 from mirel.settings import Settings
@@ -89,10 +86,6 @@ SUCCESS = "SUCCESS"
 ERROR = "ERROR"
 UNFINISHED = (PENDING_START, RUNNING)
 
-PAUSE_VARIABLE = "MIREL_TEST_DEPLOY_PAUSE"
-PAUSE_MARKER = "MIREL_TEST_PAUSED"
-PAUSE_STEPS = ("started", "resolved", "unpacked", "switching", "switched")
-
 INTERRUPTED = (
     "interrupted: the process running this deploy stopped before it finished; "
     "nothing of it went live, and the next deploy starts again"
@@ -104,14 +97,6 @@ _BATCH_BYTES = 16 * 1024 * 1024
 _MAX_TRIGGER = 200
 _MAX_REVISION = 256
 _T = TypeVar("_T")
-
-
-def _pause(step: str) -> None:
-    """Stop here for ever when the test hook names this step (see the module docstring)."""
-    if os.environ.get(PAUSE_VARIABLE) == step:
-        print(f"{PAUSE_MARKER} {step}", flush=True)
-        while True:
-            time.sleep(3600)
 
 
 def _size(source: Unpacked) -> int:
@@ -324,8 +309,11 @@ class _Log:
 class Instance:
     """One mirel instance: a repository, a database, a selected manifest and what it serves."""
 
-    def __init__(self, settings: Settings, hub: Hub | None = None) -> None:
+    def __init__(
+        self, settings: Settings, hub: Hub | None = None, *, checkpoint: Checkpoint = no_checkpoint
+    ) -> None:
         self.settings = settings
+        self._checkpoint = checkpoint
         self._limits = ArtifactLimits(max_total_bytes=settings.max_artifact_bytes)
         if hub is None:
             repository = GitRepository(settings.repo)
@@ -516,14 +504,14 @@ class Instance:
             + (f", triggered by {triggered_by}" if triggered_by else "")
         )
         try:
-            _pause("started")
+            self._checkpoint("started")
             desired = self._planner.desired(snapshot, manifest)
             for warning in desired.warnings:
                 entry(f"warning: {warning}")
             entry(f"resolved {len(desired.targets)} elements")
-            _pause("resolved")
+            self._checkpoint("resolved")
             commits, problems = self._check_sources(desired, entry, lost)
-            _pause("unpacked")
+            self._checkpoint("unpacked")
             if lost.is_set():
                 raise LeaseLost("the deploy lease was taken over by another process")
             if problems:
@@ -722,8 +710,8 @@ class Instance:
             deployment.log = entry.text()
             session.flush()
             view = DeploymentView.from_row(deployment)
-            _pause("switching")
-        _pause("switched")
+            self._checkpoint("switching")
+        self._checkpoint("switched")
         return view
 
     def _fail(
