@@ -18,7 +18,7 @@ from instance_support import (
     start_deploy_process,
     successes,
 )
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 
 from mirel.db.engine import open_database
 from mirel.db.models import Lock
@@ -32,6 +32,36 @@ from support import AUTHOR, merge
 def engine(database_url: str) -> Iterator[Engine]:
     with open_database(database_url) as database:
         yield database.engine
+
+
+class FakeClock:
+    """A clock that moves only when the test says so (both its wall and monotonic times)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _expires_at(engine: Engine) -> float:
+    with engine.connect() as connection:
+        value = connection.scalar(select(Lock.expires_at).where(Lock.name == "deploy"))
+    return float(value or 0)
+
+
+def _wait_for_renewal(engine: Engine, until: float) -> None:
+    """Wait until the heartbeat has renewed the lease to expire at `until` (or later)."""
+    deadline = time.monotonic() + 30  # only reached when no renewal ever comes: a failure
+    while _expires_at(engine) < until:
+        assert time.monotonic() < deadline, "the heartbeat did not renew the lease"
+        time.sleep(0.005)
 
 
 def _set_holder(engine: Engine, holder: str, expires_in: float) -> None:
@@ -61,18 +91,19 @@ def test_a_lease_has_one_holder_until_it_is_released(engine: Engine) -> None:
 
 
 def test_an_expired_lease_is_taken_and_its_old_holder_told(engine: Engine) -> None:
-    short = Lease(engine, ttl=0.05)
+    clock = FakeClock()
+    short = Lease(engine, ttl=0.05, clock=clock)
     first = short.acquire()
     assert first is not None
-    time.sleep(0.1)
+    clock.advance(0.1)
 
-    second = Lease(engine).acquire()
+    second = Lease(engine, clock=clock).acquire()
 
     assert second is not None
     with pytest.raises(LeaseLost):
         short.renew(first)
     assert short.release(first) is None  # releasing a lease one lost changes nothing
-    assert Lease(engine).holder() == second
+    assert Lease(engine, clock=clock).holder() == second
 
 
 def test_a_request_made_while_held_is_handed_to_the_holder(engine: Engine) -> None:
@@ -117,12 +148,15 @@ def test_a_lease_that_may_be_alive_is_not_taken(engine: Engine, who: str) -> Non
 
 
 def test_the_heartbeat_keeps_a_slow_holder_s_lease(engine: Engine) -> None:
-    lease = Lease(engine, ttl=0.3)
+    clock = FakeClock()
+    lease = Lease(engine, ttl=0.3, clock=clock, beat=0.001)
     token = lease.acquire()
     assert token is not None
     with lease.heartbeat(token) as lost:
-        time.sleep(0.8)  # well past the time to live
-        assert Lease(engine).acquire() is None
+        for _ in range(8):  # 0.8 s on the lease's clock: well past the time to live
+            clock.advance(0.1)
+            _wait_for_renewal(engine, clock.time() + 0.3)
+        assert Lease(engine, clock=clock).acquire() is None
     assert not lost.is_set()
     lease.renew(token)
 
