@@ -249,20 +249,20 @@ def token_list(database_url: str | None) -> None:
     from mirel.instance.accounts.tokens import list_tokens
 
     with _sessions(database_url) as sessions:
-        found = [info.to_json() for info in list_tokens(sessions)]
+        tokens = list_tokens(sessions)
 
     def human() -> None:
         table = Table("id", "name", "created", "scopes", box=None)
-        for item in found:
+        for info in tokens:
             table.add_row(
-                str(item["id"]),
-                escape(str(item["name"])),
-                str(item["created_at"])[:19],
-                ", ".join(item["scopes"]),  # type: ignore[arg-type]
+                str(info.id),
+                escape(info.name),
+                info.created_at.isoformat()[:19],
+                ", ".join(info.ordered_scopes),
             )
-        print_table(table if found else "no tokens; create one with 'mirel token create'")
+        print_table(table if tokens else "no tokens; create one with 'mirel token create'")
 
-    emit({"tokens": found}, human)
+    emit({"tokens": [info.to_json() for info in tokens]}, human)
 
 
 @token.command("revoke")

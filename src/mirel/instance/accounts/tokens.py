@@ -40,12 +40,17 @@ class TokenInfo:
     scopes: frozenset[str]
     created_at: datetime
 
+    @property
+    def ordered_scopes(self) -> list[str]:
+        """Return the token's scopes in the canonical order of SCOPES."""
+        return [scope for scope in SCOPES if scope in self.scopes]
+
     def to_json(self) -> dict[str, object]:
         """Return the token's public description (no secret, no hash)."""
         return {
             "id": self.id,
             "name": self.name,
-            "scopes": [scope for scope in SCOPES if scope in self.scopes],
+            "scopes": self.ordered_scopes,
             "created_at": self.created_at.isoformat(),
         }
 
