@@ -87,7 +87,7 @@ def _instance(repo: Path, database_url: str) -> Instance:
 
 
 def _deploy(instance: Instance) -> dict[str, Any]:
-    deployment: dict[str, Any] = instance.deploy("bench").to_json()
+    deployment: dict[str, Any] = instance.deployer.deploy("bench").to_json()
     if deployment["status"] != "SUCCESS":
         raise SystemExit(f"deploy failed: {deployment['errors'][:3]}")
     return deployment
@@ -245,7 +245,7 @@ def measure_instance(
                 "deploy, cold",
                 took,
                 f"{len(deployment['changes'])} elements switched, "
-                f"{instance.unpacked_count} artifacts unpacked",
+                f"{instance.deployer.unpacked_count} artifacts unpacked",
             )
         ]
         say("deploy of an unchanged commit")
@@ -263,14 +263,14 @@ def measure_instance(
         pull = hub.set_pin(MANIFEST, element.uuid, other, AUTHOR).pull_request
         assert pull is not None
         took_merge, _ = timed(lambda: hub.provider.merge(pull.number, AUTHOR))
-        unpacked = instance.unpacked_count
+        unpacked = instance.deployer.unpacked_count
         took, deployment = timed(lambda: _deploy(instance))
         rows.append(
             Row(
                 "deploy, one pin changed",
                 took,
                 f"{len(deployment['changes'])} element switched, "
-                f"{instance.unpacked_count - unpacked} artifact unpacked",
+                f"{instance.deployer.unpacked_count - unpacked} artifact unpacked",
             )
         )
         rows.append(Row("merge the pin's pull request", took_merge, "local provider"))

@@ -36,7 +36,7 @@ def test_tokens_are_stored_only_as_hashes(instance: Instance) -> None:
     secret = create_token(instance.sessions, "ci", ["source_control:deploy"])
     assert secret.startswith(TOKEN_PREFIX)
     assert len(secret) >= len(TOKEN_PREFIX) + 40
-    with instance.engine.connect() as connection:
+    with instance.database.engine.connect() as connection:
         rows = connection.execute(text("SELECT * FROM tokens")).mappings().all()
     assert len(rows) == 1
     stored = " ".join(str(value) for value in rows[0].values())

@@ -55,8 +55,10 @@ def main() -> None:
         if arguments.go_file is not None:
             while not arguments.go_file.exists():
                 time.sleep(0.001)
-        view = instance.deploy(arguments.trigger)
-        print(json.dumps({"deployment": view.to_json(), "unpacked": instance.unpacked_count}))
+        view = instance.deployer.deploy(arguments.trigger)
+        print(
+            json.dumps({"deployment": view.to_json(), "unpacked": instance.deployer.unpacked_count})
+        )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from mirel.core.manifest import Manifest, Pin, manifest_path, write_manifest
 from mirel.db.models import Deployment, Source
 from mirel.git.repository import HEADS
 from mirel.hub.service import Hub
-from mirel.instance import Instance
+from mirel.instance import Change, Instance
 from mirel.settings import Settings
 from support import AUTHOR, add_element, merge, release
 
@@ -75,9 +75,9 @@ def build_repo(hub: Hub) -> Repo:
     return Repo(hub=hub, billing=billing, crm=crm, status=status, nightly=nightly)
 
 
-def change(uuid: str, kind: str, name: str, old: str | None, new: str | None) -> dict[str, object]:
+def change(uuid: str, kind: str, name: str, old: str | None, new: str | None) -> Change:
     """Return one entry of a deployment's changes."""
-    return {"element_uuid": uuid, "kind": kind, "name": name, "from": old, "to": new}
+    return Change(element_uuid=uuid, kind=kind, name=name, from_=old, to=new)
 
 
 def settings_for(hub: Hub, database_url: str, **values: object) -> Settings:
@@ -122,8 +122,8 @@ LiveState = dict[str, tuple[str, str, str | None, bool, str | None, dict[str, by
 def live_state(instance: Instance) -> LiveState:
     """Return everything the instance serves: per uuid its kind, name, release, pins and files."""
     state: LiveState = {}
-    for element in instance.live_elements():
-        files = {path: instance.live_file(element.uuid, path) for path in element.files}
+    for element in instance.live.elements():
+        files = {path: instance.live.file(element.uuid, path) for path in element.files}
         state[element.uuid] = (
             element.kind,
             element.name,
@@ -137,7 +137,7 @@ def live_state(instance: Instance) -> LiveState:
 
 def releases(instance: Instance) -> dict[str, str | None]:
     """Return the live release of every element by name (None for the working version)."""
-    return {element.name: element.live_release for element in instance.live_elements()}
+    return {element.name: element.live_release for element in instance.live.elements()}
 
 
 def successes(instance: Instance, commit_sha: str) -> int:

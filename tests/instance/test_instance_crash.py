@@ -25,7 +25,7 @@ from instance_support import (
 )
 
 from mirel.instance.deploy.steps import STEPS
-from mirel.instance.service import INTERRUPTED
+from mirel.instance.deployments import INTERRUPTED
 from support import AUTHOR, add_element, merge
 
 
@@ -36,7 +36,7 @@ def test_a_deploy_killed_at_any_step_leaves_the_old_or_the_new_state(
 ) -> None:
     hub = repo.hub
     with open_instance(hub, database_url, manifest="prod") as instance:
-        instance.deploy(None)
+        instance.deployer.deploy(None)
         old_state, old_commit = live_state(instance), hub.head()
     # The new state changes a pin, a working version and the element list at once.
     merge(hub, hub.set_pin("prod", "billing", "1.2.0", AUTHOR))
@@ -44,7 +44,7 @@ def test_a_deploy_killed_at_any_step_leaves_the_old_or_the_new_state(
     add_element(hub, "workflow", "weekly", {"flow.json": b"weekly v1"})
     new_commit = hub.head()
     with open_instance(hub, f"sqlite:///{tmp_path / 'reference.db'}", manifest="prod") as reference:
-        reference.deploy(None)
+        reference.deployer.deploy(None)
         new_state = live_state(reference)
     assert new_state != old_state
 
@@ -55,20 +55,20 @@ def test_a_deploy_killed_at_any_step_leaves_the_old_or_the_new_state(
     process.communicate(timeout=30)
 
     with open_instance(hub, database_url, manifest="prod") as survivor:
-        doomed = survivor.deployments()[0]
+        doomed = survivor.deployments.recent()[0]
         assert (doomed.triggered_by, doomed.commit_sha) == ("doomed", new_commit)
         if step == "switched":
             assert doomed.status == "SUCCESS"
             assert live_state(survivor) == new_state
-            assert survivor.info()["deployed_commit"] == new_commit
+            assert survivor.info().deployed_commit == new_commit
         else:
             assert doomed.status == "ERROR"
             assert doomed.errors == [INTERRUPTED]
             assert live_state(survivor) == old_state
-            assert survivor.info()["deployed_commit"] == old_commit
+            assert survivor.info().deployed_commit == old_commit
 
-        finished = survivor.deploy("recovery")
+        finished = survivor.deployer.deploy("recovery")
 
         assert finished.status == "SUCCESS"
         assert live_state(survivor) == new_state
-        assert survivor.info()["deployed_commit"] == new_commit
+        assert survivor.info().deployed_commit == new_commit

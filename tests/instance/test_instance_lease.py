@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select, update
 from mirel.db.engine import open_database
 from mirel.db.models import Lock
 from mirel.errors import LeaseLost
-from mirel.instance import DeploymentView, Instance
+from mirel.instance import Deployment, Instance
 from mirel.instance.deploy.lease import Lease, Request, holder_is_dead, make_holder
 from support import AUTHOR, merge
 
@@ -164,11 +164,11 @@ def test_the_heartbeat_keeps_a_slow_holder_s_lease(engine: Engine) -> None:
 def test_two_instances_asked_at_once_run_one_deploy(repo: Repo, database_url: str) -> None:
     instances = [open_instance(repo.hub, database_url, manifest="prod") for _ in range(2)]
     barrier = threading.Barrier(len(instances))
-    results: list[DeploymentView] = []
+    results: list[Deployment] = []
 
     def deploy(instance: Instance, name: str) -> None:
         barrier.wait()
-        results.append(instance.deploy(name))
+        results.append(instance.deployer.deploy(name))
 
     threads = [
         threading.Thread(target=deploy, args=(instance, f"caller-{n}"))
@@ -180,9 +180,9 @@ def test_two_instances_asked_at_once_run_one_deploy(repo: Repo, database_url: st
         thread.join()
     try:
         assert successes(instances[0], repo.hub.head()) == 1
-        assert len(instances[0].deployments()) == 1
+        assert len(instances[0].deployments.recent()) == 1
         assert len({view.id for view in results}) == 1
-        assert sum(instance.unpacked_count for instance in instances) == 4
+        assert sum(instance.deployer.unpacked_count for instance in instances) == 4
     finally:
         for instance in instances:
             instance.close()
@@ -196,21 +196,23 @@ def test_a_deploy_asked_for_during_another_runs_once_that_one_ends(
         first_commit = repo.hub.head()
         resolving = threading.Event()
         proceed = threading.Event()
-        desired = instance._planner.desired
+        desired = instance.deployer.planner.desired
 
         def slow_desired(*args: object) -> object:
             resolving.set()
             assert proceed.wait(30)
             return desired(*args)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(instance._planner, "desired", slow_desired)
-        results: list[DeploymentView] = []
-        running = threading.Thread(target=lambda: results.append(instance.deploy("poller")))
+        monkeypatch.setattr(instance.deployer.planner, "desired", slow_desired)
+        results: list[Deployment] = []
+        running = threading.Thread(
+            target=lambda: results.append(instance.deployer.deploy("poller"))
+        )
         running.start()
         assert resolving.wait(30)
 
         merge(repo.hub, repo.hub.set_pin("prod", "billing", "1.1.0", AUTHOR))
-        answer = instance.deploy("hook")
+        answer = instance.deployer.deploy("hook")
         proceed.set()
         running.join()
 
@@ -220,13 +222,13 @@ def test_a_deploy_asked_for_during_another_runs_once_that_one_ends(
             "poller",
         )
         assert results[0].status == "SUCCESS"
-        latest = instance.deployments()[0]
+        latest = instance.deployments.recent()[0]
         assert (latest.status, latest.commit_sha, latest.triggered_by) == (
             "SUCCESS",
             repo.hub.head(),
             "hook",
         )
-        assert instance.info()["deployed_commit"] == repo.hub.head()
+        assert instance.info().deployed_commit == repo.hub.head()
 
 
 @pytest.mark.slow
@@ -253,4 +255,4 @@ def test_two_server_processes_asked_at_once_run_one_deploy(
     assert sum(answer["unpacked"] for answer in answers) == 4
     with open_instance(repo.hub, database_url, manifest="prod") as instance:
         assert successes(instance, repo.hub.head()) == 1
-        assert len(instance.deployments()) == 1
+        assert len(instance.deployments.recent()) == 1

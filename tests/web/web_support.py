@@ -35,7 +35,7 @@ def open_web_instance(hub: Hub, database_url: str, name: str = "web") -> Instanc
         ),
         hub,
     )
-    instance.deploy("test")
+    instance.deployer.deploy("test")
     for username, role in USERS.items():
         put_user(instance.sessions, username, PASSWORD_HASH, role, replace=False)
     return instance

@@ -120,9 +120,10 @@ def serve(
     try:
         app = create_app(instance)
         bound_port = sock.getsockname()[1]
+        publishing = instance.state.selected_manifest() or "(no manifest)"
         stderr.print(
             f"mirel instance {settings.name} on http://{settings.host}:{bound_port} publishing "
-            f"{instance.selected_manifest() or '(no manifest)'} from {instance.hub.repo.path}",
+            f"{publishing} from {instance.hub.repo.path}",
             markup=False,
         )
         config = uvicorn.Config(app, log_level=log_level, lifespan="on")

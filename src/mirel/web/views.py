@@ -24,7 +24,7 @@ from mirel.errors import (
 )
 from mirel.git.repository import CommitInfo
 from mirel.hub.service import Hub, ReleaseView
-from mirel.instance import Instance, LiveElementView
+from mirel.instance import Instance, LiveElement
 
 HISTORY_PAGE = 20
 MAX_DRAFT = 500
@@ -44,7 +44,7 @@ class ElementPage:
     """An element: what this instance serves, its releases, hotfixes and history."""
 
     element: Element
-    live: LiveElementView | None
+    live: LiveElement | None
     releases: list[ReleaseView]
     manifests: list[str]
     hotfixes: list[dict[str, object]]
@@ -74,7 +74,7 @@ class ElementPage:
 def element_page(hub: Hub, instance: Instance, element: Element, before: str | None) -> ElementPage:
     """Return the data of an element's page (history from `before`, else from the head)."""
     try:
-        live: LiveElementView | None = instance.live_element(element.uuid)
+        live: LiveElement | None = instance.live.element(element.uuid)
     except ElementNotFound:
         live = None  # a new element this instance has not deployed yet
     start = before if before and len(before) == 40 else None

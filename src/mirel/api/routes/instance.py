@@ -52,7 +52,7 @@ ElementUuid = Annotated[str, Path(description="The element's uuid.")]
 )
 def deploy(instance: InstanceDep, token: TokenDep) -> Reply:
     """Return the deployment of the default branch's head, run now."""
-    return ok(instance.deploy(token.name).to_json())
+    return ok(instance.deployer.deploy(token.name).to_json())
 
 
 @router.get(
@@ -68,7 +68,7 @@ def get_deployment(
     instance: InstanceDep,
 ) -> Reply:
     """Return one deployment."""
-    return ok(instance.deployment(deployment_id).to_json())
+    return ok(instance.deployments.get(deployment_id).to_json())
 
 
 @router.get(
@@ -82,7 +82,7 @@ def list_deployments(
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 100,
 ) -> Reply:
     """Return the deployments, newest first."""
-    return ok({"deployments": [item.to_json() for item in instance.deployments(limit)]})
+    return ok({"deployments": [item.to_json() for item in instance.deployments.recent(limit)]})
 
 
 @router.post(
@@ -93,7 +93,7 @@ def list_deployments(
 )
 def test_deploy(body: DeployTest, instance: InstanceDep) -> Reply:
     """Return what deploying a commit would change, and what would stop it; nothing changes."""
-    return ok(instance.test_deploy(body.deploy_params.commit_sha).to_json())
+    return ok(instance.deployer.test_deploy(body.deploy_params.commit_sha).to_json())
 
 
 @router.get(
@@ -139,7 +139,7 @@ def test_connection(hub: HubDep) -> Reply:
 )
 def get_releases_config(instance: InstanceDep) -> Reply:
     """Return the manifest this instance publishes (null: none)."""
-    return ok({"manifest": instance.selected_manifest()})
+    return ok({"manifest": instance.state.selected_manifest()})
 
 
 @router.put(
@@ -150,7 +150,7 @@ def get_releases_config(instance: InstanceDep) -> Reply:
 )
 def put_releases_config(body: ReleasesConfigPut, instance: InstanceDep) -> Reply:
     """Return the manifest this instance publishes from now on (its next deploy applies it)."""
-    return ok({"manifest": instance.select_manifest(body.manifest)})
+    return ok({"manifest": instance.state.select_manifest(body.manifest)})
 
 
 # -- what this instance serves -------------------------------------------------------------------
@@ -164,7 +164,7 @@ def put_releases_config(body: ReleasesConfigPut, instance: InstanceDep) -> Reply
 )
 def get_instance_info(instance: InstanceDep) -> Reply:
     """Return this instance: its name, selected manifest, deployed commit, last deployment."""
-    return ok(instance.info())
+    return ok(instance.info().to_json())
 
 
 @router.get(
@@ -175,7 +175,7 @@ def get_instance_info(instance: InstanceDep) -> Reply:
 )
 def list_live_elements(instance: InstanceDep) -> Reply:
     """Return every element this instance serves."""
-    return ok({"elements": [element.to_json() for element in instance.live_elements()]})
+    return ok({"elements": [element.to_json() for element in instance.live.elements()]})
 
 
 @router.get(
@@ -186,7 +186,7 @@ def list_live_elements(instance: InstanceDep) -> Reply:
 )
 def get_live_element(uuid: ElementUuid, instance: InstanceDep) -> Reply:
     """Return what this instance serves for one element."""
-    return ok(instance.live_element(uuid).to_json())
+    return ok(instance.live.element(uuid).to_json())
 
 
 @router.get(
@@ -201,7 +201,7 @@ def get_live_file(
     instance: InstanceDep,
 ) -> Reply:
     """Return one live file: text as UTF-8, anything else base64-encoded."""
-    content = instance.live_file(uuid, path)
+    content = instance.live.file(uuid, path)
     try:
         text, encoding = content.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -226,5 +226,5 @@ async def webhook(
 ) -> Reply:
     """Return the deployment a signed provider event started."""
     del provider  # every provider's push event means the same: deploy the default branch's head
-    deployment = await run_in_threadpool(instance.deploy, "webhook")
+    deployment = await run_in_threadpool(instance.deployer.deploy, "webhook")
     return ok(deployment.to_json())

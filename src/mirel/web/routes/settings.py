@@ -80,7 +80,7 @@ def edit_config(request: Request, viewer: AdminDep) -> Response:
         viewer,
         "config.html",
         manifests=instance.hub.manifest_names(),
-        selected=instance.selected_manifest(),
+        selected=instance.state.selected_manifest(),
         form_error=NO_ERROR,
         section="settings",
         tab="overview",
@@ -92,7 +92,7 @@ def save_config(request: Request, viewer: AdminDep, manifest: Text = "") -> Resp
     """Choose the manifest this instance publishes (empty: none); its next deploy applies it."""
     instance = instance_of(request)
     try:
-        chosen = instance.select_manifest(manifest or None)
+        chosen = instance.state.select_manifest(manifest or None)
     except MirelError as error:
         return page(
             request,
@@ -100,7 +100,7 @@ def save_config(request: Request, viewer: AdminDep, manifest: Text = "") -> Resp
             "config.html",
             status=error.http_status,
             manifests=instance.hub.manifest_names(),
-            selected=instance.selected_manifest(),
+            selected=instance.state.selected_manifest(),
             form_error=FormError.of("config", error),
             section="settings",
             tab="overview",
