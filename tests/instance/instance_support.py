@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import select as sql_select
@@ -82,8 +83,8 @@ def change(uuid: str, kind: str, name: str, old: str | None, new: str | None) ->
 
 def settings_for(hub: Hub, database_url: str, **values: object) -> Settings:
     """Return instance settings on `hub` and a database, polling off unless given."""
-    given: dict[str, object] = {"poll_interval": 0, "manifest": None, **values}
-    return Settings(repo=str(hub.repo.path), database_url=database_url, **given)  # type: ignore[arg-type]
+    given: dict[str, Any] = {"poll_interval": 0, "manifest": None, **values}
+    return Settings(repo=str(hub.repo.path), database_url=database_url, **given)
 
 
 def open_instance(hub: Hub, database_url: str, **values: object) -> Instance:

@@ -9,8 +9,8 @@ from instance_support import Repo, open_instance, push, source_keys
 
 import mirel.core.catalog as catalog
 import mirel.instance.deploy.sources as sources_module
-from mirel.core.kinds import APP
-from mirel.errors import DatabaseUnreachable
+from mirel.core.kinds import APP, ElementKind
+from mirel.errors import DatabaseUnreachable, Problem
 from mirel.instance.deploy.planner import Target
 from mirel.instance.deploy.sources import SourceStore, StoredSource, Unpacked
 from support import AUTHOR, merge
@@ -22,9 +22,11 @@ def metadata_reads(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
     calls: list[str] = []
     parse = catalog.parse_metadata
 
-    def counting(data: bytes, kind: object, folder: str, path: str) -> object:
+    def counting(
+        data: bytes, kind: ElementKind, folder: str, path: str
+    ) -> tuple[str | None, list[Problem]]:
         calls.append(path)
-        return parse(data, kind, folder, path)  # type: ignore[arg-type]
+        return parse(data, kind, folder, path)
 
     monkeypatch.setattr(catalog, "parse_metadata", counting)
     return lambda: len(calls)

@@ -23,8 +23,10 @@ from sqlalchemy import Engine, select, update
 from mirel.db.engine import open_database
 from mirel.db.models import Lock
 from mirel.errors import LeaseLost
+from mirel.git.snapshot import CommitSnapshot
 from mirel.instance import Deployment, Instance
 from mirel.instance.deploy.lease import Lease, Request, holder_is_dead, make_holder
+from mirel.instance.deploy.planner import DesiredState
 from support import AUTHOR, merge
 
 
@@ -198,10 +200,10 @@ def test_a_deploy_asked_for_during_another_runs_once_that_one_ends(
         proceed = threading.Event()
         desired = instance.deployer.planner.desired
 
-        def slow_desired(*args: object) -> object:
+        def slow_desired(snapshot: CommitSnapshot, manifest: str | None) -> DesiredState:
             resolving.set()
             assert proceed.wait(30)
-            return desired(*args)  # type: ignore[arg-type]
+            return desired(snapshot, manifest)
 
         monkeypatch.setattr(instance.deployer.planner, "desired", slow_desired)
         results: list[Deployment] = []
