@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -202,6 +203,20 @@ def test_token_create_without_a_database_says_which_to_name(
     assert result.exit_code == 1
     assert "--db URL" in result.stderr
     assert not (tmp_path / "mirel.db").exists()
+
+
+@pytest.mark.parametrize("command", [("token", "list"), ("user", "list")])
+def test_a_database_that_cannot_be_opened_is_one_line_and_exit_1(
+    cli: Cli, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    missing = tmp_path / "no such folder" / "instance.db"
+    started = time.monotonic()
+    result = cli(*command, "--db", f"sqlite:///{missing}")
+    assert result.exit_code == 1
+    assert "cannot open the database" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    # Not retried as if another process were migrating it: that took 20 tries over 21 s.
+    assert time.monotonic() - started < 10
 
 
 def test_token_create_needs_a_scope(cli: Cli, tmp_path: Path) -> None:

@@ -116,6 +116,8 @@ def _migrate(engine: Engine) -> None:
                 connection.execute(text(f"SELECT pg_advisory_unlock({_MIGRATION_LOCK})"))
                 connection.commit()
         return
+    with engine.connect():
+        pass  # a file that cannot be opened at all fails here, at once, rather than after retries
     for attempt in range(_SQLITE_ATTEMPTS):
         try:
             _upgrade(engine)
