@@ -46,13 +46,14 @@ from typing import Any
 import httpx
 from generate import AUTHOR, Generated, GeneratedElement, generate
 
-from mirel.api.tokens import SCOPES, create_token
 from mirel.core.manifest import LATEST
 from mirel.core.versions import Bump
-from mirel.instance import Instance
+from mirel.instance import Deployment, Instance
+from mirel.instance.accounts.sessions import open_session
+from mirel.instance.accounts.tokens import SCOPES, create_token
+from mirel.instance.accounts.users import create_user
 from mirel.server import create_app
 from mirel.settings import load_settings
-from mirel.web.accounts import create_user, open_session
 from mirel.web.auth import cookie_name
 
 MANIFEST = "prod"
@@ -85,10 +86,10 @@ def _instance(repo: Path, database_url: str) -> Instance:
     return Instance(settings)
 
 
-def _deploy(instance: Instance) -> dict[str, Any]:
-    deployment: dict[str, Any] = instance.deploy("bench").to_json()
-    if deployment["status"] != "SUCCESS":
-        raise SystemExit(f"deploy failed: {deployment['errors'][:3]}")
+def _deploy(instance: Instance) -> Deployment:
+    deployment = instance.deployer.deploy("bench")
+    if deployment.status != "SUCCESS":
+        raise SystemExit(f"deploy failed: {deployment.errors[:3]}")
     return deployment
 
 
@@ -245,8 +246,8 @@ def measure_instance(
             Row(
                 "deploy, cold",
                 took,
-                f"{len(deployment['changes'])} elements switched, "
-                f"{instance.unpacked_count} artifacts unpacked",
+                f"{len(deployment.changes)} elements switched, "
+                f"{instance.deployer.unpacked_count} artifacts unpacked",
             )
         ]
         say("deploy of an unchanged commit")
@@ -264,14 +265,14 @@ def measure_instance(
         pull = hub.manifests.set_pin(MANIFEST, element.uuid, other, AUTHOR).pull_request
         assert pull is not None
         took_merge, _ = timed(lambda: hub.pulls.merge(pull.number, AUTHOR))
-        unpacked = instance.unpacked_count
+        unpacked = instance.deployer.unpacked_count
         took, deployment = timed(lambda: _deploy(instance))
         rows.append(
             Row(
                 "deploy, one pin changed",
                 took,
-                f"{len(deployment['changes'])} element switched, "
-                f"{instance.unpacked_count - unpacked} artifact unpacked",
+                f"{len(deployment.changes)} element switched, "
+                f"{instance.deployer.unpacked_count - unpacked} artifact unpacked",
             )
         )
         rows.append(Row("merge the pin's pull request", took_merge, "local provider"))

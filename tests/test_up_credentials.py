@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mirel.api.tokens import authenticate as token_info
-from mirel.db.engine import make_engine, session_factory
+from mirel.db.engine import open_database
+from mirel.instance.accounts.tokens import authenticate as token_info
+from mirel.instance.accounts.users import Role, authenticate, create_user, list_users
 from mirel.up import ADMIN_USER, TOKEN_NAME, admin_credentials, plan
-from mirel.web.accounts import Role, authenticate, create_user, list_users
 
 
 def _users_and_check(database_url: str, password: str, token: str) -> list[str]:
-    engine = make_engine(database_url)
-    try:
-        sessions = session_factory(engine)
+    with open_database(database_url) as database:
+        sessions = database.sessions
         user = authenticate(sessions, ADMIN_USER, password)
         assert user is not None
         assert user.role is Role.ADMIN
@@ -21,8 +20,6 @@ def _users_and_check(database_url: str, password: str, token: str) -> list[str]:
         assert info is not None
         assert info.name == TOKEN_NAME
         return [item.username for item in list_users(sessions)]
-    finally:
-        engine.dispose()
 
 
 def test_each_run_gives_one_new_login_and_token_valid_on_every_instance(tmp_path: Path) -> None:
@@ -31,9 +28,8 @@ def test_each_run_gives_one_new_login_and_token_valid_on_every_instance(tmp_path
     for member in members:
         assert _users_and_check(member.database_url, first.password, first.token) == ["admin"]
     # An operator's own user survives the next run; the admin's old password does not.
-    engine = make_engine(members[0].database_url)
-    create_user(session_factory(engine), "eve", "eve-password", "editor")
-    engine.dispose()
+    with open_database(members[0].database_url) as database:
+        create_user(database.sessions, "eve", "eve-password", "editor")
     second = admin_credentials(members)
     assert second.password != first.password
     assert second.token != first.token
@@ -41,10 +37,6 @@ def test_each_run_gives_one_new_login_and_token_valid_on_every_instance(tmp_path
         "admin",
         "eve",
     ]
-    engine = make_engine(members[1].database_url)
-    try:
-        sessions = session_factory(engine)
-        assert authenticate(sessions, ADMIN_USER, first.password) is None
-        assert token_info(sessions, first.token) is None
-    finally:
-        engine.dispose()
+    with open_database(members[1].database_url) as database:
+        assert authenticate(database.sessions, ADMIN_USER, first.password) is None
+        assert token_info(database.sessions, first.token) is None

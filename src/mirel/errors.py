@@ -155,6 +155,10 @@ class LiveFileNotFound(NotFound):
     """The element this instance serves has no file at that path."""
 
 
+class UserNotFound(NotFound):
+    """No user with that name or id."""
+
+
 # -- 409: the request conflicts with the repository's state --------------------------------------
 
 
@@ -215,6 +219,14 @@ class ConcurrentUpdate(Conflict):
     """A reference kept moving under us; the operation gave up after several tries."""
 
 
+class UserExists(Conflict):
+    """A user with that name already exists."""
+
+
+class LastAdmin(Conflict):
+    """The change would leave the instance without an admin."""
+
+
 # -- 503-ish but reported as a user error: the repository cannot be reached ----------------------
 
 
@@ -230,11 +242,37 @@ class DatabaseUnreachable(MirelError):
     http_status = 503
 
 
+# -- talking to running instances (the CLI's remote commands and `mirel up`) ---------------------
+
+
+class InstanceUnreachable(MirelError):
+    """No answer from the instance at the URL given (down, wrong URL, or a timeout)."""
+
+
+class InstanceRefused(MirelError):
+    """The instance answered with an error; the message is the server's."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.http_status = status
+
+
+class FleetFailed(MirelError):
+    """An instance of `mirel up` could not start or stopped on its own."""
+
+
 class InternalError(MirelError):
     """A bug: reported with exit code 3 and the path of the details."""
 
     exit_code = 3
     http_status = 500
+
+
+# -- not user errors: control flow inside the deploy engine --------------------------------------
+
+
+class LeaseLost(Exception):
+    """Another process took the lease (ours had expired): the work under it must stop."""
 
 
 # -- internal signals: caught and retried or translated, never shown to a user -------------------

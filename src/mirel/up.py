@@ -3,7 +3,7 @@
 In one folder (reused when it exists):
 
 ```
-hub.git/            the shared bare repository, with demo content (mirel.demo)
+hub.git/            the shared bare repository, with demo content (mirel.hub.demo)
 dev.db ...          one SQLite database per instance
 logs/dev.log ...    each server's output
 ```
@@ -42,12 +42,18 @@ import httpx
 from rich.console import Console
 from rich.markup import escape
 
-from mirel.api.tokens import SCOPES, create_token, list_tokens, revoke_token, store_token
-from mirel.db.engine import make_engine, migrate, session_factory
-from mirel.errors import InvalidInput, MirelError
+from mirel.db.engine import open_database
+from mirel.errors import FleetFailed, InvalidInput
 from mirel.hub.demo import build_demo
+from mirel.instance.accounts.tokens import (
+    SCOPES,
+    create_token,
+    list_tokens,
+    revoke_token,
+    store_token,
+)
+from mirel.instance.accounts.users import Role, hash_password, put_user
 from mirel.providers.hooks import DeployHooks
-from mirel.web.accounts import Role, hash_password, put_user
 
 INSTANCES = ("dev", "staging", "prod")
 HOST = "127.0.0.1"
@@ -57,10 +63,6 @@ READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 
 console = Console(highlight=False, soft_wrap=True, emoji=False)
-
-
-class FleetFailed(MirelError):
-    """An instance of `mirel up` could not start or stopped on its own."""
 
 
 @dataclass(frozen=True)
@@ -129,10 +131,8 @@ def admin_credentials(members: Sequence[Member]) -> Credentials:
     password = secrets.token_urlsafe(12)
     password_hash = hash_password(password)
     for member in members:
-        engine = make_engine(member.database_url)
-        try:
-            migrate(engine)
-            sessions = session_factory(engine)
+        with open_database(member.database_url) as database:
+            sessions = database.sessions
             for info in list_tokens(sessions):
                 if info.name == TOKEN_NAME:
                     revoke_token(sessions, info.id)
@@ -141,8 +141,6 @@ def admin_credentials(members: Sequence[Member]) -> Credentials:
             else:
                 store_token(sessions, TOKEN_NAME, list(SCOPES), secret)
             put_user(sessions, ADMIN_USER, password_hash, Role.ADMIN, replace=True)
-        finally:
-            engine.dispose()
     assert secret is not None
     return Credentials(secret, ADMIN_USER, password)
 

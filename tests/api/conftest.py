@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from api_support import SECRET, Api, Seed, TokenMaker
 
-from mirel.api.tokens import SCOPES, create_token
 from mirel.hub import Hub
 from mirel.instance import Instance
+from mirel.instance.accounts.tokens import SCOPES, create_token
 from mirel.server import create_app
 from mirel.settings import Settings
 from support import AUTHOR, add_element, merge, release

@@ -44,12 +44,12 @@ def test_lifespan_starts_and_stops_the_poller(polling: Instance) -> None:
         async with app.router.lifespan_context(app):
             assert pollers() == ["mirel-poller-polling"]
             deadline = time.monotonic() + 30
-            while not polling.deployments() and time.monotonic() < deadline:
+            while not polling.deployments.recent() and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
         assert pollers() == []
 
     asyncio.run(run())
-    (deployment,) = polling.deployments()
+    (deployment,) = polling.deployments.recent()
     assert deployment.triggered_by == "poller"
 
 

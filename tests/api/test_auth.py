@@ -14,8 +14,8 @@ from api_support import Api, Seed, TokenMaker, failed
 from fastapi import FastAPI
 
 from mirel.api.auth import WEBHOOK_AUTH, check_declared, require, route_scopes
-from mirel.api.tokens import SCOPES
 from mirel.instance import Instance
+from mirel.instance.accounts.tokens import SCOPES
 from mirel.server import create_app
 
 RR = "source_control:releases:read"

@@ -74,7 +74,7 @@ def test_elements_matrix_pages_and_filters(api: Api, token: str, seed: Seed) -> 
 def test_elements_matrix_shows_what_each_instance_serves(
     api: Api, token: str, seed: Seed, sqlite_instance: Instance
 ) -> None:
-    sqlite_instance.deploy("test")  # the instance publishes dev and reports it
+    sqlite_instance.deployer.deploy("test")  # the instance publishes dev and reports it
     found = data(api.get("/source_control/elements", token))
     assert [item["name"] for item in found["instances"]] == ["test"]
     assert found["instances"][0]["manifest"] == "dev"

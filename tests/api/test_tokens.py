@@ -8,7 +8,10 @@ import pytest
 from api_support import Api, data, failed
 from sqlalchemy import select, text
 
-from mirel.api.tokens import (
+from mirel.db.models import Token
+from mirel.errors import InvalidInput, NotFound
+from mirel.instance import Instance
+from mirel.instance.accounts.tokens import (
     SCOPES,
     TOKEN_PREFIX,
     authenticate,
@@ -16,9 +19,6 @@ from mirel.api.tokens import (
     list_tokens,
     revoke_token,
 )
-from mirel.db.models import Token
-from mirel.errors import InvalidInput, NotFound
-from mirel.instance import Instance
 
 
 def test_the_six_scopes_of_the_spec() -> None:
@@ -36,7 +36,7 @@ def test_tokens_are_stored_only_as_hashes(instance: Instance) -> None:
     secret = create_token(instance.sessions, "ci", ["source_control:deploy"])
     assert secret.startswith(TOKEN_PREFIX)
     assert len(secret) >= len(TOKEN_PREFIX) + 40
-    with instance.engine.connect() as connection:
+    with instance.database.engine.connect() as connection:
         rows = connection.execute(text("SELECT * FROM tokens")).mappings().all()
     assert len(rows) == 1
     stored = " ".join(str(value) for value in rows[0].values())

@@ -50,7 +50,7 @@ def test_bad_or_missing_signatures_are_401_and_deploy_nothing(
 ) -> None:
     response = api.post("/webhooks/local", content=BODY, headers=headers)
     failed(response, 401)
-    assert instance.deployments() == []
+    assert instance.deployments.recent() == []
 
 
 def test_non_ascii_signature_is_401(api: Api) -> None:

@@ -8,15 +8,16 @@ from __future__ import annotations
 import io
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cli_support import Cli
 
-from mirel.api.tokens import SCOPES, authenticate
-from mirel.db.engine import make_engine, session_factory
+from mirel.db.engine import open_database
 from mirel.hub import Hub
+from mirel.instance.accounts.tokens import SCOPES, authenticate
 
 
 @pytest.fixture
@@ -135,13 +136,10 @@ def test_token_create_stores_only_a_hash(cli: Cli, database_url: str) -> None:
     secret = result.stdout.strip()
     assert secret.startswith("mirel_")
     assert "shown only now" in result.stderr
-    engine = make_engine(database_url)
-    try:
-        info = authenticate(session_factory(engine), secret)
-        with engine.connect() as connection:
+    with open_database(database_url) as database:
+        info = authenticate(database.sessions, secret)
+        with database.engine.connect() as connection:
             stored = [row[0] for row in connection.exec_driver_sql("select token_hash from tokens")]
-    finally:
-        engine.dispose()
     assert info is not None
     assert info.name == "ci pipeline"
     assert info.scopes == {"source_control:deploy", "source_control:releases:read"}
@@ -207,6 +205,20 @@ def test_token_create_without_a_database_says_which_to_name(
     assert not (tmp_path / "mirel.db").exists()
 
 
+@pytest.mark.parametrize("command", [("token", "list"), ("user", "list")])
+def test_a_database_that_cannot_be_opened_is_one_line_and_exit_1(
+    cli: Cli, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    missing = tmp_path / "no such folder" / "instance.db"
+    started = time.monotonic()
+    result = cli(*command, "--db", f"sqlite:///{missing}")
+    assert result.exit_code == 1
+    assert "cannot open the database" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    # Not retried as if another process were migrating it: that took 20 tries over 21 s.
+    assert time.monotonic() - started < 10
+
+
 def test_token_create_needs_a_scope(cli: Cli, tmp_path: Path) -> None:
     result = cli("token", "create", "--db", f"sqlite:///{tmp_path / 'i.db'}")
     assert result.exit_code == 2
@@ -263,7 +275,7 @@ def test_json_of_token_create_is_one_object(cli: Cli, tmp_path: Path) -> None:
 def test_user_commands_create_list_change_and_remove(
     cli: Cli, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mirel.web.accounts import authenticate as sign_in
+    from mirel.instance.accounts.users import authenticate as sign_in
 
     monkeypatch.setattr("sys.stdin", io.StringIO("first-password\n"))
     made = cli(
@@ -290,15 +302,11 @@ def test_user_commands_create_list_change_and_remove(
     assert (
         cli("user", "set-password", "eve", "--db", database_url, "--password-stdin").exit_code == 0
     )
-    engine = make_engine(database_url)
-    try:
-        sessions = session_factory(engine)
-        assert sign_in(sessions, "eve", "first-password") is None
-        user = sign_in(sessions, "eve", "second-password")
+    with open_database(database_url) as database:
+        assert sign_in(database.sessions, "eve", "first-password") is None
+        user = sign_in(database.sessions, "eve", "second-password")
         assert user is not None
         assert user.role == "admin"
-    finally:
-        engine.dispose()
     refused = cli("user", "remove", "eve", "--db", database_url)
     assert refused.exit_code == 1
     assert "eve is the only admin" in refused.stderr

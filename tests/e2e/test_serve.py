@@ -8,21 +8,17 @@ import httpx
 import pytest
 from e2e_support import Api, free_ports, start_server, stop, wait_until
 
-from mirel.api.tokens import SCOPES, create_token
-from mirel.db.engine import make_engine, migrate, session_factory
+from mirel.db.engine import open_database
 from mirel.hub.demo import DEMO_AUTHOR, build_demo
+from mirel.instance.accounts.tokens import SCOPES, create_token
 from mirel.providers.hooks import sign
 
 pytestmark = pytest.mark.slow
 
 
 def admin_token(database_url: str) -> str:
-    engine = make_engine(database_url)
-    try:
-        migrate(engine)
-        return create_token(session_factory(engine), "e2e", list(SCOPES))
-    finally:
-        engine.dispose()
+    with open_database(database_url) as database:
+        return create_token(database.sessions, "e2e", list(SCOPES))
 
 
 def test_settings_from_the_environment_and_the_poller(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import select as sql_select
@@ -18,7 +19,7 @@ from mirel.core.manifest import Manifest, Pin, manifest_path, write_manifest
 from mirel.db.models import Deployment, Source
 from mirel.git.repository import HEADS
 from mirel.hub import Hub
-from mirel.instance import Instance
+from mirel.instance import Change, Instance
 from mirel.settings import Settings
 from support import AUTHOR, add_element, merge, release
 
@@ -75,15 +76,15 @@ def build_repo(hub: Hub) -> Repo:
     return Repo(hub=hub, billing=billing, crm=crm, status=status, nightly=nightly)
 
 
-def change(uuid: str, kind: str, name: str, old: str | None, new: str | None) -> dict[str, object]:
+def change(uuid: str, kind: str, name: str, old: str | None, new: str | None) -> Change:
     """Return one entry of a deployment's changes."""
-    return {"element_uuid": uuid, "kind": kind, "name": name, "from": old, "to": new}
+    return Change(element_uuid=uuid, kind=kind, name=name, from_=old, to=new)
 
 
 def settings_for(hub: Hub, database_url: str, **values: object) -> Settings:
     """Return instance settings on `hub` and a database, polling off unless given."""
-    given: dict[str, object] = {"poll_interval": 0, "manifest": None, **values}
-    return Settings(repo=str(hub.repo.path), database_url=database_url, **given)  # type: ignore[arg-type]
+    given: dict[str, Any] = {"poll_interval": 0, "manifest": None, **values}
+    return Settings(repo=str(hub.repo.path), database_url=database_url, **given)
 
 
 def open_instance(hub: Hub, database_url: str, **values: object) -> Instance:
@@ -122,8 +123,8 @@ LiveState = dict[str, tuple[str, str, str | None, bool, str | None, dict[str, by
 def live_state(instance: Instance) -> LiveState:
     """Return everything the instance serves: per uuid its kind, name, release, pins and files."""
     state: LiveState = {}
-    for element in instance.live_elements():
-        files = {path: instance.live_file(element.uuid, path) for path in element.files}
+    for element in instance.live.elements():
+        files = {path: instance.live.file(element.uuid, path) for path in element.files}
         state[element.uuid] = (
             element.kind,
             element.name,
@@ -137,7 +138,7 @@ def live_state(instance: Instance) -> LiveState:
 
 def releases(instance: Instance) -> dict[str, str | None]:
     """Return the live release of every element by name (None for the working version)."""
-    return {element.name: element.live_release for element in instance.live_elements()}
+    return {element.name: element.live_release for element in instance.live.elements()}
 
 
 def successes(instance: Instance, commit_sha: str) -> int:
@@ -168,11 +169,11 @@ def start_deploy_process(
 ) -> subprocess.Popen[str]:
     """Start `deploy_process.py` deploying in its own process; return it (stdout piped)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("MIREL_")}
-    if pause is not None:
-        env["MIREL_TEST_DEPLOY_PAUSE"] = pause
     command = [sys.executable, str(DRIVER), str(hub.repo.path), database_url, trigger]
     if manifest is not None:
         command += ["--manifest", manifest]
+    if pause is not None:
+        command += ["--pause", pause]
     if go_file is not None:
         command += ["--go-file", str(go_file)]
     return subprocess.Popen(

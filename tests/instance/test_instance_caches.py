@@ -8,11 +8,11 @@ import pytest
 from instance_support import Repo, open_instance, push, source_keys
 
 import mirel.core.catalog as catalog
-import mirel.instance.service as service
-from mirel.core.kinds import APP
-from mirel.errors import DatabaseUnreachable
-from mirel.instance.planner import Target
-from mirel.instance.sources import SourceStore, StoredSource, Unpacked
+import mirel.instance.deploy.sources as sources_module
+from mirel.core.kinds import APP, ElementKind
+from mirel.errors import DatabaseUnreachable, Problem
+from mirel.instance.deploy.planner import Target
+from mirel.instance.deploy.sources import SourceStore, StoredSource, Unpacked
 from support import AUTHOR, merge
 
 
@@ -22,9 +22,11 @@ def metadata_reads(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
     calls: list[str] = []
     parse = catalog.parse_metadata
 
-    def counting(data: bytes, kind: object, folder: str, path: str) -> object:
+    def counting(
+        data: bytes, kind: ElementKind, folder: str, path: str
+    ) -> tuple[str | None, list[Problem]]:
         calls.append(path)
-        return parse(data, kind, folder, path)  # type: ignore[arg-type]
+        return parse(data, kind, folder, path)
 
     monkeypatch.setattr(catalog, "parse_metadata", counting)
     return lambda: len(calls)
@@ -34,7 +36,7 @@ def test_a_new_process_reads_only_the_metadata_that_changed(
     repo: Repo, database_url: str, metadata_reads: Callable[[], int]
 ) -> None:
     with open_instance(repo.hub, database_url, manifest="dev") as first:
-        first.deploy(None)
+        first.deployer.deploy(None)
     assert metadata_reads() == 4
     push(repo.hub, "status", {"main.rsx": b"status v2"})
     merge(repo.hub, repo.hub.manifests.set_pin("dev", "crm", "1.0.0", AUTHOR))
@@ -42,33 +44,33 @@ def test_a_new_process_reads_only_the_metadata_that_changed(
     # A new instance object has empty memory caches, as a restarted server has.
     with open_instance(repo.hub, database_url, manifest="dev") as second:
         before = metadata_reads()
-        assert second.test_deploy("main~1").errors == []
+        assert second.deployer.test_deploy("main~1").errors == []
         assert metadata_reads() - before == 1  # status's new folder only
 
         before = metadata_reads()
-        assert second.deploy(None).status == "SUCCESS"
+        assert second.deployer.deploy(None).status == "SUCCESS"
         assert metadata_reads() == before  # no element folder changed: the listing is reused
 
 
 def test_sources_are_stored_in_batches_each_whole(
     repo: Repo, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service, "_BATCH_SOURCES", 3)
+    monkeypatch.setattr(sources_module, "BATCH_SOURCES", 3)
     with open_instance(repo.hub, database_url, manifest="prod") as instance:
-        deployment = instance.deploy(None)
+        deployment = instance.deployer.deploy(None)
 
         assert deployment.status == "SUCCESS"
-        assert instance.unpacked_count == 4
+        assert instance.deployer.unpacked_count == 4
         assert deployment.log.count("unpacked app") + deployment.log.count("unpacked workflow") == 4
-        assert all(instance.live_element(uuid).files for uuid in (repo.billing, repo.nightly))
+        assert all(instance.live.element(uuid).files for uuid in (repo.billing, repo.nightly))
 
 
 def test_a_source_stored_meanwhile_by_another_process_is_skipped(
     repo: Repo, database_url: str
 ) -> None:
     with open_instance(repo.hub, database_url, manifest="prod") as instance:
-        instance.deploy(None)
-        sources = instance._sources
+        instance.deployer.deploy(None)
+        sources = instance.deployer.sources
         taken = next(iter(source_keys(instance)))
         fresh = "tree:" + "f" * 40
 

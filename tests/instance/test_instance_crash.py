@@ -1,7 +1,8 @@
 """A deploy killed at any point leaves the old or the new state, never a mix (acceptance 5).
 
-A real process deploys with MIREL_TEST_DEPLOY_PAUSE naming a step (see mirel.instance.service);
-when it prints that it reached the step, it is killed with SIGKILL. A new instance on the same
+A real process deploys with a checkpoint that stops at one step (deploy_process.py --pause; the
+steps are mirel.instance.deploy.steps.STEPS); when it prints that it reached the step, it is killed
+with SIGKILL. A new instance on the same
 database must then serve exactly the old state, with the deployment marked ERROR ("interrupted"),
 or, once the switch has committed, exactly the new one; and its next deploy must finish the job.
 """
@@ -13,6 +14,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from deploy_process import PAUSE_MARKER
 from instance_support import (
     Repo,
     live_state,
@@ -22,18 +24,19 @@ from instance_support import (
     start_deploy_process,
 )
 
-from mirel.instance.service import INTERRUPTED, PAUSE_MARKER, PAUSE_STEPS
+from mirel.instance.deploy.steps import STEPS
+from mirel.instance.deployments import INTERRUPTED
 from support import AUTHOR, add_element, merge
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("step", PAUSE_STEPS)
+@pytest.mark.parametrize("step", STEPS)
 def test_a_deploy_killed_at_any_step_leaves_the_old_or_the_new_state(
     repo: Repo, database_url: str, tmp_path: Path, step: str
 ) -> None:
     hub = repo.hub
     with open_instance(hub, database_url, manifest="prod") as instance:
-        instance.deploy(None)
+        instance.deployer.deploy(None)
         old_state, old_commit = live_state(instance), hub.head()
     # The new state changes a pin, a working version and the element list at once.
     merge(hub, hub.manifests.set_pin("prod", "billing", "1.2.0", AUTHOR))
@@ -41,7 +44,7 @@ def test_a_deploy_killed_at_any_step_leaves_the_old_or_the_new_state(
     add_element(hub, "workflow", "weekly", {"flow.json": b"weekly v1"})
     new_commit = hub.head()
     with open_instance(hub, f"sqlite:///{tmp_path / 'reference.db'}", manifest="prod") as reference:
-        reference.deploy(None)
+        reference.deployer.deploy(None)
         new_state = live_state(reference)
     assert new_state != old_state
 
@@ -52,20 +55,20 @@ def test_a_deploy_killed_at_any_step_leaves_the_old_or_the_new_state(
     process.communicate(timeout=30)
 
     with open_instance(hub, database_url, manifest="prod") as survivor:
-        doomed = survivor.deployments()[0]
+        doomed = survivor.deployments.recent()[0]
         assert (doomed.triggered_by, doomed.commit_sha) == ("doomed", new_commit)
         if step == "switched":
             assert doomed.status == "SUCCESS"
             assert live_state(survivor) == new_state
-            assert survivor.info()["deployed_commit"] == new_commit
+            assert survivor.info().deployed_commit == new_commit
         else:
             assert doomed.status == "ERROR"
             assert doomed.errors == [INTERRUPTED]
             assert live_state(survivor) == old_state
-            assert survivor.info()["deployed_commit"] == old_commit
+            assert survivor.info().deployed_commit == old_commit
 
-        finished = survivor.deploy("recovery")
+        finished = survivor.deployer.deploy("recovery")
 
         assert finished.status == "SUCCESS"
         assert live_state(survivor) == new_state
-        assert survivor.info()["deployed_commit"] == new_commit
+        assert survivor.info().deployed_commit == new_commit

@@ -23,9 +23,10 @@ from instance_support import (
 )
 
 from mirel.db.models import Deployment
+from mirel.http.models import InstancePublic
 from mirel.instance import Instance
-from mirel.instance.lease import Lease
-from mirel.instance.service import INTERRUPTED
+from mirel.instance.deploy.lease import Lease
+from mirel.instance.deployments import INTERRUPTED
 
 GHOST = "0d6f3a1e-4b2c-4e8f-9a7b-1c2d3e4f5a6b"
 
@@ -43,13 +44,13 @@ class Deployed:
 @pytest.fixture
 def deployed(repo: Repo, database_url: str) -> Iterator[Deployed]:
     with open_instance(repo.hub, database_url, manifest="prod") as instance:
-        assert instance.deploy(None).status == "SUCCESS"
+        assert instance.deployer.deploy(None).status == "SUCCESS"
         yield Deployed(repo, instance, live_state(instance), repo.hub.head())
 
 
 def _fails(deployed: Deployed, *expected: str) -> list[str]:
     """Deploy, check it failed with each expected text among its errors and changed nothing."""
-    deployment = deployed.instance.deploy("ci")
+    deployment = deployed.instance.deployer.deploy("ci")
     assert deployment.status == "ERROR", deployment
     assert deployment.commit_sha == deployed.repo.hub.head()
     assert deployment.changes == []
@@ -57,7 +58,7 @@ def _fails(deployed: Deployed, *expected: str) -> list[str]:
     for text in expected:
         assert any(text in error for error in deployment.errors), (text, deployment.errors)
     assert live_state(deployed.instance) == deployed.before
-    info = deployed.instance.info()
+    info = InstancePublic.of(deployed.instance.info()).model_dump(by_alias=True)
     assert info["deployed_commit"] == deployed.commit
     assert info["deployed_manifest"] == "prod"
     return deployment.errors
@@ -152,23 +153,24 @@ def test_a_failed_commit_is_not_deployed_again_until_something_changes(
 ) -> None:
     repo = deployed.repo
     set_manifest(repo.hub, "prod", _prod(repo, billing="9.9.9"))
-    failed = deployed.instance.deploy("ci")
+    failed = deployed.instance.deployer.deploy("ci")
 
-    assert deployed.instance.deploy("poller") == failed  # the same answer, nothing recorded
-    assert deployed.instance.deploy("admin", force=True).id == failed.id + 1
+    # The same answer, nothing recorded.
+    assert deployed.instance.deployer.deploy("poller") == failed
+    assert deployed.instance.deployer.deploy("admin", force=True).id == failed.id + 1
 
     set_manifest(repo.hub, "prod", _prod(repo, billing="1.1.0"))
-    fixed = deployed.instance.deploy("ci")
+    fixed = deployed.instance.deployer.deploy("ci")
     assert fixed.status == "SUCCESS"
-    assert fixed.changes[0]["to"] == "1.1.0"
-    assert deployed.instance.info()["deployed_commit"] == repo.hub.head()
+    assert fixed.changes[0].to == "1.1.0"
+    assert deployed.instance.info().deployed_commit == repo.hub.head()
 
 
 def test_an_invalid_element_folder_is_left_out_with_a_warning(deployed: Deployed) -> None:
     repo = deployed.repo
     commit_to_main(repo.hub, {"apps/broken/metadata.json": b"{not json", "apps/broken/x": b"x"})
 
-    deployment = deployed.instance.deploy(None)
+    deployment = deployed.instance.deployer.deploy(None)
 
     assert (deployment.status, deployment.changes) == ("SUCCESS", [])
     assert "warning: apps/broken/metadata.json: is not valid JSON" in deployment.log
@@ -181,7 +183,7 @@ def test_an_unfinished_deployment_is_marked_interrupted_when_an_instance_opens(
         session.add(_running_row(repo.hub.head()))
 
     with open_instance(repo.hub, database_url) as instance:
-        [row] = instance.deployments()
+        [row] = instance.deployments.recent()
         assert row.status == "ERROR"
         assert row.errors == [INTERRUPTED]
         assert row.completed_at is not None
@@ -191,15 +193,15 @@ def test_the_running_deployment_of_a_live_process_is_left_alone(
     repo: Repo, database_url: str
 ) -> None:
     with open_instance(repo.hub, database_url) as instance:
-        token = Lease(instance.engine).acquire()  # as a live deploy would hold it
+        token = Lease(instance.database.engine).acquire()  # as a live deploy would hold it
         assert token is not None
         with instance.sessions.begin() as session:
             session.add(_running_row(repo.hub.head()))
 
         with open_instance(repo.hub, database_url) as other:
-            assert [d.status for d in other.deployments()] == ["RUNNING"]
+            assert [d.status for d in other.deployments.recent()] == ["RUNNING"]
 
-        Lease(instance.engine).force_release(token)
+        Lease(instance.database.engine).force_release(token)
 
 
 def _running_row(commit: str) -> Deployment:

@@ -18,21 +18,52 @@ from instance_support import (
     start_deploy_process,
     successes,
 )
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 
-from mirel.db.engine import make_engine, migrate
+from mirel.db.engine import open_database
 from mirel.db.models import Lock
-from mirel.instance import DeploymentView, Instance
-from mirel.instance.lease import Lease, LeaseLost, Request, holder_is_dead, make_holder
+from mirel.errors import LeaseLost
+from mirel.git.snapshot import CommitSnapshot
+from mirel.instance import Deployment, Instance
+from mirel.instance.deploy.lease import Lease, Request, holder_is_dead, make_holder
+from mirel.instance.deploy.planner import DesiredState
 from support import AUTHOR, merge
 
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
+    with open_database(database_url) as database:
+        yield database.engine
+
+
+class FakeClock:
+    """A clock that moves only when the test says so (both its wall and monotonic times)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _expires_at(engine: Engine) -> float:
+    with engine.connect() as connection:
+        value = connection.scalar(select(Lock.expires_at).where(Lock.name == "deploy"))
+    return float(value or 0)
+
+
+def _wait_for_renewal(engine: Engine, until: float) -> None:
+    """Wait until the heartbeat has renewed the lease to expire at `until` (or later)."""
+    deadline = time.monotonic() + 30  # only reached when no renewal ever comes: a failure
+    while _expires_at(engine) < until:
+        assert time.monotonic() < deadline, "the heartbeat did not renew the lease"
+        time.sleep(0.005)
 
 
 def _set_holder(engine: Engine, holder: str, expires_in: float) -> None:
@@ -62,18 +93,19 @@ def test_a_lease_has_one_holder_until_it_is_released(engine: Engine) -> None:
 
 
 def test_an_expired_lease_is_taken_and_its_old_holder_told(engine: Engine) -> None:
-    short = Lease(engine, ttl=0.05)
+    clock = FakeClock()
+    short = Lease(engine, ttl=0.05, clock=clock)
     first = short.acquire()
     assert first is not None
-    time.sleep(0.1)
+    clock.advance(0.1)
 
-    second = Lease(engine).acquire()
+    second = Lease(engine, clock=clock).acquire()
 
     assert second is not None
     with pytest.raises(LeaseLost):
         short.renew(first)
     assert short.release(first) is None  # releasing a lease one lost changes nothing
-    assert Lease(engine).holder() == second
+    assert Lease(engine, clock=clock).holder() == second
 
 
 def test_a_request_made_while_held_is_handed_to_the_holder(engine: Engine) -> None:
@@ -118,12 +150,15 @@ def test_a_lease_that_may_be_alive_is_not_taken(engine: Engine, who: str) -> Non
 
 
 def test_the_heartbeat_keeps_a_slow_holder_s_lease(engine: Engine) -> None:
-    lease = Lease(engine, ttl=0.3)
+    clock = FakeClock()
+    lease = Lease(engine, ttl=0.3, clock=clock, beat=0.001)
     token = lease.acquire()
     assert token is not None
     with lease.heartbeat(token) as lost:
-        time.sleep(0.8)  # well past the time to live
-        assert Lease(engine).acquire() is None
+        for _ in range(8):  # 0.8 s on the lease's clock: well past the time to live
+            clock.advance(0.1)
+            _wait_for_renewal(engine, clock.time() + 0.3)
+        assert Lease(engine, clock=clock).acquire() is None
     assert not lost.is_set()
     lease.renew(token)
 
@@ -131,11 +166,11 @@ def test_the_heartbeat_keeps_a_slow_holder_s_lease(engine: Engine) -> None:
 def test_two_instances_asked_at_once_run_one_deploy(repo: Repo, database_url: str) -> None:
     instances = [open_instance(repo.hub, database_url, manifest="prod") for _ in range(2)]
     barrier = threading.Barrier(len(instances))
-    results: list[DeploymentView] = []
+    results: list[Deployment] = []
 
     def deploy(instance: Instance, name: str) -> None:
         barrier.wait()
-        results.append(instance.deploy(name))
+        results.append(instance.deployer.deploy(name))
 
     threads = [
         threading.Thread(target=deploy, args=(instance, f"caller-{n}"))
@@ -147,9 +182,9 @@ def test_two_instances_asked_at_once_run_one_deploy(repo: Repo, database_url: st
         thread.join()
     try:
         assert successes(instances[0], repo.hub.head()) == 1
-        assert len(instances[0].deployments()) == 1
+        assert len(instances[0].deployments.recent()) == 1
         assert len({view.id for view in results}) == 1
-        assert sum(instance.unpacked_count for instance in instances) == 4
+        assert sum(instance.deployer.unpacked_count for instance in instances) == 4
     finally:
         for instance in instances:
             instance.close()
@@ -163,21 +198,23 @@ def test_a_deploy_asked_for_during_another_runs_once_that_one_ends(
         first_commit = repo.hub.head()
         resolving = threading.Event()
         proceed = threading.Event()
-        desired = instance._planner.desired
+        desired = instance.deployer.planner.desired
 
-        def slow_desired(*args: object) -> object:
+        def slow_desired(snapshot: CommitSnapshot, manifest: str | None) -> DesiredState:
             resolving.set()
             assert proceed.wait(30)
-            return desired(*args)  # type: ignore[arg-type]
+            return desired(snapshot, manifest)
 
-        monkeypatch.setattr(instance._planner, "desired", slow_desired)
-        results: list[DeploymentView] = []
-        running = threading.Thread(target=lambda: results.append(instance.deploy("poller")))
+        monkeypatch.setattr(instance.deployer.planner, "desired", slow_desired)
+        results: list[Deployment] = []
+        running = threading.Thread(
+            target=lambda: results.append(instance.deployer.deploy("poller"))
+        )
         running.start()
         assert resolving.wait(30)
 
         merge(repo.hub, repo.hub.manifests.set_pin("prod", "billing", "1.1.0", AUTHOR))
-        answer = instance.deploy("hook")
+        answer = instance.deployer.deploy("hook")
         proceed.set()
         running.join()
 
@@ -187,13 +224,13 @@ def test_a_deploy_asked_for_during_another_runs_once_that_one_ends(
             "poller",
         )
         assert results[0].status == "SUCCESS"
-        latest = instance.deployments()[0]
+        latest = instance.deployments.recent()[0]
         assert (latest.status, latest.commit_sha, latest.triggered_by) == (
             "SUCCESS",
             repo.hub.head(),
             "hook",
         )
-        assert instance.info()["deployed_commit"] == repo.hub.head()
+        assert instance.info().deployed_commit == repo.hub.head()
 
 
 @pytest.mark.slow
@@ -220,4 +257,4 @@ def test_two_server_processes_asked_at_once_run_one_deploy(
     assert sum(answer["unpacked"] for answer in answers) == 4
     with open_instance(repo.hub, database_url, manifest="prod") as instance:
         assert successes(instance, repo.hub.head()) == 1
-        assert len(instance.deployments()) == 1
+        assert len(instance.deployments.recent()) == 1

@@ -13,7 +13,7 @@ from support import AUTHOR
 def test_each_deploy_reports_what_the_instance_serves(repo: Repo, database_url: str) -> None:
     with open_instance(repo.hub, database_url, name="prod", manifest="prod") as instance:
         assert repo.hub.provider.instance_reports() == []
-        deployment = instance.deploy("test")
+        deployment = instance.deployer.deploy("test")
         [report] = repo.hub.provider.instance_reports()
         assert report.name == "prod"
         assert report.manifest == "prod"
@@ -29,9 +29,9 @@ def test_a_failed_deploy_reports_the_old_state_and_its_status(
     repo: Repo, database_url: str
 ) -> None:
     with open_instance(repo.hub, database_url, name="prod", manifest="prod") as instance:
-        instance.deploy("test")
+        instance.deployer.deploy("test")
         set_manifest(repo.hub, "prod", b"version: 1.0.0\nname: prod\napps: [oops\n")
-        failed = instance.deploy("test")
+        failed = instance.deployer.deploy("test")
         assert failed.status == "ERROR"
         [report] = repo.hub.provider.instance_reports()
         assert report.status == "ERROR"
@@ -69,34 +69,34 @@ def test_an_unreadable_report_is_skipped(repo: Repo) -> None:
 
 def test_the_live_state_pages_and_filters_in_the_database(repo: Repo, database_url: str) -> None:
     with open_instance(repo.hub, database_url, manifest="dev") as instance:
-        instance.deploy("test")
-        page, total = instance.live_page(limit=2)
+        instance.deployer.deploy("test")
+        page, total = instance.live.page(limit=2)
         assert total == 4
         assert [element.name for element in page] == ["billing", "crm"]  # apps first, by name
-        page, _ = instance.live_page(offset=2, limit=2)
+        page, _ = instance.live.page(offset=2, limit=2)
         assert [element.name for element in page] == ["status", "nightly"]
         assert page[0].live_release is None
         assert page[0].in_manifest
         assert page[0].files == []
-        found, total = instance.live_page(query="ILL")
+        found, total = instance.live.page(query="ILL")
         assert ([element.name for element in found], total) == (["billing"], 1)
-        found, total = instance.live_page(kind="workflow")
+        found, total = instance.live.page(kind="workflow")
         assert [element.name for element in found] == ["nightly"]
         for wild in ("%", "_", "\\"):
-            assert instance.live_page(query=wild) == ([], 0)  # taken literally, not as patterns
+            assert instance.live.page(query=wild) == ([], 0)  # taken literally, not as patterns
 
 
 def test_deployment_summaries_count_changes_without_reading_logs(
     repo: Repo, database_url: str
 ) -> None:
     with open_instance(repo.hub, database_url, manifest="prod") as instance:
-        first = instance.deploy("test")
+        first = instance.deployer.deploy("test")
         set_manifest(repo.hub, "prod", b"version: 1.0.0\nname: prod\napps: [oops\n")
-        failed = instance.deploy("test")
-        newest, oldest = instance.deployment_summaries(10)
+        failed = instance.deployer.deploy("test")
+        newest, oldest = instance.deployments.summaries(10)
         assert (newest.id, newest.status, newest.change_count) == (failed.id, "ERROR", 0)
         assert newest.errors == failed.errors
         assert (oldest.id, oldest.change_count) == (first.id, len(first.changes))
         assert oldest.change_count == 4
         assert oldest.created_at == first.created_at
-        assert instance.deployment_summaries(1)[0].id == failed.id
+        assert instance.deployments.summaries(1)[0].id == failed.id

@@ -11,38 +11,35 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from mirel.db.engine import make_engine, migrate, session_factory
+from mirel.db.engine import open_database
 from mirel.db.models import WebSession
-from mirel.errors import InvalidInput
-from mirel.web.accounts import (
-    LastAdmin,
-    Role,
-    UserExists,
-    UserNotFound,
+from mirel.errors import InvalidInput, LastAdmin, UserExists, UserNotFound
+from mirel.instance.accounts.sessions import (
     add_flash,
-    authenticate,
     close_session,
+    load_session,
+    open_session,
+    save_draft,
+    take_flash,
+    update_draft,
+)
+from mirel.instance.accounts.users import (
+    Role,
+    authenticate,
     create_user,
     delete_user,
     list_users,
-    load_session,
-    open_session,
     put_user,
-    save_draft,
     set_password,
     set_role,
-    take_flash,
-    update_draft,
 )
 
 
 @pytest.fixture
 def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
     """Return the sessions of a new, migrated database (SQLite, then PostgreSQL)."""
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield session_factory(engine)
-    engine.dispose()
+    with open_database(database_url) as database:
+        yield database.sessions
 
 
 def test_a_user_signs_in_with_the_right_password_only(sessions: sessionmaker[Session]) -> None:

@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 from web_support import Browser, Page, flash_link
 
-from mirel.api.tokens import authenticate
 from mirel.core.manifest import manifest_path
 from mirel.git.repository import HEADS
 from mirel.hub import Hub
 from mirel.instance import Instance
+from mirel.instance.accounts.tokens import authenticate
 from mirel.providers.base import PullState
 from support import AUTHOR, refs
 
@@ -73,7 +73,7 @@ def test_create_a_minor_release_from_the_element_page(
     merged = merge_as_admin(browser, number)
     assert f"Pull request #{number} is merged into main" in merged.text
     assert demo.pulls.get(number).state is PullState.MERGED
-    instance.deploy("test")  # what the merge's hook does on a running server
+    instance.deployer.deploy("test")  # what the merge's hook does on a running server
     listed = eve.get("/elements/app/billing/releases")
     assert "0.4.0 Live Totals in euros" in listed.text
 
@@ -200,7 +200,7 @@ def test_hotfix_an_older_release_commit_a_fix_and_release_the_patch(
     number = pull_number(flash_link(made, "Open pull request"))
     assert [item.path for item in demo.pulls.diff(number)] == [f"dist/apps/{uuid}/0.1.1.zip"]
     merge_as_admin(browser, number)
-    instance.deploy("test")
+    instance.deployer.deploy("test")
     listed = eve.get("/elements/app/billing/releases")
     assert "0.1.1 Title fix" in listed.text
     assert "Hotfix 0.1 in progress" not in listed.text  # the merge removed the branch
@@ -301,7 +301,7 @@ def test_a_cell_is_marked_until_its_instance_deploys_the_new_pin(
     marked = eve.get("/settings/releases?q=billing")
     assert "web serves 0.3.0" in marked.text
     assert "undeployed" in marked.html
-    instance.deploy("test")
+    instance.deployer.deploy("test")
     assert "web serves" not in eve.get("/settings/releases?q=billing").text
 
 
@@ -372,12 +372,12 @@ def test_an_admin_picks_the_manifest_this_instance_publishes(
     config = ada.get("/settings/config")
     saved = ada.submit(config.form("/settings/config"), manifest="prod")
     assert "This instance publishes prod from its next deploy" in saved.text
-    assert instance.selected_manifest() == "prod"
+    assert instance.state.selected_manifest() == "prod"
     assert "Deployed now: dev" in saved.text
     refused = ada.post("/settings/config", {"manifest": "nothing"})
     assert refused.status == 404
     assert "no manifest" in refused.text
-    assert instance.selected_manifest() == "prod"
+    assert instance.state.selected_manifest() == "prod"
 
 
 def test_create_a_manifest(browser: Make, demo: Hub) -> None:
@@ -446,21 +446,21 @@ def test_an_admin_creates_a_token_shown_once(browser: Make, instance: Instance) 
 
 def test_deploy_latest_records_a_deployment(browser: Make, instance: Instance) -> None:
     ada = browser("ada")
-    before = len(instance.deployments())
+    before = len(instance.deployments.recent())
     page = ada.get("/deployments")
     done = ada.submit(page.form("/deployments"))
     assert re.search(r"Deployment #\d+ ended SUCCESS", done.text)
     assert "triggered by ada" in done.text  # the log, on the deployment's page
-    assert len(instance.deployments()) == before + 1
-    assert instance.deployments(1)[0].triggered_by == "ada"
+    assert len(instance.deployments.recent()) == before + 1
+    assert instance.deployments.recent(1)[0].triggered_by == "ada"
     listed = ada.get("/deployments")
     assert "success" in listed.text
     assert "ada" in listed.text
-    assert json.dumps(instance.deployments(1)[0].changes) == "[]"
+    assert json.dumps(instance.deployments.recent(1)[0].changes) == "[]"
 
 
 def test_the_pending_changes_have_a_limit(browser: Make, demo: Hub, instance: Instance) -> None:
-    from mirel.web.accounts import load_session, save_draft
+    from mirel.instance.accounts.sessions import load_session, save_draft
     from mirel.web.auth import cookie_name
 
     eve = browser("eve")

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from web_support import PASSWORD, Browser
 
 from mirel.instance import Instance
+from mirel.instance.accounts.users import list_users
 from mirel.server import create_app
 from mirel.web import urls
-from mirel.web.accounts import list_users
 from mirel.web.auth import PUBLIC, check_pages_declared, page_roles
 from support import refs
 

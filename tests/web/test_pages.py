@@ -166,7 +166,7 @@ def test_the_home_page_pages_long_lists(instance: Instance, demo: Hub, browser: 
         change = demo.elements.add(APP, f"tool-{index:02d}", {"main.rsx": b"x\n"}, AUTHOR)
         assert change.pull_request is not None
         demo.pulls.merge(change.pull_request.number, AUTHOR)
-    instance.deploy("test")
+    instance.deployer.deploy("test")
     first = browser("vic").get("/")
     assert "1–50 of 59" in first.text
     assert "Next →" in first.text

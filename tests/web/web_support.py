@@ -14,8 +14,8 @@ from fastapi import FastAPI
 
 from mirel.hub import Hub
 from mirel.instance import Instance
+from mirel.instance.accounts.users import Role, hash_password, put_user
 from mirel.settings import Settings
-from mirel.web.accounts import Role, hash_password, put_user
 
 PASSWORD = "correct horse battery"
 # argon2 is slow on purpose: hash the test password once, store it for every user.
@@ -35,7 +35,7 @@ def open_web_instance(hub: Hub, database_url: str, name: str = "web") -> Instanc
         ),
         hub,
     )
-    instance.deploy("test")
+    instance.deployer.deploy("test")
     for username, role in USERS.items():
         put_user(instance.sessions, username, PASSWORD_HASH, role, replace=False)
     return instance

@@ -21,10 +21,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
 from mirel.api.deps import InstanceDep, get_instance
-from mirel.api.tokens import SCOPES, TokenInfo, authenticate
 from mirel.errors import Forbidden, Unauthenticated
 from mirel.git.repository import Author
 from mirel.http.routes import app_routes, dependencies_of
+from mirel.instance.accounts.tokens import SCOPES, TokenInfo, authenticate
 from mirel.providers.hooks import SIGNATURE_HEADER, sign
 
 RELEASES_READ = "source_control:releases:read"

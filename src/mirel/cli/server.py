@@ -28,25 +28,13 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.cli.main import cli, common, emit, options, print_table, stderr, stdout
-from mirel.errors import InvalidInput, MirelError
+from mirel.errors import InstanceRefused, InstanceUnreachable, InvalidInput
 from mirel.settings import DEFAULT_DATABASE_URL, load_settings, normalise_database_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 API = "/api/v2"
 DONE = frozenset({"SUCCESS", "ERROR"})
-
-
-class InstanceUnreachable(MirelError):
-    """No answer from the instance at the URL given (down, wrong URL, or a timeout)."""
-
-
-class InstanceRefused(MirelError):
-    """The instance answered with an error; the message is the server's."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.http_status = status
 
 
 # -- serve --------------------------------------------------------------------------------------
@@ -132,9 +120,10 @@ def serve(
     try:
         app = create_app(instance)
         bound_port = sock.getsockname()[1]
+        publishing = instance.state.selected_manifest() or "(no manifest)"
         stderr.print(
             f"mirel instance {settings.name} on http://{settings.host}:{bound_port} publishing "
-            f"{instance.selected_manifest() or '(no manifest)'} from {instance.hub.repo.path}",
+            f"{publishing} from {instance.hub.repo.path}",
             markup=False,
         )
         config = uvicorn.Config(app, log_level=log_level, lifespan="on")
@@ -189,14 +178,10 @@ def _database_url(given: str | None) -> str:
 @contextmanager
 def _sessions(database_url: str | None) -> Iterator[sessionmaker[Session]]:
     """Yield the sessions of an instance database, brought up to date; close it afterwards."""
-    from mirel.db.engine import make_engine, migrate, session_factory
+    from mirel.db.engine import open_database
 
-    engine = make_engine(_database_url(database_url))
-    try:
-        migrate(engine)
-        yield session_factory(engine)
-    finally:
-        engine.dispose()
+    with open_database(_database_url(database_url)) as database:
+        yield database.sessions
 
 
 def database_option(command: F) -> F:
@@ -229,7 +214,7 @@ def token() -> None:
 @click.option("--name", help="What the token is for (default: your user name).")
 def token_create(database_url: str | None, scopes: tuple[str, ...], name: str | None) -> None:
     """Create a token and print it once (only its hash is stored)."""
-    from mirel.api.tokens import SCOPES, create_token
+    from mirel.instance.accounts.tokens import SCOPES, create_token
 
     chosen = list(SCOPES) if "all" in scopes else list(scopes)
     label = (name if name is not None else _user_name()).strip()
@@ -262,23 +247,23 @@ def _user_name() -> str:
 @database_option
 def token_list(database_url: str | None) -> None:
     """List the tokens of an instance's database (names and scopes, never secrets)."""
-    from mirel.api.tokens import list_tokens
+    from mirel.instance.accounts.tokens import list_tokens
 
     with _sessions(database_url) as sessions:
-        found = [info.to_json() for info in list_tokens(sessions)]
+        tokens = list_tokens(sessions)
 
     def human() -> None:
         table = Table("id", "name", "created", "scopes", box=None)
-        for item in found:
+        for info in tokens:
             table.add_row(
-                str(item["id"]),
-                escape(str(item["name"])),
-                str(item["created_at"])[:19],
-                ", ".join(item["scopes"]),  # type: ignore[arg-type]
+                str(info.id),
+                escape(info.name),
+                info.created_at.isoformat()[:19],
+                ", ".join(info.ordered_scopes),
             )
-        print_table(table if found else "no tokens; create one with 'mirel token create'")
+        print_table(table if tokens else "no tokens; create one with 'mirel token create'")
 
-    emit({"tokens": found}, human)
+    emit({"tokens": [info.to_json() for info in tokens]}, human)
 
 
 @token.command("revoke")
@@ -287,7 +272,7 @@ def token_list(database_url: str | None) -> None:
 @click.argument("token_id", metavar="ID", type=int)
 def token_revoke(database_url: str | None, token_id: int) -> None:
     """Revoke a token by its id ('mirel token list' shows them)."""
-    from mirel.api.tokens import revoke_token
+    from mirel.instance.accounts.tokens import revoke_token
 
     with _sessions(database_url) as sessions:
         info = revoke_token(sessions, token_id).to_json()
@@ -345,7 +330,7 @@ def user_create(
     database_url: str | None, username: str, role: str, email: str | None, password_stdin: bool
 ) -> None:
     """Create a user who signs in to the web UI (only an argon2 hash of the password is kept)."""
-    from mirel.web.accounts import check_username, create_user
+    from mirel.instance.accounts.users import check_username, create_user
 
     check_username(username)
     password = _read_password(password_stdin)
@@ -359,7 +344,7 @@ def user_create(
 @database_option
 def user_list(database_url: str | None) -> None:
     """List the users of an instance's database (never their passwords)."""
-    from mirel.web.accounts import list_users
+    from mirel.instance.accounts.users import list_users
 
     with _sessions(database_url) as sessions:
         found = [info.to_json() for info in list_users(sessions)]
@@ -380,7 +365,7 @@ def user_list(database_url: str | None) -> None:
 @click.argument("role", type=click.Choice(["viewer", "editor", "admin"]))
 def user_set_role(database_url: str | None, username: str, role: str) -> None:
     """Give a user another role (the last admin stays an admin)."""
-    from mirel.web.accounts import set_role
+    from mirel.instance.accounts.users import set_role
 
     with _sessions(database_url) as sessions:
         info = set_role(sessions, username, role).to_json()
@@ -396,7 +381,7 @@ def user_set_role(database_url: str | None, username: str, role: str) -> None:
 )
 def user_set_password(database_url: str | None, username: str, password_stdin: bool) -> None:
     """Give a user a new password; their sessions end."""
-    from mirel.web.accounts import set_password
+    from mirel.instance.accounts.users import set_password
 
     password = _read_password(password_stdin)
     with _sessions(database_url) as sessions:
@@ -410,7 +395,7 @@ def user_set_password(database_url: str | None, username: str, password_stdin: b
 @click.argument("username")
 def user_remove(database_url: str | None, username: str) -> None:
     """Delete a user and their sessions (the last admin stays)."""
-    from mirel.web.accounts import delete_user
+    from mirel.instance.accounts.users import delete_user
 
     with _sessions(database_url) as sessions:
         info = delete_user(sessions, username).to_json()

@@ -1,36 +1,100 @@
-"""Engines, sessions and migrations of the instance database."""
+"""Opening the instance database: `open_database(url)` is the one way, migrations included.
+
+Several processes may open one database at the same moment (the servers of `mirel up`, a
+`mirel token create` beside a running server): the schema is migrated one process at a time, so
+that each finds it up to date or brings it there, never half-way.
+"""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from types import TracebackType
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from mirel.errors import DatabaseUnreachable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Any fixed number works: it names mirel's migration lock among the database's advisory locks.
+_MIGRATION_LOCK = 7235012
+_SQLITE_ATTEMPTS = 20
 
 
-def make_engine(url: str) -> Engine:
+class Database:
+    """An open instance database: its engine and the session maker every store uses."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        # Objects stay readable after commit: stores hand them on once their session is closed.
+        self.sessions: sessionmaker[Session] = sessionmaker(engine, expire_on_commit=False)
+
+    def unreachable(self, error: SQLAlchemyError) -> DatabaseUnreachable:
+        """Return the user error saying this database cannot be used, and why."""
+        where = self.engine.url.render_as_string(hide_password=True)
+        detail = str(error).splitlines()[0]
+        return DatabaseUnreachable(
+            f"cannot open the database {where}: {detail}; check MIREL_DATABASE_URL"
+        )
+
+    def close(self) -> None:
+        """Close every connection of the pool."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open_database(url: str) -> Database:
+    """Return the database at a SQLite or PostgreSQL URL, its schema brought up to date.
+
+    Raises DatabaseUnreachable when it cannot be reached or migrated.
+    """
+    database = Database(_make_engine(url))
+    try:
+        _migrate(database.engine)
+    except SQLAlchemyError as error:
+        database.close()
+        raise database.unreachable(error) from error
+    except BaseException:
+        database.close()
+        raise
+    return database
+
+
+def _sqlite_pragmas(connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+    # WAL lets readers go on while a deploy writes; foreign keys are off by default.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _make_engine(url: str) -> Engine:
     """Return an engine for a SQLite or PostgreSQL URL, set up for several processes."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(connection, _):  # type: ignore[no-untyped-def]
-            # WAL lets readers go on while a deploy writes; foreign keys are off by default.
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
+        event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
 
-def migrate(engine: Engine) -> None:
+def _upgrade(engine: Engine) -> None:
     """Bring the database schema up to the newest migration."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -39,6 +103,28 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Return the session maker of an engine (objects stay readable after commit)."""
-    return sessionmaker(engine, expire_on_commit=False)
+def _migrate(engine: Engine) -> None:
+    """Bring the schema up to date, one process at a time."""
+    if engine.dialect.name == "postgresql":
+        # Several servers may start at once on one database: a session-level advisory lock makes
+        # the others wait, then find the schema up to date.
+        with engine.connect() as connection:
+            connection.execute(text(f"SELECT pg_advisory_lock({_MIGRATION_LOCK})"))
+            try:
+                _upgrade(engine)
+            finally:
+                connection.execute(text(f"SELECT pg_advisory_unlock({_MIGRATION_LOCK})"))
+                connection.commit()
+        return
+    with engine.connect():
+        pass  # a file that cannot be opened at all fails here, at once, rather than after retries
+    for attempt in range(_SQLITE_ATTEMPTS):
+        try:
+            _upgrade(engine)
+            return
+        except OperationalError:
+            # SQLite runs DDL outside transactions: a process migrating at the same moment makes
+            # ours fail half-way ("table already exists"); its work is done once ours retries.
+            if attempt == _SQLITE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))

@@ -17,8 +17,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TypedDict
 
 from sqlalchemy import (
     JSON,
@@ -37,6 +37,48 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 class Base(DeclarativeBase):
     """The declarative base of every mirel table."""
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Return a time read from a DateTime column as an aware UTC time.
+
+    PostgreSQL hands back aware times; SQLite hands back the naive UTC time it stored.
+    """
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# -- what the JSON columns hold --------------------------------------------------------------------
+
+# One entry of `deployments.changes`: an element that changed, with the release it served before
+# and serves after ("working" for a working version, None when it was not or is no longer served).
+# The functional form because "from" is a Python keyword.
+ChangeRecord = TypedDict(
+    "ChangeRecord",
+    {"element_uuid": str, "kind": str, "name": str, "from": str | None, "to": str | None},
+)
+
+# One pending pin change of `web_sessions.draft`: the manifest and element, the pin on the default
+# branch ("from", None: not listed) and the one wanted ("release", None: take the element out).
+DraftChange = TypedDict(
+    "DraftChange",
+    {
+        "manifest": str,
+        "uuid": str,
+        "name": str,
+        "kind": str,
+        "from": str | None,
+        "release": str | None,
+    },
+)
+
+
+class FlashMessage(TypedDict):
+    """One message of `web_sessions.flash`, shown once on the next page: "success" or "error"."""
+
+    kind: str
+    message: str
+    link: str | None
+    link_text: str | None
 
 
 class InstanceState(Base):
@@ -119,7 +161,7 @@ class Deployment(Base):
     manifest: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    changes: Mapped[list[ChangeRecord]] = mapped_column(JSON, default=list)
     errors: Mapped[list[str]] = mapped_column(JSON, default=list)
     log: Mapped[str] = mapped_column(Text, default="")
 
@@ -177,6 +219,6 @@ class WebSession(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # Pin changes picked in the Releases tab, waiting for Review: [{manifest, uuid, release}].
-    draft: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    draft: Mapped[list[DraftChange]] = mapped_column(JSON, default=list)
     # Messages for the next page (a write's result and its pull request link), shown once.
-    flash: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    flash: Mapped[list[FlashMessage]] = mapped_column(JSON, default=list)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from typing import Any, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 DataT = TypeVar("DataT")
 
@@ -23,7 +23,9 @@ PublicT = TypeVar("PublicT", bound="Public")
 class Public(BaseModel):
     """A response object, read from a typed value's attributes (or, for now, a dict)."""
 
-    model_config = ConfigDict(from_attributes=True, extra="forbid")
+    # Extra keys are ignored so that a client reads a newer server's answers; the server builds
+    # every answer from a value by attribute, where a missing field fails loudly.
+    model_config = ConfigDict(from_attributes=True)
 
     @classmethod
     def of(cls: type[PublicT], value: object) -> PublicT:
@@ -280,6 +282,19 @@ class PullList(Public):
 # -- deploys and the instance -----------------------------------------------------------------
 
 
+class ChangePublic(Public):
+    """What a deploy changes for one element: the release it served before and after
+    ("X.Y.Z", "working" for the working version, null for not served)."""
+
+    element_uuid: str
+    kind: str
+    name: str
+    from_: str | None = Field(
+        validation_alias=AliasChoices("from_", "from"), serialization_alias="from"
+    )
+    to: str | None
+
+
 class DeploymentPublic(Public):
     """One deploy of this instance."""
 
@@ -290,9 +305,7 @@ class DeploymentPublic(Public):
     created_at: str
     completed_at: str | None
     manifest: str | None
-    changes: list[dict[str, Any]] = Field(
-        description='Each {"element_uuid", "kind", "name", "from", "to"}.'
-    )
+    changes: list[ChangePublic]
     errors: list[str]
     log: str
 
@@ -308,7 +321,7 @@ class PlanPublic(Public):
 
     commit_sha: str
     manifest: str | None
-    changes: list[dict[str, Any]]
+    changes: list[ChangePublic]
     errors: list[str]
 
 
@@ -319,6 +332,18 @@ class ConnectionPublic(Public):
     message: str
     default_branch: str | None
     commit_sha: str | None
+
+
+class InstancePublic(Public):
+    """This instance: its name, the manifest it publishes, what it deployed last."""
+
+    name: str
+    manifest: str | None
+    deployed_commit: str | None
+    deployed_manifest: str | None
+    repository: str
+    default_branch: str
+    last_deployment: DeploymentPublic | None
 
 
 class ReleasesConfig(Public):

@@ -1,19 +1,24 @@
-"""The instance: the deploy engine and the live state it serves (SPEC.md §4).
+"""The instance: the deploy engine, the live state it serves, its deployments and accounts.
 
-`Instance` is the whole public surface: the API, the CLI's server commands and `mirel up` use it.
-Inside: `planner` resolves a commit into the desired state, `sources` unpacks and keeps element
-sources by git object id, `lease` keeps deploys one at a time across processes, and `service`
-runs deploys and answers questions about the live state.
+`Instance` (instance.py) is the composition root: it opens the hub and the database and exposes
+the parts as attributes (`deployer`, `deployments`, `live`, `state`, `poller`, `reports`). Inside:
+`deploy/` runs deploys (deployer, planner, sources, switch, lease), `state.py`, `deployments.py`
+and `live.py` hold what the database says, `values.py` the values handed to callers, and
+`accounts/` the users, web sessions and API tokens.
 """
 
-from mirel.instance.service import (
+from mirel.instance.instance import Instance
+from mirel.instance.values import (
     ERROR,
     PENDING_START,
     RUNNING,
     SUCCESS,
-    DeploymentView,
-    Instance,
-    LiveElementView,
+    UNFINISHED,
+    Change,
+    Deployment,
+    DeploymentSummary,
+    InstanceInfo,
+    LiveElement,
     Plan,
 )
 
@@ -22,8 +27,12 @@ __all__ = [
     "PENDING_START",
     "RUNNING",
     "SUCCESS",
-    "DeploymentView",
+    "UNFINISHED",
+    "Change",
+    "Deployment",
+    "DeploymentSummary",
     "Instance",
-    "LiveElementView",
+    "InstanceInfo",
+    "LiveElement",
     "Plan",
 ]

@@ -22,11 +22,11 @@ def create_app(instance: Instance) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(instance.start_poller)
+        await run_in_threadpool(instance.poller.start)
         try:
             yield
         finally:
-            await run_in_threadpool(instance.stop_poller)
+            await run_in_threadpool(instance.poller.stop)
 
     app = FastAPI(
         title="mirel",

@@ -24,7 +24,8 @@ from mirel.errors import Forbidden, Unauthenticated
 from mirel.git.repository import Author
 from mirel.http.routes import app_routes, dependencies_of
 from mirel.instance import Instance
-from mirel.web.accounts import Role, SessionInfo, UserInfo, load_session
+from mirel.instance.accounts.sessions import SessionInfo, load_session
+from mirel.instance.accounts.users import Role, UserInfo
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"

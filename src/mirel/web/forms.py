@@ -11,8 +11,8 @@ from fastapi.responses import RedirectResponse
 
 from mirel.errors import MirelError
 from mirel.hub import ChangeRequest
+from mirel.instance.accounts.sessions import add_flash
 from mirel.web import urls
-from mirel.web.accounts import add_flash
 from mirel.web.auth import Viewer, instance_of
 
 # The parameters the routes share; lengths are bounded so that no field can be made huge.

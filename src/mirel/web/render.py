@@ -20,8 +20,9 @@ from starlette.responses import Response
 import mirel
 from mirel.errors import MirelError, NotFound, Unauthenticated
 from mirel.git.repository import CommitInfo
+from mirel.instance.accounts.sessions import take_flash
+from mirel.instance.accounts.users import Role
 from mirel.web import urls
-from mirel.web.accounts import Role, take_flash
 from mirel.web.auth import Viewer, instance_of, session_of
 
 

@@ -7,13 +7,13 @@ reads a request, so each page's data can be tested on its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from mirel.core.catalog import Element, load_element
 from mirel.core.kinds import KINDS
 from mirel.core.names import is_valid_name
 from mirel.core.rules import parse_hotfix_branch
 from mirel.core.versions import Version
+from mirel.db.models import DraftChange
 from mirel.errors import (
     ElementNotFound,
     HotfixNotFound,
@@ -25,7 +25,7 @@ from mirel.errors import (
 from mirel.git.repository import HEADS, ChangedPath, CommitInfo
 from mirel.hub import Hub, ReleaseView
 from mirel.hub.values import HotfixView, Matrix
-from mirel.instance import Instance, LiveElementView
+from mirel.instance import Instance, LiveElement
 from mirel.providers.base import PullRequest
 
 HISTORY_PAGE = 20
@@ -46,7 +46,7 @@ class ElementPage:
     """An element: what this instance serves, its releases, hotfixes and history."""
 
     element: Element
-    live: LiveElementView | None
+    live: LiveElement | None
     releases: list[ReleaseView]
     manifests: list[str]
     hotfixes: list[HotfixView]
@@ -76,7 +76,7 @@ class ElementPage:
 def element_page(hub: Hub, instance: Instance, element: Element, before: str | None) -> ElementPage:
     """Return the data of an element's page (history from `before`, else from the head)."""
     try:
-        live: LiveElementView | None = instance.live_element(element.uuid)
+        live: LiveElement | None = instance.live.element(element.uuid)
     except ElementNotFound:
         live = None  # a new element this instance has not deployed yet
     start = before if before and len(before) == 40 else None
@@ -113,10 +113,10 @@ class MatrixPage:
     """The Releases tab: a page of elements against every manifest, and the pending changes."""
 
     data: Matrix
-    draft: list[dict[str, Any]]
+    draft: list[DraftChange]
 
     @property
-    def pending(self) -> dict[tuple[str, str], dict[str, Any]]:
+    def pending(self) -> dict[tuple[str, str], DraftChange]:
         """Return the pending changes by (manifest, element uuid)."""
         return {(change["manifest"], change["uuid"]): change for change in self.draft}
 
@@ -132,8 +132,8 @@ def current_pin(hub: Hub, manifest: str, element_uuid: str) -> str | None:
 
 
 def draft_change(
-    hub: Hub, draft: list[dict[str, Any]], manifest: str, element_uuid: str, release: str
-) -> list[dict[str, Any]]:
+    hub: Hub, draft: list[DraftChange], manifest: str, element_uuid: str, release: str
+) -> list[DraftChange]:
     """Return the draft with one cell's change added, replaced, or dropped when it restores the
     pin on the default branch. `release` is `latest`, `X.Y.Z` or empty (take it out).
 

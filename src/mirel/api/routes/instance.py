@@ -1,7 +1,7 @@
 """This instance: deploys (compatible), the manifest it publishes, and what it serves."""
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
@@ -24,6 +24,7 @@ from mirel.http.models import (
     DeploymentList,
     DeploymentPublic,
     Envelope,
+    InstancePublic,
     LiveElementList,
     LiveElementPublic,
     LiveFile,
@@ -48,7 +49,7 @@ ElementUuid = Annotated[str, Path(description="The element's uuid.")]
 )
 def deploy(instance: InstanceDep, token: TokenDep) -> Envelope[DeploymentPublic]:
     """Return the deployment of the default branch's head, run now."""
-    return ok(DeploymentPublic.model_validate(instance.deploy(token.name).to_json()))
+    return ok(DeploymentPublic.of(instance.deployer.deploy(token.name)))
 
 
 @router.get(
@@ -64,7 +65,7 @@ def get_deployment(
     instance: InstanceDep,
 ) -> Envelope[DeploymentPublic]:
     """Return one deployment."""
-    return ok(DeploymentPublic.model_validate(instance.deployment(deployment_id).to_json()))
+    return ok(DeploymentPublic.of(instance.deployments.get(deployment_id)))
 
 
 @router.get(
@@ -78,9 +79,7 @@ def list_deployments(
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 100,
 ) -> Envelope[DeploymentList]:
     """Return the deployments, newest first."""
-    found = [
-        DeploymentPublic.model_validate(item.to_json()) for item in instance.deployments(limit)
-    ]
+    found = [DeploymentPublic.of(item) for item in instance.deployments.recent(limit)]
     return ok(DeploymentList(deployments=found))
 
 
@@ -92,9 +91,7 @@ def list_deployments(
 )
 def test_deploy(body: DeployTest, instance: InstanceDep) -> Envelope[PlanPublic]:
     """Return what deploying a commit would change, and what would stop it; nothing changes."""
-    return ok(
-        PlanPublic.model_validate(instance.test_deploy(body.deploy_params.commit_sha).to_json())
-    )
+    return ok(PlanPublic.of(instance.deployer.test_deploy(body.deploy_params.commit_sha)))
 
 
 @router.get(
@@ -119,7 +116,7 @@ def test_connection(hub: HubDep) -> Envelope[ConnectionPublic]:
 )
 def get_releases_config(instance: InstanceDep) -> Envelope[ReleasesConfig]:
     """Return the manifest this instance publishes (null: none)."""
-    return ok(ReleasesConfig(manifest=instance.selected_manifest()))
+    return ok(ReleasesConfig(manifest=instance.state.selected_manifest()))
 
 
 @router.put(
@@ -130,7 +127,7 @@ def get_releases_config(instance: InstanceDep) -> Envelope[ReleasesConfig]:
 )
 def put_releases_config(body: ReleasesConfigPut, instance: InstanceDep) -> Envelope[ReleasesConfig]:
     """Return the manifest this instance publishes from now on (its next deploy applies it)."""
-    return ok(ReleasesConfig(manifest=instance.select_manifest(body.manifest)))
+    return ok(ReleasesConfig(manifest=instance.state.select_manifest(body.manifest)))
 
 
 # -- what this instance serves -------------------------------------------------------------------
@@ -140,11 +137,11 @@ def put_releases_config(body: ReleasesConfigPut, instance: InstanceDep) -> Envel
     "/instance",
     tags=["instance"],
     dependencies=[require(RELEASES_READ)],
-    response_model=Envelope[dict[str, Any]],
+    response_model=Envelope[InstancePublic],
 )
-def get_instance_info(instance: InstanceDep) -> Envelope[dict[str, Any]]:
+def get_instance_info(instance: InstanceDep) -> Envelope[InstancePublic]:
     """Return this instance: its name, selected manifest, deployed commit, last deployment."""
-    return ok(instance.info())
+    return ok(InstancePublic.of(instance.info()))
 
 
 @router.get(
@@ -155,7 +152,7 @@ def get_instance_info(instance: InstanceDep) -> Envelope[dict[str, Any]]:
 )
 def list_live_elements(instance: InstanceDep) -> Envelope[LiveElementList]:
     """Return every element this instance serves."""
-    found = [LiveElementPublic.model_validate(item.to_json()) for item in instance.live_elements()]
+    found = [LiveElementPublic.of(item) for item in instance.live.elements()]
     return ok(LiveElementList(elements=found))
 
 
@@ -167,7 +164,7 @@ def list_live_elements(instance: InstanceDep) -> Envelope[LiveElementList]:
 )
 def get_live_element(uuid: ElementUuid, instance: InstanceDep) -> Envelope[LiveElementPublic]:
     """Return what this instance serves for one element."""
-    return ok(LiveElementPublic.model_validate(instance.live_element(uuid).to_json()))
+    return ok(LiveElementPublic.of(instance.live.element(uuid)))
 
 
 @router.get(
@@ -182,7 +179,7 @@ def get_live_file(
     instance: InstanceDep,
 ) -> Envelope[LiveFile]:
     """Return one live file: text as UTF-8, anything else base64-encoded."""
-    return ok(LiveFile.of_content(uuid, path, instance.live_file(uuid, path)))
+    return ok(LiveFile.of_content(uuid, path, instance.live.file(uuid, path)))
 
 
 # -- webhooks ------------------------------------------------------------------------------------
@@ -200,5 +197,5 @@ async def webhook(
 ) -> Envelope[DeploymentPublic]:
     """Return the deployment a signed provider event started."""
     del provider  # every provider's push event means the same: deploy the default branch's head
-    deployment = await run_in_threadpool(instance.deploy, "webhook")
-    return ok(DeploymentPublic.model_validate(deployment.to_json()))
+    deployment = await run_in_threadpool(instance.deployer.deploy, "webhook")
+    return ok(DeploymentPublic.of(deployment))

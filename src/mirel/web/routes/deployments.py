@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
-from mirel.instance import SUCCESS
-from mirel.instance.service import UNFINISHED
+from mirel.instance import SUCCESS, UNFINISHED
 from mirel.web import urls
 from mirel.web.auth import AdminDep, ViewerDep, instance_of
 from mirel.web.forms import redirect, tell
@@ -25,7 +24,7 @@ def deployments(request: Request, viewer: ViewerDep) -> Response:
         request,
         viewer,
         "deployments.html",
-        deployments=instance.deployment_summaries(100),
+        deployments=instance.deployments.summaries(100),
         info=instance.info(),
         section="deployments",
     )
@@ -40,7 +39,7 @@ def deployment(
         request,
         viewer,
         "deployment.html",
-        deployment=instance_of(request).deployment(deployment_id),
+        deployment=instance_of(request).deployments.get(deployment_id),
         section="deployments",
     )
 
@@ -48,7 +47,7 @@ def deployment(
 @router.post("/deployments", response_class=HTMLResponse)
 def deploy_latest(request: Request, viewer: AdminDep) -> Response:
     """Deploy the default branch's head now, even when it was deployed already."""
-    done = instance_of(request).deploy(viewer.user.username, force=True)
+    done = instance_of(request).deployer.deploy(viewer.user.username, force=True)
     if done.status in UNFINISHED:
         # Another deploy held the lease: it looks at the head again when it ends.
         message, kind = (

@@ -386,7 +386,7 @@ def live_file(request: Request, viewer: ViewerDep, kind: str, name: str, path: s
     """Return one file of what this instance serves for the element."""
     instance = instance_of(request)
     element = element_at(instance.hub, kind, name)
-    content = instance.live_file(element.uuid, path)
+    content = instance.live.file(element.uuid, path)
     try:
         text: str | None = content.decode("utf-8")
     except UnicodeDecodeError:

@@ -27,7 +27,7 @@ def home(
     instance = instance_of(request)
     chosen = kind if kind in {known.name for known in KINDS} else ""
     elements, pager = paged(
-        lambda offset, limit: instance.live_page(
+        lambda offset, limit: instance.live.page(
             query=q, kind=chosen or None, offset=offset, limit=limit
         ),
         page_number,

@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from mirel.instance.accounts.sessions import SESSION_LIFETIME, close_session, open_session
+from mirel.instance.accounts.users import authenticate
 from mirel.web import urls
-from mirel.web.accounts import SESSION_LIFETIME, authenticate, close_session, open_session
 from mirel.web.auth import (
     PUBLIC,
     CsrfRefused,

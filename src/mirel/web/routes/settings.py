@@ -9,23 +9,22 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
-from mirel.api.tokens import SCOPES, create_token, list_tokens, revoke_token
 from mirel.core.kinds import KINDS
 from mirel.errors import ManifestInvalid, MirelError
 from mirel.hub.matrix import matrix
 from mirel.hub.values import Matrix
-from mirel.web import urls
-from mirel.web.accounts import (
+from mirel.instance.accounts.sessions import save_draft, update_draft
+from mirel.instance.accounts.tokens import SCOPES, create_token, list_tokens, revoke_token
+from mirel.instance.accounts.users import (
     Role,
     UserInfo,
     create_user,
     delete_user,
     list_users,
-    save_draft,
     set_password,
     set_role,
-    update_draft,
 )
+from mirel.web import urls
 from mirel.web.auth import AdminDep, EditorDep, Viewer, ViewerDep, instance_of
 from mirel.web.forms import (
     NO_ERROR,
@@ -83,7 +82,7 @@ def edit_config(request: Request, viewer: AdminDep) -> Response:
         viewer,
         "config.html",
         manifests=instance.hub.catalog.manifest_names(),
-        selected=instance.selected_manifest(),
+        selected=instance.state.selected_manifest(),
         form_error=NO_ERROR,
         section="settings",
         tab="overview",
@@ -95,7 +94,7 @@ def save_config(request: Request, viewer: AdminDep, manifest: Text = "") -> Resp
     """Choose the manifest this instance publishes (empty: none); its next deploy applies it."""
     instance = instance_of(request)
     try:
-        chosen = instance.select_manifest(manifest or None)
+        chosen = instance.state.select_manifest(manifest or None)
     except MirelError as error:
         return page(
             request,
@@ -103,7 +102,7 @@ def save_config(request: Request, viewer: AdminDep, manifest: Text = "") -> Resp
             "config.html",
             status=error.http_status,
             manifests=instance.hub.catalog.manifest_names(),
-            selected=instance.selected_manifest(),
+            selected=instance.state.selected_manifest(),
             form_error=FormError.of("config", error),
             section="settings",
             tab="overview",

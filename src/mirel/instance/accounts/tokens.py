@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mirel.db.models import Token
+from mirel.db.models import Token, as_utc
 from mirel.errors import InvalidInput, NotFound
 
 SCOPES: tuple[str, ...] = (
@@ -40,12 +40,17 @@ class TokenInfo:
     scopes: frozenset[str]
     created_at: datetime
 
+    @property
+    def ordered_scopes(self) -> list[str]:
+        """Return the token's scopes in the canonical order of SCOPES."""
+        return [scope for scope in SCOPES if scope in self.scopes]
+
     def to_json(self) -> dict[str, object]:
         """Return the token's public description (no secret, no hash)."""
         return {
             "id": self.id,
             "name": self.name,
-            "scopes": [scope for scope in SCOPES if scope in self.scopes],
+            "scopes": self.ordered_scopes,
             "created_at": self.created_at.isoformat(),
         }
 
@@ -101,10 +106,7 @@ def store_token(sessions: sessionmaker[Session], name: str, scopes: list[str], t
 
 
 def _info(row: Token) -> TokenInfo:
-    created = row.created_at
-    if created.tzinfo is None:  # SQLite returns naive datetimes; they were written in UTC
-        created = created.replace(tzinfo=UTC)
-    return TokenInfo(row.id, row.name, frozenset(row.scopes or ()), created)
+    return TokenInfo(row.id, row.name, frozenset(row.scopes or ()), as_utc(row.created_at))
 
 
 def authenticate(sessions: sessionmaker[Session], token: str) -> TokenInfo | None:

@@ -1,26 +1,20 @@
-"""Local users of the web UI and their sign-in sessions, stored in the instance database.
+"""Local users of the web UI, stored in the instance database.
 
 - A user has a name, an optional email (the author address of the commits they make) and one
   role: `viewer` reads, `editor` also makes change requests, `admin` also merges pull requests,
   deploys, chooses the manifest and manages users and tokens.
 - Passwords are stored only as argon2id hashes (argon2-cffi, RFC 9106's parameters).
-- A session is a random secret in an `HttpOnly`, `SameSite` cookie; the database keeps its
-  sha256, as it does for API tokens, with the session's CSRF token, the Releases tab's pending
-  pin changes (the draft) and one-time messages for the next page (the flash). Sessions live in
-  the database, so every server process of an instance shares them.
+
+Their sign-ins are in `sessions.py`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,8 +22,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mirel.db.models import User, WebSession
-from mirel.errors import Conflict, InvalidInput, NotFound
+from mirel.db.models import User, WebSession, as_utc
+from mirel.errors import InvalidInput, LastAdmin, UserExists, UserNotFound
 from mirel.git.repository import Author
 
 
@@ -55,22 +49,9 @@ class Role(StrEnum):
             raise InvalidInput(f"unknown role {text!r}; use one of: {roles}") from None
 
 
-class UserExists(Conflict):
-    """A user with that name already exists."""
-
-
-class UserNotFound(NotFound):
-    """No user with that name or id."""
-
-
-class LastAdmin(Conflict):
-    """The change would leave the instance without an admin."""
-
-
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
-SESSION_LIFETIME = timedelta(hours=12)
 _hasher = PasswordHasher()
 # Verified when the user is unknown, so that a wrong name takes as long as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -102,39 +83,13 @@ class UserInfo:
             "username": self.username,
             "email": self.email,
             "role": str(self.role),
-            "created_at": _utc(self.created_at).isoformat(),
+            "created_at": as_utc(self.created_at).isoformat(),
         }
 
 
-@dataclass(frozen=True)
-class SessionInfo:
-    """A signed-in session: its user, CSRF token, draft and pending messages."""
-
-    id_hash: str
-    user: UserInfo
-    csrf_token: str
-    draft: list[dict[str, Any]]
-    flash: list[dict[str, Any]]
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back the naive UTC time it stored.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _info(row: User) -> UserInfo:
-    return UserInfo(row.id, row.username, row.email, Role(row.role), _utc(row.created_at))
-
-
-def _hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-# -- users ----------------------------------------------------------------------------------------
+def user_info(row: User) -> UserInfo:
+    """Return the public description of a `users` row."""
+    return UserInfo(row.id, row.username, row.email, Role(row.role), as_utc(row.created_at))
 
 
 def check_username(username: str) -> str:
@@ -206,7 +161,7 @@ def put_user(
         if row is not None and not replace:
             raise UserExists(f"user {username} already exists; choose another name")
         if row is None:
-            row = User(username=username, created_at=_now())
+            row = User(username=username, created_at=datetime.now(UTC))
             session.add(row)
         else:
             session.execute(delete(WebSession).where(WebSession.user_id == row.id))
@@ -215,13 +170,13 @@ def put_user(
             session.flush()
         except IntegrityError as error:  # a racing process created the same name
             raise UserExists(f"user {username} already exists; choose another name") from error
-        return _info(row)
+        return user_info(row)
 
 
 def list_users(sessions: sessionmaker[Session]) -> list[UserInfo]:
     """Return every user, by name."""
     with sessions() as session:
-        return [_info(row) for row in session.scalars(select(User).order_by(User.username))]
+        return [user_info(row) for row in session.scalars(select(User).order_by(User.username))]
 
 
 def _row_named(session: Session, username: str) -> User:
@@ -253,7 +208,7 @@ def set_role(sessions: sessionmaker[Session], username: str, role: Role | str) -
         if chosen is not Role.ADMIN:
             _check_admin_left(session, row)
         row.role = str(chosen)
-        return _info(row)
+        return user_info(row)
 
 
 def set_password(sessions: sessionmaker[Session], username: str, password: str) -> UserInfo:
@@ -263,7 +218,7 @@ def set_password(sessions: sessionmaker[Session], username: str, password: str) 
         row = _row_named(session, username)
         row.password_hash = password_hash
         session.execute(delete(WebSession).where(WebSession.user_id == row.id))
-        return _info(row)
+        return user_info(row)
 
 
 def delete_user(sessions: sessionmaker[Session], username: str) -> UserInfo:
@@ -271,7 +226,7 @@ def delete_user(sessions: sessionmaker[Session], username: str) -> UserInfo:
     with sessions.begin() as session:
         row = _row_named(session, username)
         _check_admin_left(session, row)
-        info = _info(row)
+        info = user_info(row)
         session.execute(delete(WebSession).where(WebSession.user_id == row.id))
         session.delete(row)
         return info
@@ -289,101 +244,4 @@ def authenticate(sessions: sessionmaker[Session], username: str, password: str) 
             _hasher.verify(row.password_hash if row is not None else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
             return None
-        return _info(row) if row is not None else None
-
-
-# -- sessions -------------------------------------------------------------------------------------
-
-
-def open_session(sessions: sessionmaker[Session], user: UserInfo) -> str:
-    """Start a session for `user` and return its cookie secret; expired sessions are removed."""
-    secret = secrets.token_urlsafe(32)
-    now = _now()
-    with sessions.begin() as session:
-        session.execute(delete(WebSession).where(WebSession.expires_at < now))
-        session.add(
-            WebSession(
-                id_hash=_hash_secret(secret),
-                user_id=user.id,
-                csrf_token=secrets.token_urlsafe(32),
-                created_at=now,
-                expires_at=now + SESSION_LIFETIME,
-                draft=[],
-                flash=[],
-            )
-        )
-    return secret
-
-
-def load_session(sessions: sessionmaker[Session], secret: str | None) -> SessionInfo | None:
-    """Return the live session whose cookie secret is `secret`, or None."""
-    if not secret or len(secret) > 200:
-        return None
-    with sessions() as session:
-        found = session.execute(
-            select(WebSession, User)
-            .join(User, User.id == WebSession.user_id)
-            .where(WebSession.id_hash == _hash_secret(secret))
-        ).first()
-        if found is None:
-            return None
-        row, user = found
-        if _utc(row.expires_at) <= _now():
-            return None
-        return SessionInfo(
-            row.id_hash, _info(user), row.csrf_token, list(row.draft or []), list(row.flash or [])
-        )
-
-
-def close_session(sessions: sessionmaker[Session], id_hash: str) -> None:
-    """End a session (signing out)."""
-    with sessions.begin() as session:
-        session.execute(delete(WebSession).where(WebSession.id_hash == id_hash))
-
-
-def save_draft(sessions: sessionmaker[Session], id_hash: str, draft: list[dict[str, Any]]) -> None:
-    """Replace a session's pending pin changes."""
-    update_draft(sessions, id_hash, lambda _: draft)
-
-
-# One draft update at a time in this process (SQLite); PostgreSQL also locks the session's row,
-# for several processes. A picker that posts twice at once must not lose either change.
-_DRAFTS = threading.Lock()
-
-
-def update_draft(
-    sessions: sessionmaker[Session],
-    id_hash: str,
-    change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
-) -> list[dict[str, Any]]:
-    """Replace a session's pending pin changes by `change(current)` and return them.
-
-    Read and written in one transaction, so concurrent changes of one session are applied one
-    after the other. An exception from `change` leaves the draft as it was.
-    """
-    with _DRAFTS, sessions.begin() as session:
-        row = session.get(WebSession, id_hash, with_for_update=True)
-        if row is None:
-            return []
-        draft = change(list(row.draft or []))
-        row.draft = draft
-        return draft
-
-
-def add_flash(sessions: sessionmaker[Session], id_hash: str, message: dict[str, Any]) -> None:
-    """Queue a message for the session's next page."""
-    with sessions.begin() as session:
-        row = session.get(WebSession, id_hash)
-        if row is not None:
-            row.flash = [*(row.flash or []), message][-5:]
-
-
-def take_flash(sessions: sessionmaker[Session], id_hash: str) -> list[dict[str, Any]]:
-    """Return the session's queued messages and forget them."""
-    with sessions.begin() as session:
-        row = session.get(WebSession, id_hash)
-        if row is None or not row.flash:
-            return []
-        messages = list(row.flash)
-        row.flash = []
-        return messages
+        return user_info(row) if row is not None else None

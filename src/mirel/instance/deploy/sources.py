@@ -4,13 +4,18 @@ A source is a release artifact (`blob:<oid>`), checked with every limit of SPEC.
 its repository path, or a working version (`tree:<oid>`), the element's folder at a commit. Either
 is unpacked once: a source row and all its file rows are inserted in one transaction, so a source
 is in the table completely or not at all, and any deploy that needs the same object later reuses it.
+
+A deploy calls `unpack` (check every source, store the new ones); a test deploy calls `check`
+(check every source, store nothing). Both collect problems rather than raise them, so that a
+deploy lists all of them.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select
@@ -19,11 +24,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.core.artifact import ArtifactLimits, read_artifact
 from mirel.db.models import Source, SourceFile
-from mirel.errors import ArtifactInvalid, InvalidInput
+from mirel.errors import ArtifactInvalid, InvalidInput, LeaseLost, MirelError
 from mirel.git.repository import GitRepository
-from mirel.instance.planner import Target, chunks
+from mirel.instance.deploy.planner import DesiredState, Target, chunks
+from mirel.instance.deploy.steps import counted
 
 MAX_PATH = 1024  # the length of source_files.path
+# Sources stored per transaction: a commit per source would cost a disk flush each on a cold deploy.
+BATCH_SOURCES = 200
+BATCH_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,33 @@ class Unpacked:
     files: Mapping[str, bytes]
 
 
+@dataclass(frozen=True)
+class SourceCheck:
+    """What checking a desired state's sources found."""
+
+    commits: dict[str, str | None]  # by source key: the commit each source was built from
+    problems: list[str]  # every problem, the desired state's own first
+
+
+@dataclass
+class _Scan:
+    """The sources of one desired state, and what checking them has found so far."""
+
+    commit_sha: str
+    targets: dict[str, Target]  # by source key: one target per source
+    known: dict[str, StoredSource]  # the sources already stored
+    problems: list[str]
+    commits: dict[str, str | None] = field(default_factory=dict)
+
+    def result(self) -> SourceCheck:
+        """Return what was found."""
+        return SourceCheck(commits=self.commits, problems=self.problems)
+
+
+def _size(source: Unpacked) -> int:
+    return sum(len(content) for content in source.files.values())
+
+
 class SourceStore:
     """Reads sources from git, checks them, and keeps them in the database."""
 
@@ -54,6 +90,74 @@ class SourceStore:
         self._sessions = sessions
         self._repo = repo
         self._limits = limits
+        self.unpacked_count = 0  # sources this process stored, for tests and benchmarks
+
+    def check(self, desired: DesiredState) -> SourceCheck:
+        """Return each source's commit and every problem; store nothing (a test deploy).
+
+        Sources not stored yet are read from git and checked as a deploy would.
+        """
+        scan = self._scan(desired)
+        for _ in self._missing(scan, lost=None):
+            pass  # checked, not kept
+        return scan.result()
+
+    def unpack(
+        self, desired: DesiredState, log: Callable[[str], None], lost: threading.Event
+    ) -> SourceCheck:
+        """Return each source's commit and every problem, storing the sources not stored yet.
+
+        New sources are stored in batches, each whole (see `store`), and written to `log`.
+        Raises LeaseLost as soon as `lost` is set.
+        """
+        scan = self._scan(desired)
+        batch: list[Unpacked] = []
+        unpacked = 0
+        for source in self._missing(scan, lost):
+            batch.append(source)
+            if len(batch) >= BATCH_SOURCES or sum(map(_size, batch)) >= BATCH_BYTES:
+                unpacked += self._store_batch(batch, scan.targets, log)
+                batch = []
+        unpacked += self._store_batch(batch, scan.targets, log)
+        log(f"unpacked {counted(unpacked, 'source')}, reused {len(scan.known)}")
+        return scan.result()
+
+    def _scan(self, desired: DesiredState) -> _Scan:
+        targets: dict[str, Target] = {}
+        for target in desired.targets:
+            targets.setdefault(target.source_key, target)
+        return _Scan(desired.commit_sha, targets, self.known(targets), list(desired.problems))
+
+    def _missing(self, scan: _Scan, lost: threading.Event | None) -> Iterator[Unpacked]:
+        """Yield every checked source not stored yet; note the others' commits and all problems."""
+        for key, target in scan.targets.items():
+            stored = scan.known.get(key)
+            if stored is not None:
+                mismatch = self.mismatch(target, stored)
+                if mismatch is not None:
+                    scan.problems.append(mismatch)
+                scan.commits[key] = stored.source_commit
+                continue
+            if lost is not None and lost.is_set():
+                raise LeaseLost("the deploy lease was taken over by another process")
+            try:
+                source = self.read(target, scan.commit_sha)
+            except MirelError as error:
+                scan.problems.append(str(error))
+                continue
+            scan.commits[key] = source.stored.source_commit
+            yield source
+
+    def _store_batch(
+        self, batch: list[Unpacked], targets: Mapping[str, Target], log: Callable[[str], None]
+    ) -> int:
+        """Store a batch, log each source that was new, and return how many were."""
+        stored = self.store(batch)
+        for source in stored:
+            target = targets[source.stored.key]
+            log(f"unpacked {target.kind.name} {target.name} {target.label} from {target.path}")
+        self.unpacked_count += len(stored)
+        return len(stored)
 
     def known(self, keys: Iterable[str]) -> dict[str, StoredSource]:
         """Return the sources among `keys` that are already unpacked."""

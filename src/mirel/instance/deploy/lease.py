@@ -19,6 +19,9 @@ expiry, a process takes over at once a lease whose holder is a process of the sa
 namespace that no longer exists (a server killed mid-deploy), with a compare-and-swap on the exact
 holder value. While a deploy runs, a heartbeat thread renews its lease every third of its time to
 live, so a slow step never lets it expire under a live process.
+
+Times come from an injectable `Clock` (the system's by default), so that tests of expiry advance a
+fake clock instead of sleeping past a time to live.
 """
 
 from __future__ import annotations
@@ -32,12 +35,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Connection, Engine, Table, false, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from mirel.db.models import Lock
+from mirel.errors import LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +52,28 @@ DEFAULT_TTL = 30.0  # seconds
 MAX_HOLD = 3600.0
 
 
-class LeaseLost(Exception):
-    """Another process took the lease (ours had expired): the work under it must stop."""
+class Clock(Protocol):
+    """Where a lease reads the time: wall-clock seconds for expiry, monotonic ones for durations."""
+
+    def time(self) -> float:
+        """Return seconds since the epoch: expiry times are stored so, for every process."""
+        ...
+
+    def monotonic(self) -> float:
+        """Return seconds from an arbitrary start that never goes back."""
+        ...
+
+
+class SystemClock:
+    """The system's clocks."""
+
+    def time(self) -> float:
+        """Return `time.time()`."""
+        return time.time()
+
+    def monotonic(self) -> float:
+        """Return `time.monotonic()`."""
+        return time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -127,11 +151,18 @@ class Lease:
         name: str = "deploy",
         ttl: float = DEFAULT_TTL,
         max_hold: float = MAX_HOLD,
+        *,
+        clock: Clock | None = None,
+        beat: float | None = None,
     ) -> None:
         self.engine = engine
         self.name = name
         self.ttl = ttl
         self.max_hold = max_hold
+        self.clock: Clock = clock or SystemClock()
+        # Seconds between the heartbeat's renewals: a third of the time to live, so that one
+        # failed renewal still leaves two before the lease expires.
+        self.beat = ttl / 3 if beat is None else beat
 
     def ensure_row(self) -> None:
         """Insert the lease's row unless it exists (a racing insert from elsewhere is fine)."""
@@ -154,7 +185,7 @@ class Lease:
             row = connection.execute(
                 select(LOCKS.c.holder, LOCKS.c.expires_at).where(LOCKS.c.name == self.name)
             ).first()
-        if row is None or row.holder is None or (row.expires_at or 0) < time.time():
+        if row is None or row.holder is None or (row.expires_at or 0) < self.clock.time():
             return None
         return str(row.holder)
 
@@ -162,7 +193,7 @@ class Lease:
         """Return a holder token when the lease was taken, None when someone else holds it."""
         me = make_holder()
         for _ in range(2):
-            now = time.time()
+            now = self.clock.time()
             with self.engine.begin() as connection:
                 taken = connection.execute(
                     update(LOCKS)
@@ -188,7 +219,7 @@ class Lease:
                         .where(LOCKS.c.name == self.name, LOCKS.c.holder == current)
                         .values(
                             holder=me,
-                            expires_at=time.time() + self.ttl,
+                            expires_at=self.clock.time() + self.ttl,
                             requested=False,
                             requested_by=None,
                         )
@@ -216,7 +247,7 @@ class Lease:
         statement = (
             update(LOCKS)
             .where(LOCKS.c.name == self.name, LOCKS.c.holder == token)
-            .values(expires_at=time.time() + self.ttl)
+            .values(expires_at=self.clock.time() + self.ttl)
         )
         if connection is not None:
             changed = connection.execute(statement).rowcount
@@ -234,7 +265,7 @@ class Lease:
                 .where(
                     LOCKS.c.name == self.name,
                     LOCKS.c.holder.is_not(None),
-                    LOCKS.c.expires_at >= time.time(),
+                    LOCKS.c.expires_at >= self.clock.time(),
                 )
                 .values(requested=True, requested_by=(triggered_by or None))
             ).rowcount
@@ -264,7 +295,7 @@ class Lease:
             connection.execute(
                 update(LOCKS)
                 .where(LOCKS.c.name == self.name, LOCKS.c.holder == token)
-                .values(requested=False, requested_by=None, expires_at=time.time() + self.ttl)
+                .values(requested=False, requested_by=None, expires_at=self.clock.time() + self.ttl)
             )
             return Request(triggered_by=row.requested_by)
 
@@ -283,16 +314,16 @@ class Lease:
 
         The event is set when a renewal finds the lease taken over; the work under the lease
         checks it between steps. A renewal that fails for another reason (the database is busy)
-        is retried at the next beat: the lease has two more beats before it expires. After
+        is retried at the next beat (`self.beat` seconds later, in real time). After
         `max_hold` seconds the beats stop, and the lease runs out unless the block ends first.
         """
         lost = threading.Event()
         stop = threading.Event()
-        give_up = time.monotonic() + self.max_hold
+        give_up = self.clock.monotonic() + self.max_hold
 
-        def beat() -> None:
-            while not stop.wait(self.ttl / 3):
-                if time.monotonic() > give_up:
+        def renew_until_stopped() -> None:
+            while not stop.wait(self.beat):
+                if self.clock.monotonic() > give_up:
                     log.error(
                         "held the %s lease over %s s; letting it expire", self.name, self.max_hold
                     )
@@ -305,7 +336,9 @@ class Lease:
                 except DBAPIError as error:
                     log.warning("could not renew the %s lease: %s", self.name, error)
 
-        thread = threading.Thread(target=beat, name=f"mirel-lease-{self.name}", daemon=True)
+        thread = threading.Thread(
+            target=renew_until_stopped, name=f"mirel-lease-{self.name}", daemon=True
+        )
         thread.start()
         try:
             yield lost

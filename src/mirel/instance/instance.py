@@ -1,0 +1,116 @@
+"""The instance: its repository and database, and the parts that deploy and answer (SPEC.md §4).
+
+`Instance` opens the hub and the database and wires the parts; callers use the parts directly:
+
+- `instance.deployer`: `deploy(triggered_by, force=...)`, `test_deploy(commit_sha)`;
+- `instance.deployments`: `recent(limit)`, `summaries(limit)`, `get(id)`, `last()`;
+- `instance.live`: what it serves: `page(...)`, `elements()`, `element(uuid)`, `file(uuid, path)`;
+- `instance.state`: `selected_manifest()`, `select_manifest(name)`, `deployed()`;
+- `instance.poller`: `start()`, `stop()`; `instance.reports`: `report()`;
+- `instance.info()`: all of the above in one value, for the home page and GET /instance.
+"""
+
+from __future__ import annotations
+
+import functools
+from types import TracebackType
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mirel.core.artifact import ArtifactLimits
+from mirel.db.engine import Database, open_database
+from mirel.git.repository import GitRepository
+from mirel.hub import Hub
+from mirel.instance.deploy.deployer import Deployer
+from mirel.instance.deploy.lease import Lease
+from mirel.instance.deploy.steps import Checkpoint, no_checkpoint
+from mirel.instance.deployments import DeploymentStore
+from mirel.instance.live import LiveStore
+from mirel.instance.poller import Poller
+from mirel.instance.reports import Reporter
+from mirel.instance.state import StateStore
+from mirel.instance.values import InstanceInfo
+from mirel.providers.local import LocalProvider
+from mirel.settings import Settings
+
+
+def _open_hub(settings: Settings, limits: ArtifactLimits) -> Hub:
+    """Return the hub of the repository the settings name, its links leading to this instance."""
+    repository = GitRepository(settings.repo)
+    # Links in answers (pull requests, branches) lead to this instance's own pages.
+    provider = LocalProvider(repository, web_url=settings.web_url)
+    return Hub(repository, provider, limits=limits)
+
+
+class Instance:
+    """One mirel instance: a repository, a database, a selected manifest and what it serves."""
+
+    def __init__(
+        self, settings: Settings, hub: Hub | None = None, *, checkpoint: Checkpoint = no_checkpoint
+    ) -> None:
+        self.settings = settings
+        limits = ArtifactLimits(max_total_bytes=settings.max_artifact_bytes)
+        self.hub = hub if hub is not None else _open_hub(settings, limits)
+        self.database: Database = open_database(settings.database_url)
+        self.sessions: sessionmaker[Session] = self.database.sessions
+        self.state = StateStore(self.sessions, self.hub, settings.manifest)
+        self.deployments = DeploymentStore(self.sessions, self.state)
+        self.live = LiveStore(self.sessions)
+        self.reports = Reporter(
+            settings.name, settings.web_url, self.sessions, self.hub.provider.report_instance
+        )
+        lease = Lease(self.database.engine)
+        self.deployer = Deployer(
+            hub=self.hub,
+            sessions=self.sessions,
+            lease=lease,
+            state=self.state,
+            deployments=self.deployments,
+            live=self.live,
+            reporter=self.reports,
+            limits=limits,
+            checkpoint=checkpoint,
+        )
+        self.poller = Poller(
+            functools.partial(self.deployer.deploy, "poller"), settings.poll_interval, settings.name
+        )
+        try:
+            self.state.ensure_row()
+            lease.ensure_row()
+            self.deployer.recover()
+        except SQLAlchemyError as error:
+            self.database.close()
+            raise self.database.unreachable(error) from error
+        except BaseException:
+            self.database.close()
+            raise
+
+    def info(self) -> InstanceInfo:
+        """Return this instance: name, manifest, deployed commit, repository, last deployment."""
+        deployed = self.state.deployed()
+        return InstanceInfo(
+            name=self.settings.name,
+            manifest=self.state.selected_manifest(),
+            deployed_commit=deployed.commit_sha,
+            deployed_manifest=deployed.manifest,
+            repository=str(self.hub.repo.path),
+            default_branch=self.hub.default_branch,
+            last_deployment=self.deployments.last(),
+        )
+
+    def close(self) -> None:
+        """Stop the poller and close the database connections."""
+        self.poller.stop()
+        self.database.close()
+
+    def __enter__(self) -> Instance:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
