@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -79,11 +81,13 @@ class Settings(BaseSettings):
             raise ValueError("use a sqlite:/// or postgresql:// URL") from None
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Return the settings from the environment and `overrides`; raise InvalidInput if bad."""
-    given = {key: value for key, value in overrides.items() if value is not None}
+def load_settings(**overrides: str | float | None) -> Settings:
+    """Return the settings from the environment and `overrides` (given as on a command line;
+    None: not given); raise InvalidInput if bad."""
+    given: dict[str, Any] = {key: value for key, value in overrides.items() if value is not None}
     try:
-        return Settings(**given)  # type: ignore[arg-type]
+        # Keyword arguments, not model_validate: only __init__ merges in the environment.
+        return Settings(**given)
     except ValidationError as error:
         problems = "; ".join(
             f"MIREL_{'_'.join(str(part) for part in issue['loc']).upper()}: {issue['msg']}"
