@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mirel.cli.fleet import ADMIN_USER, TOKEN_NAME, admin_credentials, plan
 from mirel.db.engine import open_database
 from mirel.instance.accounts.tokens import authenticate as token_info
 from mirel.instance.accounts.users import Role, authenticate, create_user, list_users
-from mirel.up import ADMIN_USER, TOKEN_NAME, admin_credentials, plan
 
 
 def _users_and_check(database_url: str, password: str, token: str) -> list[str]:

@@ -152,7 +152,7 @@ def serve(
 )
 def up(folder: Path, port: int) -> None:
     """Run the embedded default: a demo repository and instances dev, staging and prod."""
-    from mirel.up import run_fleet
+    from mirel.cli.fleet import run_fleet
 
     run_fleet(folder, port)
 
