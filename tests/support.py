@@ -9,7 +9,7 @@ from typing import Any
 
 import pygit2
 
-from mirel.cli.main import main
+from mirel.console import main
 from mirel.core.kinds import KINDS
 from mirel.git.repository import Author
 from mirel.hub import ChangeRequest, Hub

@@ -1,5 +1,5 @@
-"""`python -m mirel` runs the command line."""
+"""`python -m mirel` runs the command line, as the installed `mirel` command does."""
 
-from mirel.cli.main import run
+from mirel.console import run
 
 run()

@@ -33,7 +33,7 @@ from support import AUTHOR, add_element, merge
 WORKER = """
 import sys, time
 from pathlib import Path
-from mirel.cli.main import main
+from mirel.console import main
 ready, start, args = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
 ready.touch()
 deadline = time.monotonic() + 60

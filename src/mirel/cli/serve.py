@@ -1,0 +1,143 @@
+"""`mirel serve` runs one instance (the REST API and the pages under uvicorn); `mirel up` runs
+the embedded default of three (cli/fleet.py).
+
+The application comes from the factory the installed command hands in (`Options.create_app`, set
+by mirel.console): the command line never imports the server itself.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import click
+
+from mirel.cli.base import AppFactory, common, options, stderr
+from mirel.errors import InvalidInput
+from mirel.settings import load_settings
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Return a socket bound to `host:port`, or raise InvalidInput saying how to free the port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # As uvicorn does: a port left in TIME_WAIT by a stopped server can be taken again at once.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise InvalidInput(
+            f"cannot listen on {host}:{port}: {error.strerror or error}; "
+            "stop what uses it or pass --port with a free port"
+        ) from error
+    sock.set_inheritable(True)
+    return sock
+
+
+def _app_factory() -> AppFactory:
+    """Return the server's application factory the command line was started with."""
+    factory = options().create_app
+    if factory is None:
+        # A programming error, not a user's: only mirel.console's main can serve.
+        raise RuntimeError("mirel serve needs create_app: run it through mirel.console.main")
+    return factory
+
+
+@click.command()
+@common
+@click.option("--manifest", help="The manifest to publish (or MIREL_MANIFEST).")
+@click.option("--db", "database_url", metavar="URL", help="Database URL (or MIREL_DATABASE_URL).")
+# Values are checked by the settings, so a bad one exits 1 with the same message as a bad
+# MIREL_* variable.
+@click.option("--port", help="Port to listen on (or MIREL_PORT; default 8600).")
+@click.option("--host", help="Address to listen on (or MIREL_HOST; default 127.0.0.1).")
+@click.option("--name", help="The instance's display name (or MIREL_NAME).")
+@click.option(
+    "--poll-interval",
+    metavar="SECONDS",
+    help="Seconds between polls of the default branch, 0 for none (or MIREL_POLL_INTERVAL).",
+)
+@click.option(
+    "--webhook-secret",
+    metavar="SECRET",
+    help="Secret that signs webhooks (or MIREL_WEBHOOK_SECRET, which keeps it out of `ps`).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+    help="How much the server logs.",
+)
+def serve(
+    manifest: str | None,
+    database_url: str | None,
+    port: str | None,
+    host: str | None,
+    name: str | None,
+    poll_interval: str | None,
+    webhook_secret: str | None,
+    log_level: str,
+) -> None:
+    """Run one instance: the REST API, deploys and the poller (settings: docs/settings.md)."""
+    create_app = _app_factory()
+    settings = load_settings(
+        repo=options().repo,
+        manifest=manifest,
+        database_url=database_url,
+        port=port,
+        host=host,
+        name=name,
+        poll_interval=poll_interval,
+        webhook_secret=webhook_secret,
+    )
+    sock = listen(settings.host, settings.port)
+    # Imported once the settings are known to be good, so that bad ones fail at once.
+    import uvicorn
+
+    from mirel.instance import Instance
+
+    try:
+        instance = Instance(settings)
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        app = create_app(instance)
+        bound_port = sock.getsockname()[1]
+        publishing = instance.state.selected_manifest() or "(no manifest)"
+        stderr.print(
+            f"mirel instance {settings.name} on http://{settings.host}:{bound_port} publishing "
+            f"{publishing} from {instance.hub.repo.path}",
+            markup=False,
+        )
+        config = uvicorn.Config(app, log_level=log_level, lifespan="on")
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+        instance.close()
+
+
+@click.command()
+@common
+@click.option(
+    "--dir",
+    "folder",
+    default="mirel-up",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where the repository, databases and logs live (reused when it exists).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65533),
+    default=8600,
+    show_default=True,
+    help="Port of dev; staging and prod take the next two.",
+)
+def up(folder: Path, port: int) -> None:
+    """Run the embedded default: a demo repository and instances dev, staging and prod."""
+    from mirel.cli.fleet import run_fleet
+
+    run_fleet(folder, port)
