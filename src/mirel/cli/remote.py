@@ -1,29 +1,38 @@
-"""Commands that talk to a running instance over its REST API: `mirel deploy`, `deployments` and
-`status` (`--url`/MIREL_URL, `--token`/MIREL_TOKEN).
+"""Commands that talk to a running instance over its REST API, through mirel.client: `mirel
+deploy`, `deployments` and `status` (`--url`/MIREL_URL, `--token`/MIREL_TOKEN).
 
-Their `--json` prints exactly the `data` of the API's answer; an HTTP error exits 1 with the
-server's message, an unreachable instance exits 1 with one line.
+Their `--json` prints exactly the `data` of the API's answer (the same models, dumped as the
+server dumps them); an HTTP error exits 1 with the server's message, an unreachable instance
+exits 1 with one line.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
-import httpx
 from rich.markup import escape
 from rich.table import Table
 
 from mirel.cli.base import common, emit, print_table, stderr, stdout
-from mirel.errors import InstanceRefused, InstanceUnreachable, InvalidInput
+from mirel.client import Advice, InstanceClient
+from mirel.errors import InstanceRefused, InvalidInput
+from mirel.http.models import ChangePublic, DeploymentList, DeploymentPublic
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-API = "/api/v2"
 DONE = frozenset({"SUCCESS", "ERROR"})
+TIMEOUT = 30.0
+# The client's messages, naming where the command line takes the address from.
+ADVICE = Advice(
+    unreachable="is it running? check --url or MIREL_URL",
+    not_mirel="is --url the address of a mirel instance?",
+)
 
 
 def remote(command: F) -> F:
@@ -39,64 +48,31 @@ def remote(command: F) -> F:
     )(command)
 
 
-class Remote:
-    """An instance's REST API, answering `data` or raising a MirelError with one line."""
-
-    def __init__(self, url: str | None, token_value: str | None, timeout: float = 30.0) -> None:
-        base = url or os.environ.get("MIREL_URL")
-        if not base:
-            raise InvalidInput(
-                "say which instance: pass --url URL or set MIREL_URL (e.g. http://127.0.0.1:8600)"
-            )
-        secret = token_value or os.environ.get("MIREL_TOKEN")
-        if not secret:
-            raise InvalidInput(
-                "no API token: pass --token or set MIREL_TOKEN; "
-                "make one with 'mirel token create --scope all --db URL'"
-            )
-        self.url = base.rstrip("/").removesuffix(API)
-        if not self.url.startswith(("http://", "https://")):
-            raise InvalidInput(f"{base!r} is not an http(s) URL; write it like http://host:8600")
-        self._headers = {"Authorization": f"Bearer {secret}"}
-        self._timeout = timeout
-
-    def call(
-        self, method: str, path: str, body: object = None, timeout: float | None = None
-    ) -> Any:
-        """Return the `data` of one API call."""
-        try:
-            response = httpx.request(
-                method,
-                f"{self.url}{API}{path}",
-                headers=self._headers,
-                json=body,
-                timeout=timeout or self._timeout,
-            )
-        except httpx.HTTPError as error:
-            detail = (str(error).splitlines() or ["no answer"])[0]
-            raise InstanceUnreachable(
-                f"cannot reach the instance at {self.url} ({error.__class__.__name__}: "
-                f"{detail}); is it running? check --url or MIREL_URL"
-            ) from error
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict) or "success" not in answer:
-            raise InstanceRefused(
-                f"{self.url} answered HTTP {response.status_code} without mirel's JSON; "
-                "is --url the address of a mirel instance?",
-                response.status_code,
-            )
-        if not answer["success"] or response.is_error:
-            message = str(answer.get("message") or f"HTTP {response.status_code}")
-            raise InstanceRefused(message.splitlines()[0], response.status_code)
-        return answer.get("data")
+@contextmanager
+def connect(url: str | None, token_value: str | None) -> Iterator[InstanceClient]:
+    """Yield a client of the instance at --url (or MIREL_URL) with --token (or MIREL_TOKEN);
+    raise InvalidInput saying which is missing."""
+    base = url or os.environ.get("MIREL_URL")
+    if not base:
+        raise InvalidInput(
+            "say which instance: pass --url URL or set MIREL_URL (e.g. http://127.0.0.1:8600)"
+        )
+    secret = token_value or os.environ.get("MIREL_TOKEN")
+    if not secret:
+        raise InvalidInput(
+            "no API token: pass --token or set MIREL_TOKEN; "
+            "make one with 'mirel token create --scope all --db URL'"
+        )
+    with InstanceClient(base, secret, timeout=TIMEOUT, advice=ADVICE) as client:
+        yield client
 
 
-def _deployment_line(item: dict[str, Any]) -> str:
-    commit = str(item.get("commit_sha") or "-")[:12]
-    return f"#{item.get('id')} {item.get('status')} at {commit}"
+def _deployment_line(deployment: DeploymentPublic) -> str:
+    commit = (deployment.commit_sha or "-")[:12]
+    return f"#{deployment.id} {deployment.status} at {commit}"
+
+
+# -- deploy -------------------------------------------------------------------------------------
 
 
 @click.command()
@@ -117,67 +93,66 @@ def _deployment_line(item: dict[str, Any]) -> str:
 )
 def deploy(url: str | None, token_value: str | None, wait: bool, timeout: float) -> None:
     """Deploy the head of the default branch on a running instance; exit 1 if it fails."""
-    client = Remote(url, token_value)
-    before = client.call("GET", "/source_control/deployments?limit=1")["deployments"]
-    # The API deploys before it answers (allow for a big first deploy).
-    deployment: dict[str, Any] = client.call(
-        "POST", "/source_control/deploy", timeout=max(timeout, 30.0)
-    )
-    # An unchanged head and manifest answer the last deployment again: nothing was done now.
-    repeated = bool(before) and before[0]["id"] == deployment.get("id")
-    deadline = time.monotonic() + timeout
-    while wait and deployment.get("status") not in DONE and time.monotonic() < deadline:
-        time.sleep(0.2)
-        deployment = client.call("GET", f"/source_control/deployment/{deployment['id']}")
+    with connect(url, token_value) as client:
+        before = client.deployments(limit=1)
+        # The API deploys before it answers (allow for a big first deploy).
+        deployment = client.deploy(timeout=max(timeout, TIMEOUT))
+        # An unchanged head and manifest answer the last deployment again: nothing was done now.
+        repeated = bool(before) and before[0].id == deployment.id
+        deadline = time.monotonic() + timeout
+        while wait and deployment.status not in DONE and time.monotonic() < deadline:
+            time.sleep(0.2)
+            deployment = client.deployment(deployment.id)
+    emit(deployment, lambda: _print_deployment(deployment, repeated))
+    _check_finished(deployment, wait, timeout)
 
-    def human() -> None:
-        status = deployment.get("status")
-        mark = {"SUCCESS": "[green]✓[/]", "ERROR": "[red]✗[/]"}.get(str(status), "…")
-        if repeated and status == "SUCCESS":
-            stdout.print(
-                f"{mark} already deployed: deployment {_deployment_line(deployment)} "
-                "has the current head and manifest; nothing to do"
-            )
-            return
-        stdout.print(f"{mark} deployment {_deployment_line(deployment)}")
-        changes = deployment.get("changes") or []
-        for change in changes:
-            stdout.print(f"  {_change_text(change)}", markup=False)
-        if status == "SUCCESS" and not changes:
-            stdout.print("  nothing changed")
-        for problem in deployment.get("errors") or []:
-            stderr.print(f"  {problem}", markup=False)
 
-    emit(deployment, human)
-    if deployment.get("status") == "ERROR":
-        count = len(deployment.get("errors") or [])
+def _print_deployment(deployment: DeploymentPublic, repeated: bool) -> None:
+    mark = {"SUCCESS": "[green]✓[/]", "ERROR": "[red]✗[/]"}.get(deployment.status, "…")
+    if repeated and deployment.status == "SUCCESS":
+        stdout.print(
+            f"{mark} already deployed: deployment {_deployment_line(deployment)} "
+            "has the current head and manifest; nothing to do"
+        )
+        return
+    stdout.print(f"{mark} deployment {_deployment_line(deployment)}")
+    for change in deployment.changes:
+        stdout.print(f"  {_change_text(change)}", markup=False)
+    if deployment.status == "SUCCESS" and not deployment.changes:
+        stdout.print("  nothing changed")
+    for problem in deployment.errors:
+        stderr.print(f"  {problem}", markup=False)
+
+
+def _check_finished(deployment: DeploymentPublic, wait: bool, timeout: float) -> None:
+    """Raise InstanceRefused when the deploy failed, or is still running after waiting for it."""
+    if deployment.status == "ERROR":
+        count = len(deployment.errors)
         raise InstanceRefused(
-            f"deployment #{deployment.get('id')} failed with {count} problem"
+            f"deployment #{deployment.id} failed with {count} problem"
             f"{'s' if count != 1 else ''}; the instance keeps serving what it served before",
             409,
         )
-    if wait and deployment.get("status") not in DONE:
+    if wait and deployment.status not in DONE:
         raise InstanceRefused(
-            f"deployment #{deployment.get('id')} is still {deployment.get('status')} after "
+            f"deployment #{deployment.id} is still {deployment.status} after "
             f"{timeout:g} s; follow it with 'mirel deployments'",
             409,
         )
 
 
-def _change_text(change: object) -> str:
+def _change_text(change: ChangePublic) -> str:
     """Return one change of a deployment as `name (kind): from → to`."""
-    if not isinstance(change, dict):
-        return str(change)
 
-    def shown(release: object, missing: str) -> str:
+    def shown(release: str | None) -> str:
         if release is None:
-            return missing
-        return "working version" if release == "working" else str(release)
+            return "not served"
+        return "working version" if release == "working" else release
 
-    return (
-        f"{change.get('name')} ({change.get('kind')}): "
-        f"{shown(change.get('from'), 'not served')} → {shown(change.get('to'), 'not served')}"
-    )
+    return f"{change.name} ({change.kind}): {shown(change.from_)} → {shown(change.to)}"
+
+
+# -- deployments and status ---------------------------------------------------------------------
 
 
 @click.command()
@@ -192,35 +167,34 @@ def _change_text(change: object) -> str:
 )
 def deployments(url: str | None, token_value: str | None, limit: int) -> None:
     """List a running instance's deployments, newest first."""
-    data: dict[str, Any] = Remote(url, token_value).call(
-        "GET", f"/source_control/deployments?limit={limit}"
-    )
+    with connect(url, token_value) as client:
+        found = client.deployments(limit)
 
     def human() -> None:
-        items = data.get("deployments", [])
         table = Table("id", "status", "commit", "manifest", "by", "started", "took", box=None)
-        for item in items:
+        for item in found:
             table.add_row(
-                str(item.get("id")),
-                str(item.get("status")),
-                str(item.get("commit_sha") or "-")[:12],
-                escape(str(item.get("manifest") or "-")),
-                escape(str(item.get("triggered_by") or "-")),
-                str(item.get("created_at") or "-")[:19],
+                str(item.id),
+                item.status,
+                (item.commit_sha or "-")[:12],
+                escape(item.manifest or "-"),
+                escape(item.triggered_by or "-"),
+                (item.created_at or "-")[:19],
                 _duration(item),
             )
-        print_table(table if items else "no deployments yet; start one with 'mirel deploy'")
+        print_table(table if found else "no deployments yet; start one with 'mirel deploy'")
 
-    emit(data, human)
+    emit(DeploymentList(deployments=found), human)
 
 
-def _duration(item: dict[str, Any]) -> str:
-    from datetime import datetime
-
+def _duration(deployment: DeploymentPublic) -> str:
+    """Return how long a deployment took, or "-" while it runs (or when its times are odd)."""
+    if deployment.completed_at is None:
+        return "-"
     try:
-        started = datetime.fromisoformat(str(item["created_at"]))
-        finished = datetime.fromisoformat(str(item["completed_at"]))
-    except (KeyError, TypeError, ValueError):
+        started = datetime.fromisoformat(deployment.created_at)
+        finished = datetime.fromisoformat(deployment.completed_at)
+    except ValueError:
         return "-"
     return f"{(finished - started).total_seconds():.2f} s"
 
@@ -230,15 +204,14 @@ def _duration(item: dict[str, Any]) -> str:
 @remote
 def status(url: str | None, token_value: str | None) -> None:
     """Show a running instance: its name, manifest, deployed commit and last deployment."""
-    client = Remote(url, token_value)
-    data: dict[str, Any] = client.call("GET", "/instance")
+    with connect(url, token_value) as client:
+        data = client.instance()
 
     def human() -> None:
-        stdout.print(f"instance  {escape(str(data.get('name')))}  ({client.url})")
-        stdout.print(f"manifest  {escape(str(data.get('manifest') or '(none)'))}")
-        stdout.print(f"deployed  {data.get('deployed_commit') or '(nothing yet)'}")
-        last = data.get("last_deployment")
-        if isinstance(last, dict):
-            stdout.print(f"last      deployment {_deployment_line(last)}")
+        stdout.print(f"instance  {escape(data.name)}  ({client.url})")
+        stdout.print(f"manifest  {escape(data.manifest or '(none)')}")
+        stdout.print(f"deployed  {data.deployed_commit or '(nothing yet)'}")
+        if data.last_deployment is not None:
+            stdout.print(f"last      deployment {_deployment_line(data.last_deployment)}")
 
     emit(data, human)

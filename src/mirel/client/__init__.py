@@ -1,5 +1,5 @@
 """The Python client of a running instance's REST API."""
 
-from mirel.client.client import InstanceClient
+from mirel.client.client import Advice, InstanceClient
 
-__all__ = ["InstanceClient"]
+__all__ = ["Advice", "InstanceClient"]

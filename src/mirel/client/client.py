@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -48,6 +49,19 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 DEFAULT_TIMEOUT = 30.0
 
 
+@dataclass(frozen=True)
+class Advice:
+    """What the client's messages tell a user to check when the address is wrong: nothing answers
+    there (`unreachable`), or something that is not mirel does (`not_mirel`). A program names
+    where its user gave the address (the command line: --url or MIREL_URL)."""
+
+    unreachable: str = "is it running, and is that its address?"
+    not_mirel: str = "is that the address of a mirel instance?"
+
+
+DEFAULT_ADVICE = Advice()
+
+
 def _segment(text: str) -> str:
     """Return `text` as one path segment of a URL."""
     return quote(text, safe="")
@@ -63,10 +77,12 @@ class InstanceClient:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
+        advice: Advice = DEFAULT_ADVICE,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise InvalidInput(f"{url!r} is not an http(s) URL; write it like http://host:8600")
         self.url = url.rstrip("/").removesuffix(API_PREFIX)
+        self._advice = advice
         self._http = httpx.Client(
             base_url=self.url + API_PREFIX,
             headers={"Authorization": f"Bearer {token}"},
@@ -114,9 +130,26 @@ class InstanceClient:
             detail = (str(error).splitlines() or ["no answer"])[0]
             raise InstanceUnreachable(
                 f"cannot reach the instance at {self.url} ({error.__class__.__name__}: "
-                f"{detail}); is it running, and is that its address?"
+                f"{detail}); {self._advice.unreachable}"
             ) from error
-        return _data(response, self.url)
+        return self._data(response)
+
+    def _data(self, response: httpx.Response) -> Any:
+        """Return the `data` of an answer; raise InstanceRefused for a failure or a foreign one."""
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict) or "success" not in answer:
+            raise InstanceRefused(
+                f"{self.url} answered HTTP {response.status_code} without mirel's JSON; "
+                f"{self._advice.not_mirel}",
+                response.status_code,
+            )
+        if not answer["success"] or response.is_error:
+            message = str(answer.get("message") or f"HTTP {response.status_code}")
+            raise InstanceRefused(message.splitlines()[0], response.status_code)
+        return answer.get("data")
 
     def _get(self, model: type[ModelT], path: str, **params: str | int | None) -> ModelT:
         given = {key: value for key, value in params.items() if value is not None}
@@ -329,21 +362,3 @@ class InstanceClient:
     def close_pull(self, number: int) -> PullPublic:
         """Close a pull request without merging."""
         return self._send(PullPublic, "POST", f"/source_control/pulls/{number}/close")
-
-
-def _data(response: httpx.Response, url: str) -> Any:
-    """Return the `data` of an answer; raise InstanceRefused for a failure or a foreign one."""
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = None
-    if not isinstance(answer, dict) or "success" not in answer:
-        raise InstanceRefused(
-            f"{url} answered HTTP {response.status_code} without mirel's JSON; "
-            "is that the address of a mirel instance?",
-            response.status_code,
-        )
-    if not answer["success"] or response.is_error:
-        message = str(answer.get("message") or f"HTTP {response.status_code}")
-        raise InstanceRefused(message.splitlines()[0], response.status_code)
-    return answer.get("data")
