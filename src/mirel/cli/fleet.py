@@ -36,14 +36,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.markup import escape
 
+from mirel.client import InstanceClient
 from mirel.db.engine import open_database
-from mirel.errors import FleetFailed, InvalidInput
+from mirel.errors import FleetFailed, InstanceRefused, InstanceUnreachable, InvalidInput
+from mirel.http.models import InstancePublic
 from mirel.hub.demo import build_demo
 from mirel.instance.accounts.tokens import (
     SCOPES,
@@ -119,6 +119,10 @@ class Credentials:
     token: str
     username: str
     password: str
+
+
+# What run_fleet calls once every instance has deployed: repository, members, login, instances.
+Announce = Callable[[Path, Sequence[Member], Credentials, dict[str, InstancePublic]], None]
 
 
 def admin_credentials(members: Sequence[Member]) -> Credentials:
@@ -217,33 +221,44 @@ def wait_ready(
     processes: Sequence[subprocess.Popen[bytes]],
     token: str,
     timeout: float = READY_TIMEOUT,
-) -> dict[str, dict[str, Any]]:
-    """Return each member's GET /api/v2/instance once it has finished its first deploy.
+) -> dict[str, InstancePublic]:
+    """Return each member's instance (GET /api/v2/instance) once it has finished its first deploy.
 
     Each server deploys as it starts (its poller's first round), so "ready" means serving what its
     manifest pins, not only answering. Raise FleetFailed if a server stops or takes too long.
     """
     deadline = time.monotonic() + timeout
-    ready: dict[str, dict[str, Any]] = {}
-    headers = {"Authorization": f"Bearer {token}"}
-    while len(ready) < len(members):
-        _check_alive(members, processes)
-        for member in members:
-            if member.name in ready:
-                continue
-            with contextlib.suppress(httpx.HTTPError, ValueError):
-                answer = httpx.get(f"{member.url}/api/v2/instance", headers=headers, timeout=2.0)
-                info = answer.json().get("data") if answer.status_code == 200 else None
-                if isinstance(info, dict):
-                    last = info.get("last_deployment")
-                    if isinstance(last, dict) and last.get("status") in ("SUCCESS", "ERROR"):
-                        ready[member.name] = info
-        if len(ready) < len(members):
-            if time.monotonic() > deadline:
-                names = ", ".join(m.name for m in members if m.name not in ready)
-                raise FleetFailed(f"{names} did not deploy within {timeout:g} s; see their logs")
-            time.sleep(0.1)
+    ready: dict[str, InstancePublic] = {}
+    with contextlib.ExitStack() as stack:
+        clients = {
+            member.name: stack.enter_context(InstanceClient(member.url, token, timeout=2.0))
+            for member in members
+        }
+        while len(ready) < len(members):
+            _check_alive(members, processes)
+            for name, client in clients.items():
+                if name not in ready and (info := _deployed(client)) is not None:
+                    ready[name] = info
+            if len(ready) < len(members):
+                if time.monotonic() > deadline:
+                    names = ", ".join(m.name for m in members if m.name not in ready)
+                    raise FleetFailed(
+                        f"{names} did not deploy within {timeout:g} s; see their logs"
+                    )
+                time.sleep(0.1)
     return ready
+
+
+def _deployed(client: InstanceClient) -> InstancePublic | None:
+    """Return the instance once its first deploy has finished, else None (also while it starts
+    and does not answer yet)."""
+    # ValueError: an answer that is not an instance's (pydantic's ValidationError is one).
+    with contextlib.suppress(InstanceUnreachable, InstanceRefused, ValueError):
+        info = client.instance()
+        last = info.last_deployment
+        if last is not None and last.status in ("SUCCESS", "ERROR"):
+            return info
+    return None
 
 
 def stop(
@@ -284,15 +299,16 @@ def _stop_on_signals() -> Iterator[None]:
 
 
 def _show(
-    repo: Path, members: Sequence[Member], login: Credentials, infos: dict[str, dict[str, Any]]
+    repo: Path, members: Sequence[Member], login: Credentials, infos: dict[str, InstancePublic]
 ) -> None:
     token = login.token
     console.print(f"[green]✓[/] mirel is up: repository {escape(str(repo))}")
     for member in members:
-        last = infos[member.name]["last_deployment"]
-        state = f"deployed {str(last['commit_sha'])[:12]}"
-        if last["status"] != "SUCCESS":
-            state = f"[red]deploy failed[/]: {escape('; '.join(last['errors'])[:200])}"
+        last = infos[member.name].last_deployment
+        assert last is not None  # wait_ready returns deployed instances only
+        state = f"deployed {str(last.commit_sha)[:12]}"
+        if last.status != "SUCCESS":
+            state = f"[red]deploy failed[/]: {escape('; '.join(last.errors)[:200])}"
         console.print(
             f"  {member.name:<8} {member.url}  manifest {member.name:<8} {state}  "
             f"[dim]log {escape(str(member.log))}[/]"
@@ -321,9 +337,7 @@ def run_fleet(
     port: int,
     *,
     ready_timeout: float = READY_TIMEOUT,
-    announce: Callable[
-        [Path, Sequence[Member], Credentials, dict[str, dict[str, Any]]], None
-    ] = _show,
+    announce: Announce = _show,
 ) -> None:
     """Start the fleet in `folder`, serve until Ctrl-C or SIGTERM, then stop it cleanly."""
     folder = folder.resolve()
