@@ -12,7 +12,7 @@ from rich.table import Table
 
 from mirel.cli.base import common, emit, options, print_table, progress, stderr, stdout
 from mirel.errors import InvalidInput, RepositoryInvalid
-from mirel.git.repository import Author
+from mirel.git.repository import Author, global_author
 from mirel.http.models import Matrix
 from mirel.hub import Hub
 from mirel.hub.matrix import matrix as build_matrix
@@ -39,15 +39,10 @@ def init(path: Path, default_branch: str) -> None:
 
 
 def _git_author() -> Author:
-    import pygit2
-
-    try:
-        config = pygit2.Config.get_global_config()
-        return Author(str(config["user.name"]), str(config["user.email"]))
-    except (KeyError, OSError, pygit2.GitError) as error:
-        raise InvalidInput(
-            "no author known; pass --author 'Name <email>' or set MIREL_AUTHOR"
-        ) from error
+    author = global_author()
+    if author is None:
+        raise InvalidInput("no author known; pass --author 'Name <email>' or set MIREL_AUTHOR")
+    return author
 
 
 @click.command()

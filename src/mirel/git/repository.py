@@ -529,6 +529,16 @@ class GitRepository:
         return Path(os.fspath(self._repo.path)).resolve()
 
 
+def global_author() -> Author | None:
+    """Return the author of the user's global git configuration (user.name and user.email), if
+    both are set: who creates a repository before it has a configuration of its own."""
+    try:
+        config = pygit2.Config.get_global_config()
+        return Author(str(config["user.name"]), str(config["user.email"]))
+    except (KeyError, OSError, pygit2.GitError):
+        return None
+
+
 def _changed_path(delta: Any) -> ChangedPath:
     """Return mirel's view of one libgit2 diff delta."""
     zero = "0" * 40
