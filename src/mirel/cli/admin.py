@@ -10,23 +10,21 @@ from __future__ import annotations
 import getpass
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from mirel.cli.base import common, emit, print_table, stderr, stdout
+from mirel.cli.base import F, common, emit, print_table, stderr, stdout
 from mirel.errors import InvalidInput
 from mirel.settings import DEFAULT_DATABASE_URL, normalise_database_url
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # The values of mirel.instance.accounts.users.Role, written out so that `mirel --help` does not
 # import the accounts (argon2, SQLAlchemy).

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from mirel.instance import Instance
 
+# A command function, as click decorators (common, and the option groups of other modules) take it.
 F = TypeVar("F", bound=Callable[..., Any])
 
 # The application of one instance; `mirel serve` runs it. The CLI never imports the server

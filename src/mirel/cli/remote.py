@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypeVar
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from mirel.cli.base import common, emit, print_table, stderr, stdout
+from mirel.cli.base import F, common, emit, print_table, stderr, stdout
 from mirel.client import Advice, InstanceClient
 from mirel.errors import InstanceRefused, InvalidInput
 from mirel.http.models import ChangePublic, DeploymentList, DeploymentPublic
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 DONE = frozenset({"SUCCESS", "ERROR"})
 TIMEOUT = 30.0
