@@ -19,8 +19,8 @@ import httpx
 from pydantic import BaseModel
 
 from mirel.errors import InstanceRefused, InstanceUnreachable, InvalidInput
-from mirel.http.envelope import API_PREFIX
 from mirel.http.models import (
+    API_PREFIX,
     ChangeRequestPublic,
     ConnectionPublic,
     DeploymentList,

@@ -8,9 +8,8 @@ from typing import Any, TypeVar
 
 from fastapi.responses import JSONResponse
 
+from mirel.http.models import API_PREFIX as API_PREFIX  # re-exported: the faces import it here
 from mirel.http.models import Envelope
-
-API_PREFIX = "/api/v2"
 
 INTERNAL_MESSAGE = (
     "internal error: the server failed unexpectedly; the details are in its log. "

@@ -14,6 +14,10 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+# Where the REST API lives on an instance. Here, with the wire format, rather than in envelope.py,
+# so that the client reads it without importing FastAPI.
+API_PREFIX = "/api/v2"
+
 DataT = TypeVar("DataT")
 
 
