@@ -4,14 +4,6 @@ the one mapping of errors to exit codes (SPEC.md §6).
 Exit codes: 0 success, 1 a user error (one line saying what to do), 2 wrong usage, 3 an internal
 error (the traceback is written to a file whose path is printed; `--debug` shows it instead).
 `--json` prints exactly the objects the REST API returns in `data`.
-
-Where each command lives:
-
-    element            cli/elements.py        release    cli/releases.py
-    manifest           cli/manifests.py       hotfix     cli/hotfixes.py
-    pr                 cli/pull_requests.py   serve, up  cli/serve.py (up: cli/fleet.py)
-    init, validate, matrix, hook, demo        cli/repository.py
-    token, user        cli/admin.py           deploy, deployments, status  cli/remote.py
 """
 
 from __future__ import annotations
@@ -45,17 +37,18 @@ def cli() -> None:
     """mirel: which release of each app and workflow is live on each instance, through git."""
 
 
-for command in (
+# Every command of `mirel`, by the module that holds it.
+COMMANDS: tuple[click.Command, ...] = (
     repository.init,
+    repository.validate,
+    repository.matrix,
+    repository.hook,
+    repository.demo,
     elements.element,
     releases.release,
     manifests.manifest,
-    repository.matrix,
     hotfixes.hotfix,
     pull_requests.pr,
-    repository.validate,
-    repository.hook,
-    repository.demo,
     serve.serve,
     serve.up,
     admin.token,
@@ -63,7 +56,8 @@ for command in (
     remote.deploy,
     remote.deployments,
     remote.status,
-):
+)
+for command in COMMANDS:
     cli.add_command(command)
 
 
