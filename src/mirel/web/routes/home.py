@@ -7,7 +7,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from mirel.core.kinds import KINDS
 from mirel.web.auth import PUBLIC, ViewerDep, instance_of
-from mirel.web.forms import PageNumber, Search, paged
+from mirel.web.forms import PageNumber, Search
+from mirel.web.paging import paged
 from mirel.web.render import page
 
 router = APIRouter()

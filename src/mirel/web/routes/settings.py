@@ -30,14 +30,13 @@ from mirel.web.forms import (
     NO_ERROR,
     FormError,
     PageNumber,
-    Pager,
     Search,
     Text,
-    paged,
     redirect,
     tell,
     tell_change,
 )
+from mirel.web.paging import Pager, paged
 from mirel.web.render import page
 from mirel.web.views import MatrixPage, current_pin, draft_change
 
