@@ -11,8 +11,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.core.kinds import KINDS
 from mirel.errors import ManifestInvalid, MirelError
-from mirel.hub.matrix import matrix
-from mirel.hub.values import Matrix
 from mirel.instance.accounts.sessions import save_draft, update_draft
 from mirel.instance.accounts.tokens import SCOPES, create_token, list_tokens, revoke_token
 from mirel.instance.accounts.users import (
@@ -36,14 +34,16 @@ from mirel.web.forms import (
     tell,
     tell_change,
 )
-from mirel.web.paging import Pager, paged
 from mirel.web.render import page
-from mirel.web.views import MatrixPage, current_pin, draft_change
+from mirel.web.views.releases_tab import (
+    draft_change,
+    draft_without,
+    matrix_page,
+    pin_changes,
+    release_pick,
+)
 
 router = APIRouter()
-
-MATRIX_PAGE = 50
-
 
 # -- the Releases pane --------------------------------------------------------------------------
 
@@ -192,24 +192,7 @@ def manifest(request: Request, viewer: ViewerDep, name: str) -> Response:
 # -- the Releases tab -----------------------------------------------------------------------------
 
 
-def _matrix(
-    request: Request, viewer: Viewer, q: str, kind: str, page_number: int
-) -> tuple[MatrixPage, Pager]:
-    hub = instance_of(request).hub
-    chosen = KINDS.get(kind) if kind in {known.name for known in KINDS} else None
-
-    def fetch(offset: int, limit: int) -> tuple[Matrix, int]:
-        found = matrix(hub.catalog, query=q, kind=chosen, offset=offset, limit=limit)
-        return found, found.total
-
-    data, pager = paged(fetch, page_number, MATRIX_PAGE)
-    return MatrixPage(data=data, draft=viewer.session.draft), pager
-
-
-def _back(q: str, kind: str, page_number: int) -> str:
-    return urls.query(
-        "/settings/releases", q=q, kind=kind, page=page_number if page_number > 1 else None
-    )
+Back = Annotated[str, Query(max_length=2000)]
 
 
 @router.get("/settings/releases", response_class=HTMLResponse)
@@ -221,17 +204,15 @@ def releases_tab(
     page_number: PageNumber = 1,
 ) -> Response:
     """Return the Releases tab: every element (a page of them) against every manifest."""
-    matrix, pager = _matrix(request, viewer, q, kind, page_number)
+    view = matrix_page(instance_of(request).hub, viewer.session.draft, q, kind, page_number)
     return page(
         request,
         viewer,
         "matrix.html",
-        matrix=matrix,
-        pager=pager,
+        view=view,
         q=q,
         kind=kind,
-        kinds=[known.name for known in KINDS],
-        back=_back(q, kind, page_number),
+        back=urls.releases_tab(q, kind, page_number),
         section="releases",
         tab="releases",
     )
@@ -243,31 +224,16 @@ def pick(
     viewer: EditorDep,
     element: Search = "",
     manifest: Search = "",
-    back: Annotated[str, Query(max_length=2000)] = "/settings/releases",
+    back: Back = "/settings/releases",
 ) -> Response:
     """Return the release picker of one cell (the Releases tab without JavaScript)."""
-    hub = instance_of(request).hub
-    chosen = hub.catalog.element(element)
-    pending = next(
-        (
-            change
-            for change in viewer.session.draft
-            if change["manifest"] == manifest and change["uuid"] == chosen.uuid
-        ),
-        None,
-    )
+    view = release_pick(instance_of(request).hub, viewer.session.draft, element, manifest)
     return page(
         request,
         viewer,
         "pick.html",
-        element=chosen,
-        manifest=manifest,
-        releases=[str(view.version) for view in hub.catalog.releases(chosen.reference)],
-        pending=pending,
-        # What the cell shows now: the pending change, else the pin on the default branch.
-        chosen=pending["release"] if pending else current_pin(hub, manifest, chosen.uuid),
+        view=view,
         back=urls.safe_next(back, "/settings/releases"),
-        form_error=NO_ERROR,
         section="releases",
         tab="releases",
     )
@@ -304,11 +270,7 @@ def remove_from_draft(
     request: Request, viewer: EditorDep, manifest: Text = "", element: Text = ""
 ) -> Response:
     """Take one change out of the pending changes."""
-    kept = [
-        change
-        for change in viewer.session.draft
-        if (change["manifest"], change["uuid"]) != (manifest, element)
-    ]
+    kept = draft_without(viewer.session.draft, manifest, element)
     save_draft(instance_of(request).sessions, viewer.session.id_hash, kept)
     return redirect("/settings/releases/review" if kept else "/settings/releases")
 
@@ -344,8 +306,7 @@ def review(request: Request, viewer: EditorDep) -> Response:
 def create_pull_request(request: Request, viewer: EditorDep, message: Text = "") -> Response:
     """Propose every pending change in one branch and pull request."""
     instance = instance_of(request)
-    draft = viewer.session.draft
-    changes = [(change["manifest"], change["uuid"], change["release"]) for change in draft]
+    changes = pin_changes(viewer.session.draft)
     try:
         change = instance.hub.manifests.change_pins(changes, viewer.author, message.strip() or None)
     except MirelError as error:
