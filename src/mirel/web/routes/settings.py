@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
-from mirel.core.kinds import KINDS
-from mirel.errors import ManifestInvalid, MirelError
+from mirel.errors import MirelError
 from mirel.instance.accounts.sessions import save_draft, update_draft
-from mirel.instance.accounts.tokens import SCOPES, create_token, list_tokens, revoke_token
+from mirel.instance.accounts.tokens import create_token, revoke_token
 from mirel.instance.accounts.users import (
-    Role,
     UserInfo,
     create_user,
     delete_user,
-    list_users,
     set_password,
     set_role,
 )
@@ -35,6 +32,7 @@ from mirel.web.forms import (
     tell_change,
 )
 from mirel.web.render import page
+from mirel.web.views.accounts import tokens_page, users_page
 from mirel.web.views.releases_tab import (
     draft_change,
     draft_without,
@@ -42,70 +40,47 @@ from mirel.web.views.releases_tab import (
     pin_changes,
     release_pick,
 )
+from mirel.web.views.settings import config_page, manifest_page, settings_page
 
 router = APIRouter()
 
-# -- the Releases pane --------------------------------------------------------------------------
+
+# -- the Releases pane ----------------------------------------------------------------------------
 
 
-def _overview(request: Request, viewer: Viewer, form_error: FormError = NO_ERROR) -> HTMLResponse:
-    instance = instance_of(request)
-    hub = instance.hub
+@router.get("/settings", response_class=HTMLResponse)
+def settings(request: Request, viewer: ViewerDep) -> Response:
+    """Return the Releases pane: the manifest this instance publishes, every manifest."""
+    view = settings_page(instance_of(request))
+    return page(request, viewer, "settings.html", view=view, section="settings", tab="overview")
+
+
+def _config(request: Request, viewer: Viewer, form_error: FormError = NO_ERROR) -> HTMLResponse:
     return page(
         request,
         viewer,
-        "settings.html",
+        "config.html",
         status=form_error.status,
-        info=instance.info(),
-        manifests=hub.catalog.manifest_names(),
-        reports=hub.provider.instance_reports(),
-        head=hub.head(),
+        view=config_page(instance_of(request)),
         form_error=form_error,
         section="settings",
         tab="overview",
     )
 
 
-@router.get("/settings", response_class=HTMLResponse)
-def settings(request: Request, viewer: ViewerDep) -> Response:
-    """Return the Releases pane: the manifest this instance publishes, every manifest."""
-    return _overview(request, viewer)
-
-
 @router.get("/settings/config", response_class=HTMLResponse)
 def edit_config(request: Request, viewer: AdminDep) -> Response:
     """Return Edit config: pick the manifest this instance publishes from `manifests/`."""
-    instance = instance_of(request)
-    return page(
-        request,
-        viewer,
-        "config.html",
-        manifests=instance.hub.catalog.manifest_names(),
-        selected=instance.state.selected_manifest(),
-        form_error=NO_ERROR,
-        section="settings",
-        tab="overview",
-    )
+    return _config(request, viewer)
 
 
 @router.post("/settings/config", response_class=HTMLResponse)
 def save_config(request: Request, viewer: AdminDep, manifest: Text = "") -> Response:
     """Choose the manifest this instance publishes (empty: none); its next deploy applies it."""
-    instance = instance_of(request)
     try:
-        chosen = instance.state.select_manifest(manifest or None)
+        chosen = instance_of(request).state.select_manifest(manifest or None)
     except MirelError as error:
-        return page(
-            request,
-            viewer,
-            "config.html",
-            status=error.http_status,
-            manifests=instance.hub.catalog.manifest_names(),
-            selected=instance.state.selected_manifest(),
-            form_error=FormError.of("config", error),
-            section="settings",
-            tab="overview",
-        )
+        return _config(request, viewer, FormError.of("config", error))
     tell(
         request,
         viewer,
@@ -117,38 +92,36 @@ def save_config(request: Request, viewer: AdminDep, manifest: Text = "") -> Resp
     return redirect("/settings")
 
 
-# -- manifests ----------------------------------------------------------------------------------
+# -- manifests ------------------------------------------------------------------------------------
 
 
-@router.get("/settings/manifests/new", response_class=HTMLResponse)
-def new_manifest(request: Request, viewer: EditorDep) -> Response:
-    """Return Create manifest: a name, then a branch with the new manifest."""
+def _new_manifest(
+    request: Request, viewer: Viewer, form_error: FormError = NO_ERROR
+) -> HTMLResponse:
     return page(
         request,
         viewer,
         "manifest_new.html",
-        form_error=NO_ERROR,
+        status=form_error.status,
+        form_error=form_error,
         section="settings",
         tab="overview",
     )
 
 
+@router.get("/settings/manifests/new", response_class=HTMLResponse)
+def new_manifest(request: Request, viewer: EditorDep) -> Response:
+    """Return Create manifest: a name, then a branch with the new manifest."""
+    return _new_manifest(request, viewer)
+
+
 @router.post("/settings/manifests", response_class=HTMLResponse)
 def create_manifest(request: Request, viewer: EditorDep, name: Text = "") -> Response:
     """Propose a new, empty manifest."""
-    hub = instance_of(request).hub
     try:
-        change = hub.manifests.create(name.strip(), viewer.author)
+        change = instance_of(request).hub.manifests.create(name.strip(), viewer.author)
     except MirelError as error:
-        return page(
-            request,
-            viewer,
-            "manifest_new.html",
-            status=error.http_status,
-            form_error=FormError.of("create-manifest", error, name=name),
-            section="settings",
-            tab="overview",
-        )
+        return _new_manifest(request, viewer, FormError.of("create-manifest", error, name=name))
     tell_change(request, viewer, f"Manifest {name.strip()} is ready on its branch.", change)
     return redirect("/settings")
 
@@ -156,41 +129,11 @@ def create_manifest(request: Request, viewer: EditorDep, name: Text = "") -> Res
 @router.get("/manifests/{name}", response_class=HTMLResponse)
 def manifest(request: Request, viewer: ViewerDep, name: str) -> Response:
     """Return one manifest: each pin, what it resolves to, and who publishes it."""
-    hub = instance_of(request).hub
-    problems: list[str] = []
-    pins: list[dict[str, Any]] = []
-    try:
-        document = hub.catalog.manifest(name)
-    except ManifestInvalid as error:
-        problems = [str(problem) for problem in error.problems]
-    else:
-        elements = hub.catalog.elements_by_uuid()
-        for kind in KINDS:
-            for pin in document.pins_of(kind):
-                pins.append(
-                    {
-                        "kind": kind.name,
-                        "uuid": pin.uuid,
-                        "release": pin.release,
-                        "element": elements.get(pin.uuid),
-                    }
-                )
-    reports = [report for report in hub.provider.instance_reports() if report.manifest == name]
-    return page(
-        request,
-        viewer,
-        "manifest.html",
-        name=name,
-        pins=pins,
-        problems=problems,
-        reports=reports,
-        section="settings",
-        tab="overview",
-    )
+    view = manifest_page(instance_of(request).hub, name)
+    return page(request, viewer, "manifest.html", view=view, section="settings", tab="overview")
 
 
 # -- the Releases tab -----------------------------------------------------------------------------
-
 
 Back = Annotated[str, Query(max_length=2000)]
 
@@ -316,20 +259,18 @@ def create_pull_request(request: Request, viewer: EditorDep, message: Text = "")
     return redirect("/settings/releases")
 
 
-# -- users and tokens -----------------------------------------------------------------------------
+# -- users ----------------------------------------------------------------------------------------
 
 
 def _users(request: Request, viewer: Viewer, form_error: FormError = NO_ERROR) -> HTMLResponse:
-    users = list_users(instance_of(request).sessions)
-    forms = {"add-user"} | {f"user-{user.username}" for user in users}
+    view = users_page(instance_of(request).sessions)
     return page(
         request,
         viewer,
         "users.html",
         status=form_error.status,
-        users=users,
-        roles=[str(role) for role in Role],
-        form_error=form_error.placed(forms),
+        view=view,
+        form_error=form_error.placed(view.forms),
         section="settings",
         tab="users",
     )
@@ -414,6 +355,11 @@ def remove_user(request: Request, viewer: AdminDep, username: str) -> Response:
     )
 
 
+# -- tokens ---------------------------------------------------------------------------------------
+
+Scopes = Annotated[list[str], Form(max_length=20)]
+
+
 def _tokens(
     request: Request,
     viewer: Viewer,
@@ -421,17 +367,14 @@ def _tokens(
     new_token: str | None = None,
     form_error: FormError = NO_ERROR,
 ) -> HTMLResponse:
-    tokens = list_tokens(instance_of(request).sessions)
-    forms = {"add-token"} | {f"token-{token.id}" for token in tokens}
+    view = tokens_page(instance_of(request).sessions, new_token)
     return page(
         request,
         viewer,
         "tokens.html",
         status=form_error.status,
-        tokens=tokens,
-        scopes=SCOPES,
-        new_token=new_token,
-        form_error=form_error.placed(forms),
+        view=view,
+        form_error=form_error.placed(view.forms),
         section="settings",
         tab="tokens",
     )
@@ -448,7 +391,7 @@ def add_token(
     request: Request,
     viewer: AdminDep,
     name: Text = "",
-    scopes: Annotated[list[str], Form(max_length=20)] = [],  # noqa: B006 - FastAPI copies it
+    scopes: Scopes = [],  # noqa: B006 - FastAPI copies it
 ) -> Response:
     """Create a token and show its secret this once (it is not kept, so it is not redirected)."""
     try:
