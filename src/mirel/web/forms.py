@@ -1,20 +1,22 @@
-"""What the routes share: a form's error shown beside it, one-time messages, redirects, the
-bounded parameters of forms and queries."""
+"""What the routes share: a form's error shown beside it (and a page of forms that places it),
+one-time messages, redirects, the bounded parameters of forms and queries."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Form, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
+from mirel.db.models import FlashMessage
 from mirel.errors import MirelError
 from mirel.hub import ChangeRequest
 from mirel.instance.accounts.sessions import add_flash
 from mirel.web import urls
 from mirel.web.auth import Viewer, instance_of
+from mirel.web.render import page
 
 # The parameters the routes share; lengths are bounded so that no field can be made huge.
 Text = Annotated[str, Form(max_length=10_000)]
@@ -58,6 +60,36 @@ class FormError:
 NO_ERROR = FormError("", "", 200)
 
 
+class ShowsForms(Protocol):
+    """The data of a page with a form per row (a release, a user, a token)."""
+
+    @property
+    def forms(self) -> Collection[str]:
+        """Return the forms the page shows an error beside."""
+        ...
+
+
+def form_page(
+    request: Request,
+    viewer: Viewer,
+    template: str,
+    view: ShowsForms,
+    form_error: FormError = NO_ERROR,
+    **context: object,
+) -> HTMLResponse:
+    """Return a page of forms rendered with `view`: a failed form's error beside that form, or at
+    the top when the page does not show it, with the error's status."""
+    return page(
+        request,
+        viewer,
+        template,
+        status=form_error.status,
+        view=view,
+        form_error=form_error.placed(view.forms),
+        **context,
+    )
+
+
 def redirect(target: str) -> RedirectResponse:
     """Return a 303 to `target`: after a form post, the browser loads the next page with GET."""
     return RedirectResponse(target, status_code=303)
@@ -76,7 +108,7 @@ def tell(
     add_flash(
         instance_of(request).sessions,
         viewer.session.id_hash,
-        {"kind": kind, "message": message, "link": link, "link_text": link_text},
+        FlashMessage(kind=kind, message=message, link=link, link_text=link_text),
     )
 
 

@@ -9,7 +9,16 @@ from mirel.core.versions import Bump
 from mirel.errors import InvalidInput, MirelError
 from mirel.web import urls
 from mirel.web.auth import EditorDep, Viewer, ViewerDep, instance_of
-from mirel.web.forms import NO_ERROR, FormError, Search, Text, redirect, tell, tell_change
+from mirel.web.forms import (
+    NO_ERROR,
+    FormError,
+    Search,
+    Text,
+    form_page,
+    redirect,
+    tell,
+    tell_change,
+)
 from mirel.web.render import page
 from mirel.web.views.elements import (
     element_at,
@@ -35,14 +44,13 @@ def _element(
     form_error: FormError = NO_ERROR,
 ) -> HTMLResponse:
     view = element_page(instance_of(request), kind, name, before)
-    return page(
+    return form_page(
         request,
         viewer,
         "element.html",
-        status=form_error.status,
-        view=view,
+        view,
+        form_error,
         releases_open=releases_open,
-        form_error=form_error.placed(view.forms),
         section="home",
     )
 

@@ -10,8 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from mirel.errors import MirelError
 from mirel.instance.accounts.tokens import create_token, revoke_token
 from mirel.web.auth import AdminDep, Viewer, instance_of
-from mirel.web.forms import NO_ERROR, FormError, Text, redirect, tell
-from mirel.web.render import page
+from mirel.web.forms import NO_ERROR, FormError, Text, form_page, redirect, tell
 from mirel.web.views.accounts import tokens_page
 
 router = APIRouter()
@@ -27,15 +26,8 @@ def _tokens(
     form_error: FormError = NO_ERROR,
 ) -> HTMLResponse:
     view = tokens_page(instance_of(request).sessions, new_token)
-    return page(
-        request,
-        viewer,
-        "tokens.html",
-        status=form_error.status,
-        view=view,
-        form_error=form_error.placed(view.forms),
-        section="settings",
-        tab="tokens",
+    return form_page(
+        request, viewer, "tokens.html", view, form_error, section="settings", tab="tokens"
     )
 
 

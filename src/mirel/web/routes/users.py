@@ -17,8 +17,7 @@ from mirel.instance.accounts.users import (
     set_role,
 )
 from mirel.web.auth import AdminDep, Viewer, instance_of
-from mirel.web.forms import NO_ERROR, FormError, Text, redirect, tell
-from mirel.web.render import page
+from mirel.web.forms import NO_ERROR, FormError, Text, form_page, redirect, tell
 from mirel.web.views.accounts import users_page
 
 router = APIRouter()
@@ -26,15 +25,8 @@ router = APIRouter()
 
 def _users(request: Request, viewer: Viewer, form_error: FormError = NO_ERROR) -> HTMLResponse:
     view = users_page(instance_of(request).sessions)
-    return page(
-        request,
-        viewer,
-        "users.html",
-        status=form_error.status,
-        view=view,
-        form_error=form_error.placed(view.forms),
-        section="settings",
-        tab="users",
+    return form_page(
+        request, viewer, "users.html", view, form_error, section="settings", tab="users"
     )
 
 
