@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	cd benchmarks && $(abspath $(BIN))/mypy --strict bench.py generate.py
 
 unit: $(STAMP)

@@ -16,7 +16,7 @@ from mirel.errors import (
 from mirel.git.repository import HEADS
 from mirel.hub import Hub
 from mirel.providers.base import PullState
-from mirel.web.views import branch_page
+from mirel.web.views.branches import branch_page
 from support import AUTHOR, add_element, merge, refs, release
 
 

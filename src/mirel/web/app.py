@@ -8,7 +8,18 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mirel.web.auth import check_pages_declared
-from mirel.web.routes import deployments, elements, home, pulls, session, settings
+from mirel.web.routes import (
+    config,
+    deployments,
+    elements,
+    home,
+    manifests,
+    pulls,
+    releases_tab,
+    session,
+    tokens,
+    users,
+)
 
 # Pages load only their own stylesheet and script: no inline code, no frames, no other origins.
 PAGE_HEADERS = {
@@ -53,7 +64,11 @@ def install_web(app: FastAPI) -> None:
         session.router,
         home.router,
         elements.router,
-        settings.router,
+        config.router,
+        manifests.router,
+        releases_tab.router,
+        users.router,
+        tokens.router,
         pulls.router,
         deployments.router,
     ):

@@ -1,19 +1,22 @@
-"""What the routes share: a form's error shown beside it, one-time messages, redirects, paging."""
+"""What the routes share: a form's error shown beside it (and a page of forms that places it),
+one-time messages, redirects, the bounded parameters of forms and queries."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, TypeVar
+from typing import Annotated, Protocol
 
 from fastapi import Form, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
+from mirel.db.models import FlashMessage
 from mirel.errors import MirelError
 from mirel.hub import ChangeRequest
 from mirel.instance.accounts.sessions import add_flash
 from mirel.web import urls
 from mirel.web.auth import Viewer, instance_of
+from mirel.web.render import page
 
 # The parameters the routes share; lengths are bounded so that no field can be made huge.
 Text = Annotated[str, Form(max_length=10_000)]
@@ -57,6 +60,36 @@ class FormError:
 NO_ERROR = FormError("", "", 200)
 
 
+class ShowsForms(Protocol):
+    """The data of a page with a form per row (a release, a user, a token)."""
+
+    @property
+    def forms(self) -> Collection[str]:
+        """Return the forms the page shows an error beside."""
+        ...
+
+
+def form_page(
+    request: Request,
+    viewer: Viewer,
+    template: str,
+    view: ShowsForms,
+    form_error: FormError = NO_ERROR,
+    **context: object,
+) -> HTMLResponse:
+    """Return a page of forms rendered with `view`: a failed form's error beside that form, or at
+    the top when the page does not show it, with the error's status."""
+    return page(
+        request,
+        viewer,
+        template,
+        status=form_error.status,
+        view=view,
+        form_error=form_error.placed(view.forms),
+        **context,
+    )
+
+
 def redirect(target: str) -> RedirectResponse:
     """Return a 303 to `target`: after a form post, the browser loads the next page with GET."""
     return RedirectResponse(target, status_code=303)
@@ -75,7 +108,7 @@ def tell(
     add_flash(
         instance_of(request).sessions,
         viewer.session.id_hash,
-        {"kind": kind, "message": message, "link": link, "link_text": link_text},
+        FlashMessage(kind=kind, message=message, link=link, link_text=link_text),
     )
 
 
@@ -99,54 +132,3 @@ def tell_change(request: Request, viewer: Viewer, what: str, change: ChangeReque
         link=urls.pull(pull.number),
         link_text=f"Open pull request #{pull.number}",
     )
-
-
-@dataclass(frozen=True)
-class Pager:
-    """One page of a long list: which items it shows and the links to its neighbours."""
-
-    number: int
-    size: int
-    total: int
-
-    @classmethod
-    def at(cls, number: int | None, total: int, size: int = 50) -> Pager:
-        """Return page `number` (1-based, clamped to the pages there are) of `total` items."""
-        pages = max(1, -(-total // size))
-        return cls(min(max(1, number or 1), pages), size, total)
-
-    @property
-    def offset(self) -> int:
-        """Return how many items come before this page."""
-        return (self.number - 1) * self.size
-
-    @property
-    def pages(self) -> int:
-        """Return how many pages there are (at least one)."""
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def first_item(self) -> int:
-        """Return the 1-based position of the first item shown (0 when there are none)."""
-        return self.offset + 1 if self.total else 0
-
-    @property
-    def last_item(self) -> int:
-        """Return the 1-based position of the last item shown."""
-        return min(self.total, self.offset + self.size)
-
-
-_Items = TypeVar("_Items")
-
-
-def paged(
-    fetch: Callable[[int, int], tuple[_Items, int]], number: int, size: int = 50
-) -> tuple[_Items, Pager]:
-    """Return page `number` of a list and its pager; `fetch(offset, limit)` gives the items and
-    how many there are in all. A number past the last page shows the last page."""
-    items, total = fetch((number - 1) * size, size)
-    pager = Pager.at(number, total, size)
-    if pager.number != number:
-        items, total = fetch(pager.offset, size)
-        pager = Pager.at(pager.number, total, size)
-    return items, pager

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -143,7 +142,7 @@ def page(
     template: str,
     *,
     status: int = 200,
-    **context: Any,
+    **context: object,
 ) -> HTMLResponse:
     """Return a rendered page with the context every page shares."""
     instance = instance_of(request)

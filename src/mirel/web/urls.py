@@ -66,6 +66,11 @@ def manifest(name: str) -> str:
     return f"/manifests/{_q(name)}"
 
 
+def releases_tab(q: str = "", kind: str = "", page: int = 1) -> str:
+    """Return the Releases tab, filtered and paged as it was (where its picker goes back to)."""
+    return query("/settings/releases", q=q, kind=kind, page=page if page > 1 else None)
+
+
 def query(path: str, **params: object) -> str:
     """Return `path` with the non-empty `params` as its query string."""
     kept = {key: str(value) for key, value in params.items() if value not in (None, "", 0)}

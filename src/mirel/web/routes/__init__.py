@@ -1,1 +1,1 @@
-"""The page routes, one module per area; each route parses, calls one operation, renders."""
+"""The page routes, one module per area; each route parses, calls one view or operation, renders."""

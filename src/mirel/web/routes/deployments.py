@@ -12,6 +12,7 @@ from mirel.web import urls
 from mirel.web.auth import AdminDep, ViewerDep, instance_of
 from mirel.web.forms import redirect, tell
 from mirel.web.render import page
+from mirel.web.views.deployments import deployments_page
 
 router = APIRouter()
 
@@ -19,15 +20,8 @@ router = APIRouter()
 @router.get("/deployments", response_class=HTMLResponse)
 def deployments(request: Request, viewer: ViewerDep) -> Response:
     """Return the last 100 deployments, newest first."""
-    instance = instance_of(request)
-    return page(
-        request,
-        viewer,
-        "deployments.html",
-        deployments=instance.deployments.summaries(100),
-        info=instance.info(),
-        section="deployments",
-    )
+    view = deployments_page(instance_of(request))
+    return page(request, viewer, "deployments.html", view=view, section="deployments")
 
 
 @router.get("/deployments/{deployment_id}", response_class=HTMLResponse)

@@ -7,12 +7,28 @@ from fastapi.responses import HTMLResponse, Response
 
 from mirel.core.versions import Bump
 from mirel.errors import InvalidInput, MirelError
-from mirel.hub.compare import release_diff
 from mirel.web import urls
 from mirel.web.auth import EditorDep, Viewer, ViewerDep, instance_of
-from mirel.web.forms import NO_ERROR, FormError, Search, Text, redirect, tell, tell_change
+from mirel.web.forms import (
+    NO_ERROR,
+    FormError,
+    Search,
+    Text,
+    form_page,
+    redirect,
+    tell,
+    tell_change,
+)
 from mirel.web.render import page
-from mirel.web.views import element_at, element_page, hotfix_of, release_of
+from mirel.web.views.elements import (
+    element_at,
+    element_page,
+    live_file,
+    patch_release,
+    release_comparison,
+    release_form,
+    release_to_delete,
+)
 
 router = APIRouter(prefix="/elements/{kind}/{name}")
 
@@ -27,17 +43,14 @@ def _element(
     before: str = "",
     form_error: FormError = NO_ERROR,
 ) -> HTMLResponse:
-    instance = instance_of(request)
-    element = element_at(instance.hub, kind, name)
-    view = element_page(instance.hub, instance, element, before)
-    return page(
+    view = element_page(instance_of(request), kind, name, before)
+    return form_page(
         request,
         viewer,
         "element.html",
-        status=form_error.status,
-        view=view,
+        view,
+        form_error,
         releases_open=releases_open,
-        form_error=form_error.placed(view.forms),
         section="home",
     )
 
@@ -71,14 +84,12 @@ def _bump(text: str) -> Bump:
 def _new_release(
     request: Request, viewer: Viewer, kind: str, name: str, bump: str, description: str
 ) -> HTMLResponse:
-    hub = instance_of(request).hub
-    element = element_at(hub, kind, name)
+    view = release_form(instance_of(request).hub, kind, name)
     return page(
         request,
         viewer,
         "release_new.html",
-        element=element,
-        versions=hub.catalog.next_versions(element.reference),
+        view=view,
         bump=str(_bump(bump)),
         description=description,
         section="home",
@@ -94,16 +105,15 @@ def _confirm(
     description: str,
     form_error: FormError = NO_ERROR,
 ) -> HTMLResponse:
-    hub = instance_of(request).hub
-    element = element_at(hub, kind, name)
+    view = release_form(instance_of(request).hub, kind, name)
     chosen = _bump(bump)
     return page(
         request,
         viewer,
         "release_confirm.html",
         status=form_error.status,
-        element=element,
-        version=hub.catalog.next_versions(element.reference)[str(chosen)],
+        view=view,
+        version=view.versions[str(chosen)],
         bump=str(chosen),
         description=description,
         form_error=form_error,
@@ -233,18 +243,8 @@ def compare(
 ) -> Response:
     """Return the files that differ between a release and another one (default: the one
     before it)."""
-    instance = instance_of(request)
-    element = element_at(instance.hub, kind, name)
-    diff = release_diff(instance.hub.catalog, element.reference, version, against or None)
-    return page(
-        request,
-        viewer,
-        "compare.html",
-        element=element,
-        diff=diff,
-        versions=[str(view.version) for view in instance.hub.catalog.releases(element.reference)],
-        section="home",
-    )
+    view = release_comparison(instance_of(request).hub, kind, name, version, against or None)
+    return page(request, viewer, "compare.html", view=view, section="home")
 
 
 def _delete_page(
@@ -255,15 +255,13 @@ def _delete_page(
     version: str,
     form_error: FormError = NO_ERROR,
 ) -> HTMLResponse:
-    hub = instance_of(request).hub
-    element = element_at(hub, kind, name)
+    view = release_to_delete(instance_of(request).hub, kind, name, version)
     return page(
         request,
         viewer,
         "release_delete.html",
         status=form_error.status,
-        element=element,
-        release=release_of(element, hub.catalog.releases(element.reference), version),
+        view=view,
         form_error=form_error,
         section="home",
     )
@@ -305,16 +303,13 @@ def _patch_confirm(
     description: str,
     form_error: FormError = NO_ERROR,
 ) -> HTMLResponse:
-    hub = instance_of(request).hub
-    element = element_at(hub, kind, name)
+    view = patch_release(instance_of(request).hub, kind, name, line)
     return page(
         request,
         viewer,
         "hotfix_release.html",
         status=form_error.status,
-        element=element,
-        hotfix=hotfix_of(hub, element, line),
-        version=hub.catalog.next_hotfix_version(element.reference, line),
+        view=view,
         description=description,
         form_error=form_error,
         section="home",
@@ -382,22 +377,9 @@ def close_hotfix(request: Request, viewer: EditorDep, kind: str, name: str, line
 
 
 @router.get("/files/{path:path}", response_class=HTMLResponse)
-def live_file(request: Request, viewer: ViewerDep, kind: str, name: str, path: str) -> Response:
+def live_file_page(
+    request: Request, viewer: ViewerDep, kind: str, name: str, path: str
+) -> Response:
     """Return one file of what this instance serves for the element."""
-    instance = instance_of(request)
-    element = element_at(instance.hub, kind, name)
-    content = instance.live.file(element.uuid, path)
-    try:
-        text: str | None = content.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    return page(
-        request,
-        viewer,
-        "file.html",
-        element=element,
-        file_path=path,
-        text=text,
-        size=len(content),
-        section="home",
-    )
+    view = live_file(instance_of(request), kind, name, path)
+    return page(request, viewer, "file.html", view=view, section="home")

@@ -5,14 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from mirel.core.kinds import KINDS
 from mirel.web.auth import PUBLIC, ViewerDep, instance_of
-from mirel.web.forms import PageNumber, Search, paged
+from mirel.web.forms import PageNumber, Search
 from mirel.web.render import page
+from mirel.web.views.home import home_page
 
 router = APIRouter()
-
-PAGE_SIZE = 50
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -24,27 +22,8 @@ def home(
     page_number: PageNumber = 1,
 ) -> Response:
     """Return the home page: the instance, its last deployment, a page of its elements."""
-    instance = instance_of(request)
-    chosen = kind if kind in {known.name for known in KINDS} else ""
-    elements, pager = paged(
-        lambda offset, limit: instance.live.page(
-            query=q, kind=chosen or None, offset=offset, limit=limit
-        ),
-        page_number,
-        PAGE_SIZE,
-    )
-    return page(
-        request,
-        viewer,
-        "home.html",
-        info=instance.info(),
-        elements=elements,
-        pager=pager,
-        q=q,
-        kind=chosen,
-        kinds=[known.name for known in KINDS],
-        section="home",
-    )
+    view = home_page(instance_of(request), q, kind, page_number)
+    return page(request, viewer, "home.html", view=view, q=q, section="home")
 
 
 @router.get("/favicon.ico", dependencies=[PUBLIC])

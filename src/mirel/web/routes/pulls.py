@@ -8,20 +8,22 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from mirel.errors import InvalidInput, MirelError
-from mirel.git.repository import HEADS
-from mirel.providers.base import PullState
 from mirel.web import urls
 from mirel.web.auth import AdminDep, EditorDep, Viewer, ViewerDep, instance_of
 from mirel.web.forms import NO_ERROR, FormError, Search, Text, redirect, tell, tell_change
 from mirel.web.render import page
-from mirel.web.views import branch_page
+from mirel.web.views.branches import (
+    FileEditor,
+    branch_page,
+    file_editor,
+    file_editor_again,
+)
+from mirel.web.views.pulls import pull_list, pull_page
 
 router = APIRouter()
 
-PULLS_PAGE = 50
 Number = Annotated[int, Path(ge=1, le=2**31)]
 Content = Annotated[str, Form(max_length=5_000_000)]
-STATES = ("open", "merged", "closed", "all")
 
 
 @router.get("/pulls", response_class=HTMLResponse)
@@ -32,38 +34,20 @@ def pulls(
     before: Annotated[int | None, Query(ge=1, le=2**31)] = None,
 ) -> Response:
     """Return pull requests, newest first, 50 at a time."""
-    chosen = state if state in STATES else "open"
-    provider = instance_of(request).hub.provider
-    found = provider.list_pulls(
-        None if chosen == "all" else PullState(chosen),
-        PULLS_PAGE + 1,
-        before=before,
-        conflicts=False,
-    )
-    return page(
-        request,
-        viewer,
-        "pulls.html",
-        pulls=found[:PULLS_PAGE],
-        older=found[PULLS_PAGE - 1].number if len(found) > PULLS_PAGE else None,
-        state=chosen,
-        states=STATES,
-        section="pulls",
-    )
+    view = pull_list(instance_of(request).hub, state, before)
+    return page(request, viewer, "pulls.html", view=view, section="pulls")
 
 
 def _pull(
     request: Request, viewer: Viewer, number: int, form_error: FormError = NO_ERROR
 ) -> HTMLResponse:
-    provider = instance_of(request).hub.provider
-    pull = provider.get(number)
+    view = pull_page(instance_of(request).hub, number)
     return page(
         request,
         viewer,
         "pull.html",
         status=form_error.status,
-        pull=pull,
-        diff=provider.diff(number),
+        view=view,
         form_error=form_error,
         section="pulls",
     )
@@ -79,9 +63,9 @@ def pull(request: Request, viewer: ViewerDep, number: Number) -> Response:
 def merge(request: Request, viewer: AdminDep, number: Number, head_sha: Text = "") -> Response:
     """Merge a pull request into the default branch, as it was shown (`head_sha`); instances
     deploy it next."""
-    provider = instance_of(request).hub.provider
+    pulls = instance_of(request).hub.pulls
     try:
-        merged = provider.merge(number, viewer.author, head_sha or None)
+        merged = pulls.merge(number, viewer.author, head_sha or None)
     except MirelError as error:
         return _pull(request, viewer, number, FormError.of("merge", error))
     tell(
@@ -97,9 +81,9 @@ def merge(request: Request, viewer: AdminDep, number: Number, head_sha: Text = "
 @router.post("/pulls/{number}/close", response_class=HTMLResponse)
 def close(request: Request, viewer: EditorDep, number: Number) -> Response:
     """Close a pull request without merging (its branch goes, freeing what it claimed)."""
-    provider = instance_of(request).hub.provider
+    pulls = instance_of(request).hub.pulls
     try:
-        provider.close(number, viewer.author)
+        pulls.close(number, viewer.author)
     except MirelError as error:
         return _pull(request, viewer, number, FormError.of("merge", error))
     tell(request, viewer, f"Pull request #{number} is closed without merging.")
@@ -122,39 +106,19 @@ def branch(request: Request, viewer: ViewerDep, branch: str) -> Response:
 def _editor(
     request: Request,
     viewer: Viewer,
-    branch: str,
-    element_ref: str,
-    path: str,
-    *,
-    content: str | None = None,
+    view: FileEditor,
     message: str = "",
     form_error: FormError = NO_ERROR,
 ) -> HTMLResponse:
-    hub = instance_of(request).hub
-    element = hub.catalog.element(element_ref)
-    text: str | None = content
-    binary = False
-    if content is None and path:
-        source = hub.snapshot(HEADS + branch) if branch else hub.snapshot()
-        raw = source.read(f"{element.source_dir}/{path}")
-        if raw is not None:
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                binary = True
     return page(
         request,
         viewer,
         "edit.html",
         status=form_error.status,
-        element=element,
-        branch=branch,
-        file_path=path,
-        text=text or "",
-        binary=binary,
+        view=view,
         message=message,
         form_error=form_error,
-        section="pulls" if branch else "home",
+        section="pulls" if view.branch else "home",
     )
 
 
@@ -167,9 +131,7 @@ def edit(
     branch: Search = "",
 ) -> Response:
     """Return the editor of one file of an element, on a branch or on a new branch from main."""
-    if branch:
-        instance_of(request).hub.repo.require_branch(branch)
-    return _editor(request, viewer, branch, element, path)
+    return _editor(request, viewer, file_editor(instance_of(request).hub, element, path, branch))
 
 
 @router.post("/edit", response_class=HTMLResponse)
@@ -198,17 +160,8 @@ def commit_edit(
             message=(message.strip() + "\n") if message.strip() else None,
         )
     except MirelError as error:
-        failed = FormError.of("edit", error)
-        return _editor(
-            request,
-            viewer,
-            branch,
-            element,
-            path,
-            content=text,
-            message=message,
-            form_error=failed,
-        )
+        typed = file_editor_again(hub, element, path, branch, text)
+        return _editor(request, viewer, typed, message, FormError.of("edit", error))
     if branch:
         tell(request, viewer, f"Committed {path.strip()} to {branch}.")
         return redirect(urls.branch(branch))
