@@ -45,7 +45,7 @@ class TokenInfo:
         """Return the token's scopes in the canonical order of SCOPES."""
         return [scope for scope in SCOPES if scope in self.scopes]
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, int | str | list[str]]:
         """Return the token's public description (no secret, no hash)."""
         return {
             "id": self.id,

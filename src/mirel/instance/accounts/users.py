@@ -76,7 +76,7 @@ class UserInfo:
         """Return the git author of the changes this user makes."""
         return Author(self.username, self.email or f"{self.username}@users.mirel.invalid")
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, int | str | None]:
         """Return the user's public description."""
         return {
             "id": self.id,
