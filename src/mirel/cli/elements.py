@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 from rich.table import Table
 
-from mirel.cli.base import common, emit, emit_change, options, print_table
+from mirel.cli.base import F, common, emit, emit_change, options, print_table
 from mirel.cli.folders import read_folder
 from mirel.core.kinds import KINDS
 
@@ -18,18 +19,19 @@ def element() -> None:
     """Put folders under source control and list elements."""
 
 
+def _from_folder(help_text: str) -> Callable[[F], F]:
+    """Return the required `--from DIR` option: the local folder a command reads files from."""
+    return click.option(
+        "--from", "source", required=True, type=click.Path(path_type=Path), help=help_text
+    )
+
+
 @element.command("add")
 @common
 # Not a click.Choice: an unknown kind is bad input (exit 1, one line), not wrong usage.
 @click.argument("kind", metavar="{" + "|".join(kind.name for kind in KINDS) + "}")
 @click.argument("name")
-@click.option(
-    "--from",
-    "source",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="The folder holding the element's files.",
-)
+@_from_folder("The folder holding the element's files.")
 def element_add(kind: str, name: str, source: Path) -> None:
     """Put a folder under source control as a new app or workflow (pull request)."""
     element_kind = KINDS.get(kind)
@@ -41,13 +43,7 @@ def element_add(kind: str, name: str, source: Path) -> None:
 @element.command("push")
 @common
 @click.argument("name")
-@click.option(
-    "--from",
-    "source",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="The folder holding the element's new files.",
-)
+@_from_folder("The folder holding the element's new files.")
 @click.option(
     "--branch", help="Commit to this branch (an existing one, e.g. a hotfix, or a new one)."
 )
