@@ -18,7 +18,7 @@ from mirel.errors import (
     ReleasePinned,
 )
 from mirel.git.repository import HEADS
-from mirel.http.models import Matrix
+from mirel.http.models import MatrixPublic
 from mirel.hub import Hub
 from mirel.hub.matrix import matrix
 from support import AUTHOR, add_element, merge, refs, release
@@ -50,7 +50,7 @@ def added_paths(hub: Hub, before: str, after: str) -> list[tuple[str, str]]:
 
 def cell(hub: Hub, name: str, manifest: str) -> dict[str, object]:
     """Return what the matrix says one manifest serves for one element (as the API shows it)."""
-    rows = Matrix.of(matrix(hub.catalog)).model_dump()["elements"]
+    rows = MatrixPublic.of(matrix(hub.catalog)).model_dump()["elements"]
     assert isinstance(rows, list)
     row = next(row for row in rows if row["name"] == name)
     pins = row["pins"]

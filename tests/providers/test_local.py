@@ -11,13 +11,14 @@ import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import httpx
 import pytest
 
 from mirel.errors import InvalidInput, MergeConflict, PullRequestNotFound, PullRequestNotOpen
 from mirel.git.repository import Author, GitRepository
 from mirel.hub import Hub
 from mirel.providers.base import PullRequest, PullState
-from mirel.providers.hooks import HOOKS_FILE
+from mirel.providers.hooks import HOOKS_FILE, SIGNATURE_HEADER, sign
 from mirel.providers.local import LocalProvider
 from mirel.providers.pull_records import PULLS, PullRecord
 from support import AUTHOR, refs
@@ -372,6 +373,25 @@ def test_a_failing_deploy_hook_does_not_fail_the_merge(
     assert any(dead in record.getMessage() for record in caplog.records)
     # The hook after the dead one is still called.
     assert [event["commit_sha"] for _, event in received] == [merged.merge_commit_sha]
+
+
+def test_deploy_hooks_go_through_the_http_client_given(hub: Hub) -> None:
+    calls: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(204)
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as http:
+        hooked = Hub.open(hub.repo.path, http=http)
+        hooked.provider.hooks.add("https://deploy.example/hook", "s3cret")
+        opened = propose(hooked, "topic/client", {"c.txt": b"c\n"}, "Client")
+        merged = hooked.pulls.merge(opened.number, MERGER)
+
+    [call] = calls
+    assert str(call.url) == "https://deploy.example/hook"
+    assert json.loads(call.content)["commit_sha"] == merged.merge_commit_sha
+    assert call.headers[SIGNATURE_HEADER] == sign(call.content, "s3cret")
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "not a url", "http://", "file:///etc"])

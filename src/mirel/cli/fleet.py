@@ -53,7 +53,6 @@ from mirel.instance.accounts.tokens import (
     store_token,
 )
 from mirel.instance.accounts.users import Role, hash_password, put_user
-from mirel.providers.hooks import DeployHooks
 
 INSTANCES = ("dev", "staging", "prod")
 HOST = "127.0.0.1"
@@ -346,7 +345,7 @@ def run_fleet(
     hub = build_demo(folder)
     repo = hub.repo.path
     secret = secrets.token_urlsafe(32)
-    hooks = DeployHooks(hub.repo.git_dir)
+    hooks = hub.provider.hooks
     for member in members:
         # Registering again replaces the secret of the same URL: hooks of earlier runs on these
         # ports are reused, never duplicated.

@@ -8,7 +8,7 @@ from mirel.cli.base import common, emit, emit_change, options, progress, stdout
 from mirel.core.catalog import releases_of
 from mirel.core.rules import hotfix_base
 from mirel.core.versions import Version
-from mirel.http.models import HotfixClosed, HotfixPublic
+from mirel.http.models import HotfixClosedPublic, HotfixPublic
 
 
 @click.group()
@@ -58,7 +58,9 @@ def hotfix_release(element_ref: str, line: str, description: str) -> None:
 def hotfix_close(element_ref: str, line: str) -> None:
     """Drop a hotfix branch."""
     data = options().hub().hotfixes.close(element_ref, line)
-    emit(HotfixClosed.of(data), lambda: stdout.print(f"[green]✓[/] removed {data.branch_name}"))
+    emit(
+        HotfixClosedPublic.of(data), lambda: stdout.print(f"[green]✓[/] removed {data.branch_name}")
+    )
 
 
 @hotfix.command("list")

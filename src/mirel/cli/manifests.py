@@ -6,6 +6,7 @@ import click
 
 from mirel.cli.base import common, emit, emit_change, options, stdout
 from mirel.core.manifest import write_manifest
+from mirel.http.models import ManifestPublic
 
 
 @click.group()
@@ -37,7 +38,8 @@ def manifest_list() -> None:
             count = sum(len(pins) for pins in item.pins.values())
             stdout.print(f"{item.name}  ({count} pin{'s' if count != 1 else ''})")
 
-    emit({"manifests": [item.to_api() for item in snapshot_manifests]}, human)
+    shown = [ManifestPublic.of_manifest(item) for item in snapshot_manifests]
+    emit({"manifests": shown}, human)
 
 
 @manifest.command("show")
@@ -46,7 +48,8 @@ def manifest_list() -> None:
 def manifest_show(name: str) -> None:
     """Show one manifest."""
     found = options().hub().catalog.manifest(name)
-    emit({"manifest": found.to_api()}, lambda: click.echo(write_manifest(found), nl=False))
+    shown = ManifestPublic.of_manifest(found)
+    emit({"manifest": shown}, lambda: click.echo(write_manifest(found), nl=False))
 
 
 @manifest.command("set")

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from mirel.cli.base import common, emit, emit_change, options, print_table, progress, stdout
 from mirel.core.versions import Bump
-from mirel.http.models import ReleaseDiff, ReleasePublic
+from mirel.http.models import ReleaseDiffPublic, ReleasePublic
 from mirel.hub.compare import release_diff as compare_releases
 
 
@@ -108,4 +108,4 @@ def release_diff(element_ref: str, version: str, against: str | None) -> None:
                 stdout.print(f"[bold]{status}[/] {escape(entry.path)}")
                 click.echo(entry.diff, nl=False)
 
-    emit(ReleaseDiff.of(data), human)
+    emit(ReleaseDiffPublic.of(data), human)

@@ -13,11 +13,11 @@ from rich.table import Table
 from mirel.cli.base import common, emit, options, print_table, progress, stderr, stdout
 from mirel.errors import InvalidInput, RepositoryInvalid
 from mirel.git.repository import Author, global_author
-from mirel.http.models import Matrix
+from mirel.http.models import MatrixPublic
 from mirel.hub import Hub
 from mirel.hub.matrix import matrix as build_matrix
-from mirel.hub.values import Matrix as MatrixValue
-from mirel.providers.hooks import DeployHooks
+from mirel.hub.values import Matrix
+from mirel.providers.base import DeployHookRegistry
 
 
 @click.command()
@@ -76,10 +76,10 @@ def validate(ref: str | None) -> None:
 def matrix() -> None:
     """Show every element against every manifest, with pins and drift."""
     data = build_matrix(options().hub().catalog)
-    emit(Matrix.of(data), lambda: _print_matrix(data))
+    emit(MatrixPublic.of(data), lambda: _print_matrix(data))
 
 
-def _print_matrix(data: MatrixValue) -> None:
+def _print_matrix(data: Matrix) -> None:
     names = data.manifests
     table = Table("element", "kind", "latest", *names, box=None)
     marks = {"ok": "", "behind": " [yellow](behind)[/]", "missing": " [red](missing)[/]"}
@@ -106,8 +106,8 @@ def hook() -> None:
     """Deploy hooks: URLs the repository notifies after each merge."""
 
 
-def _hooks() -> DeployHooks:
-    return DeployHooks(options().hub().repo.git_dir)
+def _hooks() -> DeployHookRegistry:
+    return options().hub().provider.hooks
 
 
 @hook.command("add")
@@ -158,7 +158,7 @@ def demo(folder: Path) -> None:
     with progress("building the demo repository") as update:
         hub = build_demo(folder, progress=update)
     data = build_matrix(hub.catalog)
-    emit(Matrix.of(data), lambda: None)
+    emit(MatrixPublic.of(data), lambda: None)
     if not options().json:
         stdout.print(f"[green]✓[/] demo repository at {escape(str(hub.repo.path))}\n")
         _print_matrix(data)

@@ -12,11 +12,11 @@ import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, JsonValue, TypeAdapter
 
 from mirel.errors import InstanceRefused, InstanceUnreachable, InvalidInput
 from mirel.http.models import (
@@ -25,22 +25,22 @@ from mirel.http.models import (
     ConnectionPublic,
     DeploymentList,
     DeploymentPublic,
-    HotfixClosed,
+    HotfixClosedPublic,
     HotfixList,
     HotfixPublic,
     InstancePublic,
     LiveElementList,
     LiveElementPublic,
-    LiveFile,
+    LiveFilePublic,
     ManifestList,
     ManifestOne,
     ManifestPublic,
-    Matrix,
+    MatrixPublic,
     PlanPublic,
     PullDetail,
     PullList,
     PullPublic,
-    ReleaseDiff,
+    ReleaseDiffPublic,
     ReleasePublic,
     ReleasesConfig,
 )
@@ -115,7 +115,7 @@ class InstanceClient:
         *,
         params: Mapping[str, str | int] | None = None,
         timeout: float | None = None,
-    ) -> Any:
+    ) -> JsonValue:
         """Return the `data` of one call (a JSON value); raise InstanceRefused or
         InstanceUnreachable with one line."""
         try:
@@ -134,7 +134,7 @@ class InstanceClient:
             ) from error
         return self._data(response)
 
-    def _data(self, response: httpx.Response) -> Any:
+    def _data(self, response: httpx.Response) -> JsonValue:
         """Return the `data` of an answer; raise InstanceRefused for a failure or a foreign one."""
         try:
             answer = response.json()
@@ -149,7 +149,8 @@ class InstanceClient:
         if not answer["success"] or response.is_error:
             message = str(answer.get("message") or f"HTTP {response.status_code}")
             raise InstanceRefused(message.splitlines()[0], response.status_code)
-        return answer.get("data")
+        data: JsonValue = answer.get("data")
+        return data
 
     def _get(self, model: type[ModelT], path: str, **params: str | int | None) -> ModelT:
         given = {key: value for key, value in params.items() if value is not None}
@@ -205,7 +206,9 @@ class InstanceClient:
 
     def live_file(self, uuid: str, path: str) -> bytes:
         """Return the content of one file this instance serves."""
-        found = self._get(LiveFile, f"/elements/{_segment(uuid)}/files/{quote(path, safe='/')}")
+        found = self._get(
+            LiveFilePublic, f"/elements/{_segment(uuid)}/files/{quote(path, safe='/')}"
+        )
         if found.encoding == "base64":
             return base64.b64decode(found.content)
         return found.content.encode("utf-8")
@@ -274,10 +277,10 @@ class InstanceClient:
         kind: str | None = None,
         offset: int = 0,
         limit: int | None = None,
-    ) -> Matrix:
+    ) -> MatrixPublic:
         """Return elements against every manifest (the Releases tab's data)."""
         return self._get(
-            Matrix, "/source_control/elements", q=query, kind=kind, offset=offset, limit=limit
+            MatrixPublic, "/source_control/elements", q=query, kind=kind, offset=offset, limit=limit
         )
 
     def add_element(self, kind: str, name: str, files: Mapping[str, str]) -> ChangeRequestPublic:
@@ -300,7 +303,7 @@ class InstanceClient:
     def releases(self, element: str) -> list[ReleasePublic]:
         """Return an element's releases, newest first."""
         data = self.request("GET", f"/source_control/releases/{_segment(element)}")
-        return [ReleasePublic.model_validate(item) for item in data]
+        return TypeAdapter(list[ReleasePublic]).validate_python(data)
 
     def create_release(
         self,
@@ -320,10 +323,12 @@ class InstanceClient:
         path = f"/source_control/releases/{_segment(element)}/{_segment(version)}/delete"
         return self._send(ChangeRequestPublic, "POST", path)
 
-    def release_diff(self, element: str, version: str, against: str | None = None) -> ReleaseDiff:
+    def release_diff(
+        self, element: str, version: str, against: str | None = None
+    ) -> ReleaseDiffPublic:
         """Return the files that differ between two releases (default: the one before)."""
         path = f"/source_control/releases/{_segment(element)}/{_segment(version)}/diff"
-        return self._get(ReleaseDiff, path, against=against)
+        return self._get(ReleaseDiffPublic, path, against=against)
 
     # -- the repository: hotfixes and pull requests ------------------------------------------
 
@@ -342,10 +347,10 @@ class InstanceClient:
         body = {"release_description": description}
         return self._send(ChangeRequestPublic, "POST", path, body)
 
-    def close_hotfix(self, element: str, line: str) -> HotfixClosed:
+    def close_hotfix(self, element: str, line: str) -> HotfixClosedPublic:
         """Drop an open hotfix branch."""
         path = f"/source_control/hotfixes/{_segment(element)}/{_segment(line)}/close"
-        return self._send(HotfixClosed, "POST", path)
+        return self._send(HotfixClosedPublic, "POST", path)
 
     def pulls(self, state: str | None = None, limit: int = 100) -> list[PullPublic]:
         """Return pull requests, newest first."""

@@ -14,6 +14,9 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from mirel.core.manifest import Manifest
+from mirel.providers.base import FileDiff, PullRequest
+
 # Where the REST API lives on an instance. Here, with the wire format, rather than in envelope.py,
 # so that the client reads it without importing FastAPI.
 API_PREFIX = "/api/v2"
@@ -25,7 +28,7 @@ PublicT = TypeVar("PublicT", bound="Public")
 
 
 class Public(BaseModel):
-    """A response object, read from a typed value's attributes (or, for now, a dict)."""
+    """A response object, read from a typed value's attributes."""
 
     # Extra keys are ignored so that a client reads a newer server's answers; the server builds
     # every answer from a value by attribute, where a missing field fails loudly.
@@ -88,8 +91,13 @@ class ManifestPublic(Public):
     """A manifest in the API's shape: its name and its pins per kind (`apps`, `workflows`)."""
 
     name: str
-    apps: list[PinPublic] = []
-    workflows: list[PinPublic] = []
+    apps: list[PinPublic]
+    workflows: list[PinPublic]
+
+    @classmethod
+    def of_manifest(cls, manifest: Manifest) -> ManifestPublic:
+        """Return a manifest's answer: its name and its pins per kind."""
+        return cls.model_validate(manifest.to_api())
 
 
 class ManifestList(Public):
@@ -131,7 +139,7 @@ class FileChangePublic(Public):
     diff: str
 
 
-class ReleaseDiff(Public):
+class ReleaseDiffPublic(Public):
     """Files added, removed and changed between two releases, with unified diffs."""
 
     element_uuid: str
@@ -187,16 +195,16 @@ class InstanceSummary(Public):
     reported_at: str
 
 
-class Matrix(Public):
+class MatrixPublic(Public):
     """Every element against every manifest: releases, pins, what they resolve to, drift."""
 
     commit_sha: str
     manifests: list[str]
     elements: list[MatrixRowPublic]
     total: int = Field(description="How many elements match, across every page.")
-    offset: int = 0
+    offset: int
     instances: list[InstanceSummary] = Field(
-        default=[], description="The instances that reported what they serve, without the list."
+        description="The instances that reported what they serve, without the list."
     )
     problems: list[str]
 
@@ -222,7 +230,7 @@ class HotfixList(Public):
     hotfixes: list[HotfixPublic]
 
 
-class HotfixClosed(Public):
+class HotfixClosedPublic(Public):
     """A hotfix branch that was removed."""
 
     branch_name: str
@@ -258,11 +266,11 @@ class PullPublic(Public):
     head_sha: str
     base_sha: str
     url: str
-    merge_commit_sha: str | None = None
-    merged_by: str | None = None
-    closed_by: str | None = None
-    cleanup_branches: list[str] = []
-    conflicts: list[str] = []
+    merge_commit_sha: str | None
+    merged_by: str | None
+    closed_by: str | None
+    cleanup_branches: list[str]
+    conflicts: list[str]
 
 
 class PullDetail(PullPublic):
@@ -271,7 +279,7 @@ class PullDetail(PullPublic):
     diff: list[FileDiffPublic]
 
     @classmethod
-    def of_pull(cls, pull: object, diff: Sequence[object]) -> PullDetail:
+    def of_pull(cls, pull: PullRequest, diff: Sequence[FileDiff]) -> PullDetail:
         """Return the answer of one pull request (read by attribute) and its changed files."""
         shown = PullPublic.of(pull).model_dump()
         return cls.model_validate({**shown, "diff": [FileDiffPublic.of(item) for item in diff]})
@@ -364,7 +372,7 @@ class LiveElementPublic(Public):
     name: str
     live_release: str | None
     in_manifest: bool
-    pin: str | None = None
+    pin: str | None
     source_commit: str | None
     files: list[str] = Field(description="The paths of the element's live files.")
 
@@ -375,7 +383,7 @@ class LiveElementList(Public):
     elements: list[LiveElementPublic]
 
 
-class LiveFile(Public):
+class LiveFilePublic(Public):
     """One live file: text as is, anything else base64-encoded."""
 
     uuid: str
@@ -385,7 +393,7 @@ class LiveFile(Public):
     size: int
 
     @classmethod
-    def of_content(cls, uuid: str, path: str, content: bytes) -> LiveFile:
+    def of_content(cls, uuid: str, path: str, content: bytes) -> LiveFilePublic:
         """Return the answer of one file: UTF-8 text as it is, anything else in base64."""
         try:
             return cls(

@@ -53,7 +53,8 @@ HISTORY_SCAN = 2000
 Progress = Callable[[str], None]
 
 
-def _quiet(_: str) -> None:
+def quiet(_: str) -> None:
+    """Report no progress (the default of every `Progress`)."""
     return None
 
 
@@ -203,7 +204,7 @@ class Catalog:
         for branch, sha in sorted(self.repo.branches_under(HOTFIX_PREFIX).items()):
             hotfix = parse_hotfix_branch(branch)
             if hotfix is not None:
-                found.append(self._hotfix_view(hotfix, sha, by_uuid.get(hotfix.uuid)))
+                found.append(self.hotfix_view(hotfix, sha, by_uuid.get(hotfix.uuid)))
         return found
 
     def element_hotfixes(self, element: Element) -> list[HotfixView]:
@@ -213,14 +214,12 @@ class Catalog:
         for branch, sha in self.repo.branches_under(prefix).items():
             hotfix = parse_hotfix_branch(branch)
             if hotfix is not None:
-                found.append(self._hotfix_view(hotfix, sha, element))
+                found.append(self.hotfix_view(hotfix, sha, element))
         return sorted(found, key=lambda item: Line.parse(item.line))
 
-    def hotfix_view(self, hotfix: HotfixBranch, sha: str) -> HotfixView:
-        """Return how an open hotfix branch is shown, with its element when it still exists."""
-        return self._hotfix_view(hotfix, sha, self.elements_by_uuid().get(hotfix.uuid))
-
-    def _hotfix_view(self, hotfix: HotfixBranch, sha: str, element: Element | None) -> HotfixView:
+    def hotfix_view(self, hotfix: HotfixBranch, sha: str, element: Element | None) -> HotfixView:
+        """Return how an open hotfix branch at `sha` of `element` (None: no longer on the
+        default branch) is shown."""
         return HotfixView(
             branch_name=hotfix.branch,
             commit_sha=sha,
@@ -275,6 +274,6 @@ class Catalog:
             commit_sha=head,
         )
 
-    def validate(self, revision: str | None = None, progress: Progress = _quiet) -> list[Problem]:
+    def validate(self, revision: str | None = None, progress: Progress = quiet) -> list[Problem]:
         """Return every problem of the repository at a commit."""
         return validate_snapshot(self.snapshot(revision), self.limits, progress)

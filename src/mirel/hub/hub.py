@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
+
 from mirel.core.artifact import DEFAULT_LIMITS, ArtifactLimits
 from mirel.core.names import check_name
 from mirel.git.repository import HEADS, Author, GitRepository
@@ -63,10 +65,12 @@ class Hub:
         *,
         web_url: str | None = None,
         limits: ArtifactLimits = DEFAULT_LIMITS,
+        http: httpx.Client | None = None,
     ) -> Hub:
-        """Return the hub of the repository at `path`; links lead to `web_url` when given."""
+        """Return the hub of the repository at `path`; links lead to `web_url` when given, and
+        `http` makes the provider's outbound calls."""
         repository = GitRepository(path)
-        return cls(repository, open_provider(repository, web_url=web_url), limits)
+        return cls(repository, open_provider(repository, web_url=web_url, http=http), limits)
 
     @classmethod
     def init(cls, path: str | Path, author: Author, default_branch: str = "main") -> Hub:

@@ -99,9 +99,9 @@ class ManifestChanges:
         for manifest_name, reference, release in changes:
             check_name(manifest_name, "manifest")
             element = self._catalog.element(reference, snapshot)
-            current = edited.get(manifest_name) or self._load_or_new(
-                snapshot, manifest_name, release
-            )
+            current = edited.get(manifest_name)
+            if current is None:
+                current = self._load_or_new(snapshot, manifest_name, release)
             manifest, line = self._change_pin(snapshot, current, element, release)
             edited[manifest_name] = manifest
             described.append(line)

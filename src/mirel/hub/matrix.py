@@ -18,8 +18,11 @@ from mirel.hub.values import CellDeploy, Matrix, MatrixCell, MatrixRow
 from mirel.providers.base import InstanceReport
 
 
-def cell_of(pin: str | None, found: Mapping[Version, Release]) -> MatrixCell:
-    """Return one matrix cell: the pin, what it resolves to among `found`, and its status."""
+def cell_of(
+    pin: str | None, found: Mapping[Version, Release], latest: Version | None
+) -> MatrixCell:
+    """Return one matrix cell: the pin, what it resolves to among `found` (whose highest is
+    `latest`), and its status."""
     if pin is None:
         return MatrixCell(release=None, resolved=None, status="not_in_manifest")
     try:
@@ -27,7 +30,6 @@ def cell_of(pin: str | None, found: Mapping[Version, Release]) -> MatrixCell:
     except KeyError:
         return MatrixCell(release=pin, resolved=None, status="missing")
     resolved = release.version if release else None
-    latest = max(found, default=None)
     behind = resolved is not None and latest is not None and resolved < latest
     return MatrixCell(
         release=pin,
@@ -64,13 +66,13 @@ def _row(
     reports: Sequence[InstanceReport],
 ) -> MatrixRow:
     """Return one element's row: its releases and its cell in every manifest."""
+    latest = max(found, default=None)
     pins: dict[str, MatrixCell] = {}
     for manifest_name in sorted(manifests):
         pin = manifests[manifest_name].find(element.uuid)
-        cell = cell_of(pin[1].release if pin else None, found)
+        cell = cell_of(pin[1].release if pin else None, found, latest)
         deploys = _deploys(cell, element.uuid, manifest_name, reports)
         pins[manifest_name] = MatrixCell(cell.release, cell.resolved, cell.status, deploys)
-    latest = max(found, default=None)
     return MatrixRow(
         uuid=element.uuid,
         kind=element.kind.name,

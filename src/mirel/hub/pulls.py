@@ -1,7 +1,7 @@
 """Pull requests: listing, reading, merging and closing them, wherever the provider keeps them.
 
-Every face merges through here rather than through the provider, so that what a merge must check
-before the default branch moves is checked once, whoever asks.
+Every face merges through here rather than through the provider, so that a check every merge must
+pass before the default branch moves has one place to live, whoever asks.
 """
 
 from __future__ import annotations

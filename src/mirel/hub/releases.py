@@ -21,7 +21,7 @@ from mirel.core.versions import Bump, Version
 from mirel.errors import BranchExists, InvalidInput, ReleaseExists
 from mirel.git.repository import Author
 from mirel.git.snapshot import CommitSnapshot
-from mirel.hub.catalog import Catalog, Progress
+from mirel.hub.catalog import Catalog, Progress, quiet
 from mirel.hub.propose import BranchWriter
 from mirel.hub.values import ChangeRequest
 
@@ -30,10 +30,6 @@ from mirel.hub.values import ChangeRequest
 ChooseVersion = Callable[[set[Version], set[Version]], Version]
 
 _CLAIM_ATTEMPTS = 20
-
-
-def _quiet(_: str) -> None:
-    return None
 
 
 class ReleaseChanges:
@@ -52,7 +48,7 @@ class ReleaseChanges:
         version: str | None = None,
         description: str = "",
         message: str | None = None,
-        progress: Progress = _quiet,
+        progress: Progress = quiet,
     ) -> ChangeRequest:
         """Propose a regular release of an element's working version on the default branch.
 
@@ -88,7 +84,7 @@ class ReleaseChanges:
         retry: bool,
         cleanup_branches: Mapping[str, str] | None = None,
         message: str | None = None,
-        progress: Progress = _quiet,
+        progress: Progress = quiet,
     ) -> ChangeRequest:
         """Build the chosen version from `source` (the default branch when None) and propose it.
 

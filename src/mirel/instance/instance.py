@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.core.artifact import ArtifactLimits
 from mirel.db.engine import Database, open_database
-from mirel.git.repository import GitRepository
 from mirel.hub import Hub
 from mirel.instance.deploy.deployer import Deployer
 from mirel.instance.deploy.lease import Lease
@@ -31,16 +30,13 @@ from mirel.instance.poller import Poller
 from mirel.instance.reports import Reporter
 from mirel.instance.state import StateStore
 from mirel.instance.values import InstanceInfo
-from mirel.providers.local import LocalProvider
 from mirel.settings import Settings
 
 
 def _open_hub(settings: Settings, limits: ArtifactLimits) -> Hub:
     """Return the hub of the repository the settings name, its links leading to this instance."""
-    repository = GitRepository(settings.repo)
     # Links in answers (pull requests, branches) lead to this instance's own pages.
-    provider = LocalProvider(repository, web_url=settings.web_url)
-    return Hub(repository, provider, limits=limits)
+    return Hub.open(settings.repo, web_url=settings.web_url, limits=limits)
 
 
 class Instance:

@@ -8,7 +8,6 @@ from typing import NamedTuple
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mirel.core.catalog import load_manifest
 from mirel.core.names import check_name
 from mirel.db.models import InstanceState
 from mirel.errors import ManifestInvalid
@@ -68,7 +67,7 @@ class StateStore:
         if name is not None:
             check_name(name, "manifest")
             with contextlib.suppress(ManifestInvalid):
-                load_manifest(self._hub.snapshot(), name)
+                self._hub.catalog.manifest(name)
         with self._sessions.begin() as session:
             state = self.row(session)
             state.manifest = name

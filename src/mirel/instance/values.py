@@ -1,7 +1,7 @@
 """The values an instance hands to its callers: deployments, changes, plans, what it serves.
 
-Frozen dataclasses, built from the database by the stores. `to_json()` gives the JSON object the
-API answers with (until the API builds its answer models from these values by attribute).
+Frozen dataclasses, built from the database by the stores; the API's answer models
+(`mirel.http.models`) read them by attribute.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ from typing import Protocol
 
 from mirel.git.repository import Author
 
+# The author of the commits mirel writes for itself (pull request records, instance reports).
+RECORDS_AUTHOR = Author("mirel", "mirel@localhost")
+
 
 class PullState(StrEnum):
     """The state of a pull request as users see it."""
@@ -70,8 +73,29 @@ class InstanceReport:
     live: Mapping[str, str] = field(default_factory=dict)
 
 
+class DeployHookRegistry(Protocol):
+    """The URLs a provider notifies after each merge into the default branch."""
+
+    def urls(self) -> list[str]:
+        """Return the registered URLs."""
+        ...
+
+    def add(self, url: str, secret: str | None = None) -> list[str]:
+        """Register a URL, each call signed with `secret` when given, and return the URLs."""
+        ...
+
+    def remove(self, url: str) -> list[str]:
+        """Unregister a URL and return the URLs."""
+        ...
+
+
 class Provider(Protocol):
     """Where pull requests live. `local` first; hosted providers implement the same calls."""
+
+    @property
+    def hooks(self) -> DeployHookRegistry:
+        """Return the deploy hooks called after each merge."""
+        ...
 
     def branch_url(self, branch: str) -> str:
         """Return where a person can see a branch."""

@@ -21,13 +21,13 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
 from mirel.errors import MirelError, PullRequestNotFound, PullRequestNotOpen, RefRaced
-from mirel.git.repository import Author, GitRepository, retry_on_race
+from mirel.git.repository import GitRepository, retry_on_race
+from mirel.providers.base import RECORDS_AUTHOR
 
 log = logging.getLogger(__name__)
 
 PULLS = "refs/mirel/pulls/"
 BRANCH_PULLS = "refs/mirel/branch-pulls/"
-RECORDS_AUTHOR = Author("mirel", "mirel@localhost")
 _ALLOCATION_ATTEMPTS = 1000
 
 

@@ -11,13 +11,12 @@ import json
 import logging
 import re
 
-from mirel.git.repository import Author, GitRepository, retry_on_race
-from mirel.providers.base import InstanceReport
+from mirel.git.repository import GitRepository, retry_on_race
+from mirel.providers.base import RECORDS_AUTHOR, InstanceReport
 
 log = logging.getLogger(__name__)
 
 INSTANCE_REPORTS = "refs/mirel/instances/"
-REPORTS_AUTHOR = Author("mirel", "mirel@localhost")
 
 
 def _is_web_url(text: str) -> bool:
@@ -74,7 +73,7 @@ class InstanceReports:
             tree_oid=tree,
             parents=[],
             message=f"instance {report.name}: {report.status} at {report.commit_sha}",
-            author=REPORTS_AUTHOR,
+            author=RECORDS_AUTHOR,
         )
         ref = _report_ref(report.name)
 

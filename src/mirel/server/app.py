@@ -3,6 +3,7 @@ pipeline, with the instance's poller running for the application's lifetime."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +18,16 @@ from mirel.web import install_web
 from mirel.web.render import error_page
 
 
+class _Application(FastAPI):
+    """An application whose OpenAPI document says what the error pipeline answers."""
+
+    def openapi(self) -> dict[str, Any]:
+        """Return the OpenAPI document, built once, at the first request for it."""
+        if self.openapi_schema is None:
+            describe_invalid_input_as_400(super().openapi())
+        return super().openapi()
+
+
 def create_app(instance: Instance) -> FastAPI:
     """Return the application serving `instance`; its lifespan runs the instance's poller."""
 
@@ -28,7 +39,7 @@ def create_app(instance: Instance) -> FastAPI:
         finally:
             await run_in_threadpool(instance.poller.stop)
 
-    app = FastAPI(
+    app = _Application(
         title="mirel",
         version=mirel.__version__,
         summary="Multi-instance releases: which release of each app and workflow is live here.",
@@ -42,5 +53,4 @@ def create_app(instance: Instance) -> FastAPI:
     install_error_pipeline(app, pages=error_page, access=check_access)
     # After the pipeline: the pages' headers wrap its last-resort 500 answer too.
     install_web(app)
-    describe_invalid_input_as_400(app)
     return app

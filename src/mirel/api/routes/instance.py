@@ -27,7 +27,7 @@ from mirel.http.models import (
     InstancePublic,
     LiveElementList,
     LiveElementPublic,
-    LiveFile,
+    LiveFilePublic,
     PlanPublic,
     ReleasesConfig,
 )
@@ -171,15 +171,15 @@ def get_live_element(uuid: ElementUuid, instance: InstanceDep) -> Envelope[LiveE
     "/elements/{uuid}/files/{path:path}",
     tags=["instance"],
     dependencies=[require(RELEASES_READ)],
-    response_model=Envelope[LiveFile],
+    response_model=Envelope[LiveFilePublic],
 )
 def get_live_file(
     uuid: ElementUuid,
     path: Annotated[str, Path(description="The file's path inside the element's folder.")],
     instance: InstanceDep,
-) -> Envelope[LiveFile]:
+) -> Envelope[LiveFilePublic]:
     """Return one live file: text as UTF-8, anything else base64-encoded."""
-    return ok(LiveFile.of_content(uuid, path, instance.live.file(uuid, path)))
+    return ok(LiveFilePublic.of_content(uuid, path, instance.live.file(uuid, path)))
 
 
 # -- webhooks ------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ Name = Annotated[str, Path(description="The manifest's name: manifests/<name>.ya
 def list_manifests(hub: HubDep) -> Envelope[ManifestList]:
     """Return every manifest on the default branch."""
     names = hub.catalog.manifest_names()
-    found = [ManifestPublic.model_validate(hub.catalog.manifest(name).to_api()) for name in names]
+    found = [ManifestPublic.of_manifest(hub.catalog.manifest(name)) for name in names]
     return ok(ManifestList(manifests=found))
 
 
@@ -45,7 +45,7 @@ def change_pins(body: PinBatch, hub: HubDep, author: AuthorDep) -> Envelope[Chan
 @router.get("/{name}", dependencies=[require(RELEASES_READ)], response_model=Envelope[ManifestOne])
 def get_manifest(name: Name, hub: HubDep) -> Envelope[ManifestOne]:
     """Return one manifest."""
-    found = ManifestPublic.model_validate(hub.catalog.manifest(name).to_api())
+    found = ManifestPublic.of_manifest(hub.catalog.manifest(name))
     return ok(ManifestOne(manifest=found))
 
 

@@ -10,7 +10,7 @@ from mirel.api.deps import DEPRECATED, AppDep, ElementDep, HubDep
 from mirel.core.catalog import Element
 from mirel.git.repository import Author
 from mirel.http.envelope import ok
-from mirel.http.models import ChangeRequestPublic, Envelope, ReleaseDiff, ReleasePublic
+from mirel.http.models import ChangeRequestPublic, Envelope, ReleaseDiffPublic, ReleasePublic
 from mirel.hub import Hub
 from mirel.hub.compare import release_diff
 
@@ -99,7 +99,7 @@ def delete_release(
 @router.get(
     "/{elementUuid}/{version}/diff",
     dependencies=[require(RELEASES_READ)],
-    response_model=Envelope[ReleaseDiff],
+    response_model=Envelope[ReleaseDiffPublic],
 )
 def diff_release(
     element: ElementDep,
@@ -109,6 +109,6 @@ def diff_release(
         str | None,
         Query(description="The release to compare with; default: the previous release."),
     ] = None,
-) -> Envelope[ReleaseDiff]:
+) -> Envelope[ReleaseDiffPublic]:
     """Return the files added, removed and changed between two releases, with text diffs."""
-    return ok(ReleaseDiff.of(release_diff(hub.catalog, element.uuid, version, against)))
+    return ok(ReleaseDiffPublic.of(release_diff(hub.catalog, element.uuid, version, against)))

@@ -11,10 +11,10 @@ from mirel.http.envelope import ok
 from mirel.http.models import (
     ChangeRequestPublic,
     Envelope,
-    HotfixClosed,
+    HotfixClosedPublic,
     HotfixList,
     HotfixPublic,
-    Matrix,
+    MatrixPublic,
     PullDetail,
     PullList,
     PullPublic,
@@ -35,7 +35,7 @@ Number = Annotated[int, Path(ge=1, le=2**31, description="The pull request's num
     "/elements",
     tags=["elements"],
     dependencies=[require(RELEASES_READ)],
-    response_model=Envelope[Matrix],
+    response_model=Envelope[MatrixPublic],
 )
 def list_elements(
     hub: HubDep,
@@ -47,11 +47,11 @@ def list_elements(
     limit: Annotated[
         int | None, Query(ge=1, le=10_000, description="At most this many elements.")
     ] = None,
-) -> Envelope[Matrix]:
+) -> Envelope[MatrixPublic]:
     """Return elements with their releases and their pin in each manifest (all by default)."""
     chosen = kind_named(kind) if kind is not None else None
     found = matrix(hub.catalog, query=q, kind=chosen, offset=offset, limit=limit)
-    return ok(Matrix.of(found))
+    return ok(MatrixPublic.of(found))
 
 
 @router.post(
@@ -141,11 +141,11 @@ def release_hotfix(
     "/hotfixes/{elementUuid}/{line}/close",
     tags=["hotfixes"],
     dependencies=[require(RELEASES_WRITE)],
-    response_model=Envelope[HotfixClosed],
+    response_model=Envelope[HotfixClosedPublic],
 )
-def close_hotfix(element: ElementDep, line: LinePath, hub: HubDep) -> Envelope[HotfixClosed]:
+def close_hotfix(element: ElementDep, line: LinePath, hub: HubDep) -> Envelope[HotfixClosedPublic]:
     """Return the hotfix branch that was removed."""
-    return ok(HotfixClosed.of(hub.hotfixes.close(element.uuid, line)))
+    return ok(HotfixClosedPublic.of(hub.hotfixes.close(element.uuid, line)))
 
 
 # -- pull requests -------------------------------------------------------------------------------

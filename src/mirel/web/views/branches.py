@@ -60,7 +60,7 @@ def branch_page(hub: Hub, branch: str) -> BranchView:
         changes=repo.diff_trees(repo.tree_of(base), repo.tree_of(tip)),
         commits=_own_commits(hub, tip, base),
         pull_request=hub.pulls.open_for_branch(branch),
-        hotfix=hub.catalog.hotfix_view(hotfix, tip) if hotfix is not None else None,
+        hotfix=hub.catalog.hotfix_view(hotfix, tip, element) if hotfix is not None else None,
         element=element,
         files=files,
     )

@@ -7,6 +7,6 @@ from mirel.core.kinds import KINDS, ElementKind
 KIND_NAMES: tuple[str, ...] = tuple(kind.name for kind in KINDS)
 
 
-def kind_named(text: str) -> ElementKind | None:
+def kind_filter(text: str) -> ElementKind | None:
     """Return the kind called `text`, or None (no filter) for anything else."""
     return KINDS.get(text) if text in KIND_NAMES else None

@@ -14,7 +14,7 @@ from mirel.hub.manifests import PinChange
 from mirel.hub.matrix import matrix
 from mirel.hub.values import Matrix
 from mirel.web.paging import Pager, paged
-from mirel.web.views.kinds import KIND_NAMES, kind_named
+from mirel.web.views.kinds import KIND_NAMES, kind_filter
 
 MATRIX_PAGE = 50
 MAX_DRAFT = 500
@@ -40,7 +40,7 @@ def matrix_page(
 ) -> MatrixPage:
     """Return page `page_number` of the elements matching `query` and `kind` (any other text:
     every kind) against every manifest, with the session's pending changes."""
-    chosen = kind_named(kind)
+    chosen = kind_filter(kind)
 
     def fetch(offset: int, limit: int) -> tuple[Matrix, int]:
         found = matrix(hub.catalog, query=query, kind=chosen, offset=offset, limit=limit)
