@@ -52,6 +52,8 @@ class Problem:
     line: int | None = None
 
     def __str__(self) -> str:
+        if not self.path:
+            return self.message  # about the change as a whole, not one file
         where = f"{self.path}:{self.line}" if self.line is not None else self.path
         return f"{where}: {self.message}"
 
@@ -196,6 +198,14 @@ class NothingToChange(Conflict):
     """The requested change would leave the repository as it is."""
 
 
+class AlreadyProposed(Conflict):
+    """An open pull request already makes the change asked for; `number` names it."""
+
+    def __init__(self, number: int, message: str) -> None:
+        self.number = number
+        super().__init__(message)
+
+
 class MergeConflict(Conflict):
     """A pull request cannot be merged because both sides changed the same paths."""
 
@@ -204,6 +214,21 @@ class MergeConflict(Conflict):
         super().__init__(
             f"pull request #{number} conflicts with the default branch in {', '.join(self.paths)}; "
             "close it and make the change again from the current default branch"
+        )
+
+
+class MergeRefused(Conflict):
+    """Merging would leave the default branch with problems; `problems` lists each."""
+
+    def __init__(self, number: int, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        first = str(self.problems[0]) if self.problems else "a problem"
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        super().__init__(
+            f"pull request #{number} cannot be merged: the default branch would then have "
+            f"{count} problem{'s' if count != 1 else ''}: {first}{more}; change the pull "
+            "request, or close it"
         )
 
 

@@ -117,7 +117,8 @@ def _session(api: Api, token: str, seed: Seed, instance: Instance) -> list[tuple
         {"changes": [{"manifest": "dev", "element_uuid": draft, "release": "latest"}]},
     )
     call("POST", f"/source_control/manifests/dev/{billing}/delete")
-    call("PUT", f"/source_control/manifests/dev/apps/{billing}", {"release": "1.0.0"})
+    back = call("PUT", f"/source_control/manifests/dev/apps/{billing}", {"release": "1.0.0"})
+    call("GET", f"/source_control/pulls/{back['pull_request']['number']}")  # with its plan
     call("POST", "/source_control/manifests/prod/delete")
     created = call("POST", f"/source_control/releases/{billing}", {"bump": "minor"})
     call("POST", f"/source_control/releases/apps/{draft}", {"release_version": "0.1.0"})

@@ -17,6 +17,7 @@ from mirel.core.manifest_reader import parse_manifest
 from mirel.git.repository import HEADS
 from mirel.instance import Instance
 from mirel.providers.hooks import SIGNATURE_HEADER, sign
+from support import refs
 
 
 @pytest.fixture
@@ -268,6 +269,46 @@ def test_pulls_list_show_close(api: Api, token: str, seed: Seed) -> None:
     failed(api.get("/source_control/pulls", token, params={"state": "weird"}), 400)
 
 
+def test_a_pull_request_shows_its_plan_and_what_would_refuse_its_merge(
+    api: Api, token: str, seed: Seed, sqlite_instance: Instance
+) -> None:
+    sqlite_instance.deployer.deploy("test")  # the instance publishes dev (billing at latest)
+    deletion = data(api.post(f"/source_control/releases/{seed.billing}/1.1.0/delete", token))
+    number = deletion["pull_request"]["number"]
+    shown = data(api.get(f"/source_control/pulls/{number}", token))
+    assert shown["problems"] == []
+    [dev] = shown["plan"]["manifests"]
+    assert (dev["manifest"], dev["edited"]) == ("dev", False)
+    [instance] = dev["instances"]
+    assert (instance["instance"], instance["errors"]) == ("test", [])
+    assert instance["changes"] == [
+        {
+            "element_uuid": seed.billing,
+            "kind": "app",
+            "name": "billing",
+            "from": "1.1.0",
+            "to": "1.0.0",  # latest falls back to the release below
+            "pin": "latest",
+        }
+    ]
+    # Meanwhile prod comes to pin 1.1.0 exactly: deleting it would now break prod.
+    pin = {"release": "1.1.0"}
+    merge(
+        api, token, data(api.put(f"/source_control/manifests/prod/{seed.billing}", token, json=pin))
+    )
+    shown = data(api.get(f"/source_control/pulls/{number}", token))
+    assert shown["problems"] == [
+        {
+            "path": "manifests/prod.yaml",
+            "line": None,
+            "message": f"pins billing 1.1.0, which is not released "
+            f"(missing dist/apps/{seed.billing}/1.1.0.zip)",
+        }
+    ]
+    message = failed(api.post(f"/source_control/pulls/{number}/merge", token), 409)
+    assert f"pull request #{number} cannot be merged" in message
+
+
 class _Recorder(BaseHTTPRequestHandler):
     received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
 
@@ -312,3 +353,19 @@ def test_merge_through_the_api_calls_the_deploy_hooks(
     ((headers, body),) = received
     assert json.loads(body)["commit_sha"] == seed.hub.head()
     assert headers[SIGNATURE_HEADER] == sign(body, "hook-secret")
+
+
+def test_a_merge_the_gate_refuses_answers_409_listing_the_problem(
+    api: Api, token: str, seed: Seed
+) -> None:
+    # Allowed when proposed: dev tracks latest and prod pins 1.0.0, so nothing pins 1.1.0 yet.
+    deletion = data(api.post(f"/source_control/releases/{seed.billing}/1.1.0/delete", token))
+    path = f"/source_control/manifests/qa/{seed.billing}"
+    pin = data(api.put(path, token, json={"release": "1.1.0"}))
+    merge(api, token, pin)
+    before = refs(seed.hub.repo.path)
+    number = deletion["pull_request"]["number"]
+    message = failed(api.post(f"/source_control/pulls/{number}/merge", token), 409)
+    assert f"pull request #{number} cannot be merged" in message
+    assert "manifests/qa.yaml: pins billing 1.1.0, which is not released" in message
+    assert refs(seed.hub.repo.path) == before

@@ -27,6 +27,7 @@ from cli_support import (
     zip_files,
 )
 
+from mirel.providers.base import InstanceReport
 from support import AUTHOR_TEXT, refs, write_folder
 
 
@@ -261,6 +262,35 @@ def test_pull_requests_list_show_and_close(seeded: Seeded, cli: Cli) -> None:
     # Closing freed the number: the next minor is 0.3.0 again.
     again = change(cli, "--repo", repo, "release", "create", "billing", "--minor")
     assert again["branch_name"] == branch
+
+
+def test_pr_show_says_what_each_instance_would_change_and_what_refuses_the_merge(
+    seeded: Seeded, cli: Cli
+) -> None:
+    repo = seeded.repo
+    live = {seeded.billing: "0.2.0", seeded.sync: "working"}
+    report = InstanceReport("staging-1", None, "staging", main_tip(repo), "SUCCESS", "t", live)
+    seeded.hub.provider.report_instance(report)
+    deletion = change(cli, "--repo", repo, "release", "delete", "billing", "0.2.0")
+    number = str(deletion["pull_request"]["number"])
+    shown = ok(cli("pr", "show", number, "--repo", repo)).stdout
+    assert "If it were merged now:\nmanifest staging\n  staging-1:\n" in shown
+    assert "billing 0.2.0 → 0.1.0 (pin latest)" in shown  # latest falls back
+    assert "merging it now would be refused" not in shown
+
+    merge_pr(
+        cli,
+        repo,
+        change(cli, "--repo", repo, "manifest", "set", "qa", "billing", "0.2.0")["pull_request"][
+            "number"
+        ],
+    )
+    shown = ok(cli("pr", "show", number, "--repo", repo)).stdout
+    assert "merging it now would be refused:\n  manifests/qa.yaml: pins billing 0.2.0" in shown
+    data = ok(cli("pr", "show", number, "--repo", repo, "--json")).json
+    assert [problem["path"] for problem in data["problems"]] == ["manifests/qa.yaml"]
+    [staging] = data["plan"]["manifests"]
+    assert staging["instances"][0]["changes"][0]["to"] == "0.1.0"
 
 
 def test_hotfix_patches_an_older_line_without_touching_main_sources(

@@ -127,20 +127,6 @@ def merge(admin: Person, pull_path: str) -> None:
     expect(admin.page.locator(".flash")).to_contain_text("is merged into main")
 
 
-def eventually_live(someone: Person, instance: str, element: str, version: str) -> None:
-    """Wait until an instance's home page shows `element` live at `version` (deploy hooks run
-    at the merge; the poller catches a missed one within seconds)."""
-    row = someone.page.locator("#elements tr", has_text=element)
-    deadline = time.monotonic() + 30
-    while True:
-        someone.open("/", instance)
-        if row.locator(".live-version").inner_text().strip() == version:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{instance} does not serve {element} {version}")
-        time.sleep(0.5)
-
-
 # -- 1. create a minor release ------------------------------------------------------------------
 
 
@@ -184,12 +170,47 @@ def pick(page: Page, element: str, manifest: str, release: str, count: int) -> N
     expect(cell).to_have_class(re.compile(r"\bchanged\b"))
 
 
+def served(someone: Person, instance: str) -> dict[str, str]:
+    """Return what an instance's home page says it serves: each element's live version."""
+    page = someone.open("/", instance)
+    found: dict[str, str] = {}
+    for row in page.locator("#elements tbody tr").all():
+        cells = row.locator("td")
+        if cells.count() == 4:
+            found[cells.nth(0).inner_text().strip()] = cells.nth(2).inner_text().strip()
+    return found
+
+
+def planned(page: Page) -> dict[str, dict[str, str]]:
+    """Return the plan a pull request page shows: per instance, each element it would change
+    and what it would serve."""
+    plan: dict[str, dict[str, str]] = {}
+    for block in page.locator("#plan .plan-instance").all():
+        name = block.get_attribute("data-instance") or ""
+        rows = block.locator("tr[data-element]").all()
+        plan[name] = {
+            row.get_attribute("data-element") or "": row.locator("td.to b").inner_text().strip()
+            for row in rows
+        }
+    return plan
+
+
+def eventually_serves(someone: Person, instance: str, wanted: dict[str, str]) -> None:
+    """Wait until an instance serves exactly `wanted` (deploy hooks run at the merge; the
+    poller catches a missed one within seconds)."""
+    deadline = time.monotonic() + 30
+    while (found := served(someone, instance)) != wanted:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{instance} serves {found}, not {wanted}")
+        time.sleep(0.5)
+
+
 def test_two_pins_in_two_manifests_become_one_pull_request_and_reach_their_instances(
     person: People, ui: Fleet
 ) -> None:
     eve = person("eve")
     page = eve.open("/settings/releases")
-    pick(page, "billing", "prod", "0.2.0", 1)
+    pick(page, "billing", "prod", "latest", 1)
     pick(page, "nightly-sync", "staging", "0.1.0", 2)
     screenshot(page, "releases-tab")
     page.get_by_role("link", name="Review").click()
@@ -197,29 +218,47 @@ def test_two_pins_in_two_manifests_become_one_pull_request_and_reach_their_insta
     expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text("prod")
     expect(rows.nth(0)).to_contain_text("billing")
-    expect(rows.nth(0)).to_contain_text("0.2.0")
+    expect(rows.nth(0)).to_contain_text("latest")
     expect(rows.nth(1)).to_contain_text("staging")
     expect(rows.nth(1)).to_contain_text("nightly-sync")
+    expect(page.locator("#plan")).to_contain_text("If these changes were merged now.")
     page.get_by_role("button", name="Create pull request").click()
     expect(page.locator(".flash")).to_contain_text("2 pin changes are ready on one branch")
     pull = flash_link(page, "Open pull request")
 
+    # Acceptance 2: the pull request's page shows, for each instance, what it would change,
+    # with latest resolved, and where to compare the releases of each change.
     eve.open(pull)
     files = page.locator(".diff-file")
     expect(files).to_have_count(2)
-    for index, manifest in enumerate(("prod", "staging")):
-        expect(files.nth(index).locator("h3")).to_contain_text(f"manifests/{manifest}.yaml")
-        expect(files.nth(index).locator(".line.add")).to_have_count(1)
-        expect(files.nth(index).locator(".line.del")).to_have_count(1)
-    expect(files.nth(0).locator(".line.add")).to_have_text("+    release: 0.2.0")
+    expect(files.nth(0).locator(".line.add")).to_have_text("+    release: latest")
     expect(files.nth(1).locator(".line.add")).to_have_text("+    release: 0.1.0")
+    billing = page.locator('#plan [data-instance="prod"] tr[data-element="billing"]')
+    expect(billing.locator("td.from")).to_have_text("0.1.0")
+    expect(billing.locator("td.to")).to_have_text("0.3.0 (pin latest)")
+    nightly = page.locator('#plan [data-instance="staging"] tr[data-element="nightly-sync"]')
+    expect(nightly.locator("td.from")).to_have_text("0.2.0")
+    expect(nightly.locator("td.to")).to_have_text("0.1.0")
+    expect(page.locator('#plan [data-instance="dev"]')).to_contain_text("No change.")
+    plan = planned(page)
+    assert plan == {"dev": {}, "prod": {"billing": "0.3.0"}, "staging": {"nightly-sync": "0.1.0"}}
+    screenshot(page, "pull-request-plan")
+    compare = billing.get_by_role("link", name="Compare 0.1.0 with 0.3.0")
+    expect(nightly.get_by_role("link", name="Compare 0.2.0 with 0.1.0")).to_be_visible()
+    compare.click()
+    expect(page.locator("h1")).to_have_text("billing 0.3.0 against 0.1.0")
+    expect(page.locator("#diff-summary")).to_contain_text("changed")
 
-    admin = person("admin")
+    admin = person("admin")  # signed in on dev; each instance has its own sign-in
+    before: dict[str, dict[str, str]] = {}
+    for instance in INSTANCES:
+        if instance != "dev":
+            admin.sign_in(instance)
+        before[instance] = served(admin, instance)
     merge(admin, pull)
-    admin.sign_in("prod")
-    eventually_live(admin, "prod", "billing", "0.2.0")
-    admin.sign_in("staging")
-    eventually_live(admin, "staging", "nightly-sync", "0.1.0")
+    # Each instance then serves exactly what the plan said, and nothing else changes.
+    for instance in INSTANCES:
+        eventually_serves(admin, instance, {**before[instance], **plan[instance]})
     assert eve.console.take() == []
     assert admin.console.take() == []
 
@@ -336,6 +375,8 @@ def test_every_page_renders_without_a_console_error(person: People, ui: Fleet) -
         "/settings/users",
         "/settings/tokens",
         "/settings/releases/review",
+        "/elements/app/billing/releases/0.3.0/publish?manifest=staging",
+        "/deployments/test",
         f"/settings/releases/pick?element={crm}&manifest=prod",
         "/edit?element=app/billing&path=main.rsx",
         "/branches/main",

@@ -8,7 +8,7 @@ import pytest
 
 from mirel.core.artifact import read_artifact
 from mirel.core.catalog import releases_of
-from mirel.core.rules import hotfix_branch, release_branch
+from mirel.core.rules import hotfix_branch, parse_hotfix_branch, release_branch
 from mirel.core.versions import Bump, Line, Version
 from mirel.errors import (
     HotfixBranchExists,
@@ -19,8 +19,10 @@ from mirel.errors import (
 )
 from mirel.git.repository import HEADS
 from mirel.http.models import MatrixPublic
-from mirel.hub import Hub
+from mirel.hub import ChangeRequest, Hub
+from mirel.hub.compare import hotfix_diff, pull_release_diffs
 from mirel.hub.matrix import matrix
+from mirel.hub.values import ReleaseDiff
 from support import AUTHOR, add_element, merge, refs, release
 
 
@@ -303,3 +305,64 @@ def test_merging_an_old_patch_release_keeps_a_hotfix_started_again_meanwhile(
     # The new hotfix holds unreleased work that the old patch release never contained.
     assert hub.repo.branch_sha(second.branch_name) == tip
     assert [item.line for item in hub.catalog.hotfixes()] == ["1.0"]
+
+
+# -- source diffs where a decision is made ---------------------------------------------------
+# A release's pull request against the release before it on its line (read on the pull
+# request's head), and a hotfix branch against its line.
+
+V3 = {"main.rsx": b"<App version='3'/>\n", "lib/query2.sql": b"select 2;\n"}
+
+
+def diffs_of(hub: Hub, change: ChangeRequest) -> list[ReleaseDiff]:
+    """Return the source diffs of a change's pull request."""
+    assert change.pull_request is not None
+    pull = hub.pulls.get(change.pull_request.number)
+    return pull_release_diffs(hub.catalog, pull, hub.pulls.diff(pull.number))
+
+
+def paths(diff: ReleaseDiff) -> tuple[list[str], list[str], list[str]]:
+    """Return the paths a diff adds, removes and changes."""
+    return (
+        [item.path for item in diff.added],
+        [item.path for item in diff.removed],
+        [item.path for item in diff.changed],
+    )
+
+
+def test_a_release_pull_request_compares_with_the_release_before(hub: Hub, billing: str) -> None:
+    push(hub, "billing", V3)
+    [diff] = diffs_of(hub, hub.releases.create("billing", AUTHOR, version="3.0.0"))
+    assert (diff.release_version, diff.against) == ("3.0.0", "2.0.0")
+    assert paths(diff) == ([], [], ["main.rsx"])
+    assert "+<App version='3'/>" in diff.changed[0].diff
+
+
+def test_a_patch_release_compares_with_the_release_before_it_on_its_line(
+    hub: Hub, billing: str
+) -> None:
+    hotfix = hub.hotfixes.create("billing", "1.0.0", AUTHOR)
+    push(hub, "billing", {**V1, "fix.sql": b"select 'fixed';\n"}, branch=hotfix.branch_name)
+    [diff] = diffs_of(hub, hub.hotfixes.release("billing", "1.0", AUTHOR))
+    assert (diff.release_version, diff.against) == ("1.0.1", "1.0.0")
+    assert paths(diff) == (["fix.sql"], [], [])
+
+
+def test_a_pull_request_without_a_new_release_has_no_source_diff(hub: Hub, billing: str) -> None:
+    assert diffs_of(hub, hub.manifests.set_pin("prod", "billing", "1.0.0", AUTHOR)) == []
+    assert diffs_of(hub, hub.releases.delete("billing", "1.0.0", AUTHOR)) == []
+
+
+def test_a_hotfix_branch_compares_with_the_newest_release_of_its_line(
+    hub: Hub, billing: str
+) -> None:
+    hotfix = hub.hotfixes.create("billing", "1.0.0", AUTHOR)
+    found = parse_hotfix_branch(hotfix.branch_name)
+    assert found is not None
+    element = hub.catalog.element("billing")
+    untouched = hotfix_diff(hub.catalog, element, found)
+    assert (untouched.release_version, untouched.against) == ("1.0.1", "1.0.0")
+    assert paths(untouched) == ([], [], [])  # it starts with the files of 1.0.0
+    push(hub, "billing", {"main.rsx": b"<App version='1' fixed/>\n"}, branch=hotfix.branch_name)
+    fixed = hotfix_diff(hub.catalog, element, found)
+    assert paths(fixed) == ([], ["lib/query1.sql"], ["main.rsx"])

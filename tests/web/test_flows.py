@@ -68,7 +68,10 @@ def test_create_a_minor_release_from_the_element_page(
     uuid = demo.catalog.element("billing").uuid
     assert f"dist/apps/{uuid}/0.4.0.zip" in pull.text
     assert "Release billing 0.4.0" in pull.text
-    assert "0.4.0" not in eve.get("/elements/app/billing/releases").text  # not merged yet
+    listed = eve.get("/elements/app/billing/releases")
+    assert 'id="release-0.4.0"' not in listed.html  # not merged yet: pending, with its link
+    assert f"0.4.0 pending in pull request #{number} Release billing 0.4.0" in listed.text
+    assert f"/pulls/{number}" in listed.links
 
     merged = merge_as_admin(browser, number)
     assert f"Pull request #{number} is merged into main" in merged.text
@@ -101,8 +104,17 @@ def test_publish_a_release_to_a_manifest_makes_a_one_line_pull_request(
 ) -> None:
     eve = browser("eve")
     releases = eve.get("/elements/app/billing/releases")
-    published = eve.submit(
+    before = refs(demo.repo.path)
+    confirm = eve.submit(
         releases.form("/elements/app/billing/releases/0.3.0/publish", manifest="prod")
+    )
+    assert "Publish billing 0.3.0 to prod" in confirm.text
+    assert "Pinned now 0.1.0 · Compare with 0.3.0" in confirm.text
+    assert "/elements/app/billing/releases/0.3.0/compare?against=0.1.0" in confirm.links
+    assert "Manifest prod edited here No instance publishes it." in confirm.text
+    assert refs(demo.repo.path) == before  # the confirmation changes nothing
+    published = eve.submit(
+        confirm.form("/elements/app/billing/releases/0.3.0/publish", manifest="prod")
     )
     assert "Publishing billing 0.3.0 to prod" in published.text
     number = pull_number(flash_link(published, "Open pull request"))
@@ -119,7 +131,10 @@ def test_publishing_what_a_manifest_already_pins_is_refused_with_its_message(
     form = releases.form("/elements/app/billing/releases/0.1.0/publish", manifest="prod")
     assert "prod (pins it)" in form.buttons  # offered disabled
     before = refs(demo.repo.path)
-    refused = eve.submit(form)
+    refused = eve.submit(form)  # its confirmation says why at once
+    assert refused.status == 409
+    assert "manifest prod already pins billing at 0.1.0" in refused.text
+    refused = eve.post(form.action, {"manifest": "prod"})
     assert refused.status == 409
     assert "manifest prod already pins billing at 0.1.0" in refused.text
     assert refs(demo.repo.path) == before

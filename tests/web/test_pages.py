@@ -92,14 +92,16 @@ def test_an_editor_is_offered_change_requests_but_not_merges(browser: Make, demo
     eve = browser("eve")
     releases = eve.get("/elements/app/billing/releases")
     actions = {form.action for form in releases.post_forms()}
-    assert "/elements/app/billing/releases/0.1.0/publish" in actions
     assert "/elements/app/billing/releases/0.1.0/hotfix" in actions
+    # Publishing asks for a confirmation first, which changes nothing.
+    assert releases.form("/elements/app/billing/releases/0.1.0/publish").method == "get"
     change = demo.releases.create("billing", AUTHOR, bump=Bump.MINOR)
     assert change.pull_request is not None
     pull = eve.get(f"/pulls/{change.pull_request.number}")
     assert [form.action for form in pull.post_forms()] == [
         "/logout",
         f"/pulls/{change.pull_request.number}/close",
+        "/deployments/test",  # a dry run changes nothing
     ]
     assert "An admin merges pull requests" in pull.text
 

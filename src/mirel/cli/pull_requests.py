@@ -6,7 +6,9 @@ import click
 from rich.markup import escape
 
 from mirel.cli.base import common, emit, options, progress, stdout
+from mirel.core.resolve import WORKING
 from mirel.http.models import PullDetail, PullPublic
+from mirel.hub.values import DeployPlan
 from mirel.providers.base import PullState
 
 
@@ -42,14 +44,41 @@ def pr_list(state: str | None, limit: int) -> None:
     emit({"pulls": [PullPublic.of(pull) for pull in pulls]}, human)
 
 
+def served(release: str | None) -> str:
+    """Return what an instance serves of an element, in words."""
+    if release is None:
+        return "nothing"
+    return "the working version" if release == WORKING else release
+
+
+def print_plan(plan: DeployPlan) -> None:
+    """Print what each instance would change, by manifest."""
+    for group in plan.manifests:
+        title = f"manifest {group.manifest}" if group.manifest else "no manifest"
+        stdout.print(f"[bold]{escape(title)}[/]" + (" (edited)" if group.edited else ""))
+        if not group.instances:
+            stdout.print("  no instance publishes it")
+        for instance in group.instances:
+            what = "no change" if not instance.changes and not instance.errors else ""
+            stdout.print(f"  {escape(instance.instance)}: {what}".rstrip())
+            for change in instance.changes:
+                pin = f" (pin {change.pin})" if change.pin and change.pin != change.to else ""
+                stdout.print(
+                    f"    {escape(change.name)} {escape(served(change.from_))} → "
+                    f"{escape(served(change.to))}{escape(pin)}"
+                )
+            for error in instance.errors:
+                stdout.print(f"    [red]its deploy would fail:[/] {escape(error)}")
+
+
 @pr.command("show")
 @common
 @click.argument("number", type=int)
 def pr_show(number: int) -> None:
-    """Show a pull request and its diff."""
-    provider = options().hub().provider
-    pull = provider.get(number)
-    diff = provider.diff(number)
+    """Show a pull request: its diff, what would refuse its merge, and what each instance
+    would change if it were merged now."""
+    review = options().hub().plans.review(number)
+    pull = review.pull
 
     def human() -> None:
         stdout.print(f"#{pull.number} {escape(pull.title)}  [bold]{pull.state}[/]")
@@ -60,11 +89,18 @@ def pr_show(number: int) -> None:
             stdout.print(
                 f"[red]conflicts with {pull.base_branch} in:[/] {escape(', '.join(pull.conflicts))}"
             )
-        for item in diff:
+        if review.problems:
+            stdout.print("[red]merging it now would be refused:[/]")
+            for problem in review.problems:
+                stdout.print(f"  {escape(str(problem))}")
+        if review.plan is not None:
+            stdout.print("If it were merged now:")
+            print_plan(review.plan)
+        for item in review.diff:
             stdout.print(f"[bold]{item.status}[/] {escape(item.path)}")
             click.echo(item.patch, nl=False)
 
-    emit(PullDetail.of_pull(pull, diff), human)
+    emit(PullDetail.of_review(review), human)
 
 
 @pr.command("merge")

@@ -230,6 +230,21 @@ def releases_of(snapshot: Snapshot, kind: ElementKind, uuid: str) -> dict[Versio
     return releases
 
 
+def artifact_at(path: str) -> tuple[ElementKind, str, Version] | None:
+    """Return the kind, uuid and version of the artifact stored at `path`
+    (`dist/<kind>s/<uuid>/<X.Y.Z>.zip`), or None when the path is not one."""
+    parts = path.split("/")
+    if len(parts) != 4 or parts[0] != "dist":
+        return None
+    kind = KINDS.by_plural(parts[1])
+    match = _ARTIFACT_NAME.fullmatch(parts[3])
+    if kind is None or match is None or not is_valid_uuid(parts[2]):
+        return None
+    if not Version.is_valid(match[1]):
+        return None
+    return kind, parts[2], Version.parse(match[1])
+
+
 def get_release(snapshot: Snapshot, element: Element, version: Version) -> Release:
     """Return one release of an element; raise ReleaseNotFound naming the versions there are."""
     releases = releases_of(snapshot, element.kind, element.uuid)
@@ -274,9 +289,10 @@ class ManifestCache:
         return found
 
 
-def _parse_manifest_at(
+def parse_manifest_at(
     snapshot: Snapshot, path: str, oid: str, cache: ManifestCache | None
 ) -> tuple[Manifest | None, tuple[Problem, ...]]:
+    """Return the manifest stored at `path` as blob `oid` and its problems (kept in `cache`)."""
     if cache is not None:
         return cache.parse(snapshot, path, oid)
     manifest, problems = find_manifest_problems(snapshot.read_blob(oid), path)
@@ -294,7 +310,7 @@ def load_manifest(snapshot: Snapshot, name: str, cache: ManifestCache | None = N
             f"there is no manifest {name!r} (manifests: {known}); "
             f"create it with 'mirel manifest create {name}'"
         )
-    manifest, problems = _parse_manifest_at(snapshot, path, entry.oid, cache)
+    manifest, problems = parse_manifest_at(snapshot, path, entry.oid, cache)
     if manifest is None:
         raise ManifestInvalid(problems)
     return manifest
@@ -311,7 +327,7 @@ def load_manifests(
         name = manifest_name_from_path(path)
         if name is None or entry.is_tree:
             continue
-        manifest, found = _parse_manifest_at(snapshot, path, entry.oid, cache)
+        manifest, found = parse_manifest_at(snapshot, path, entry.oid, cache)
         if manifest is None:
             problems.extend(found)
         else:

@@ -9,7 +9,7 @@ reader of manifest files and of the REST API's JSON body is `mirel.core.manifest
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -166,6 +166,14 @@ class Manifest:
         entries = pins[kind.plural]
         pins[kind.plural] = entries[:position] + entries[position + 1 :]
         return Manifest(self.name, pins)
+
+    def only(self, uuids: Set[str]) -> Manifest:
+        """Return this manifest keeping only the pins of `uuids` (in their order)."""
+        kept = {
+            plural: tuple(pin for pin in pins if pin.uuid in uuids)
+            for plural, pins in self.pins.items()
+        }
+        return Manifest(self.name, kept)
 
     def to_api(self) -> ApiManifest:
         """Return the REST API's view: the name and, per kind plural, a list of uuid/release."""

@@ -10,6 +10,9 @@ from mirel.core.manifest import LATEST, Manifest, manifest_path
 from mirel.core.versions import Version
 from mirel.errors import Problem
 
+# How a working version is named where a release version would be ("X.Y.Z" or "working").
+WORKING = "working"
+
 
 @dataclass(frozen=True)
 class Desired:

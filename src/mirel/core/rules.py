@@ -12,7 +12,7 @@ from mirel.core.kinds import KINDS, ElementKind
 from mirel.core.manifest import Manifest
 from mirel.core.names import is_valid_uuid
 from mirel.core.versions import Bump, Line, Version, next_version
-from mirel.errors import InvalidInput, ReleaseExists, ReleaseNotFound, ReleasePinned
+from mirel.errors import InvalidInput, Problem, ReleaseExists, ReleaseNotFound, ReleasePinned
 
 BRANCH_PREFIX = "mirel/"
 
@@ -149,6 +149,39 @@ def choose_regular_version(
             f"regular releases only move forward (use a hotfix to patch the {explicit.line} line)"
         )
     return explicit
+
+
+def new_release_problems(
+    element_name: str, kind: ElementKind, uuid: str, before: Set[Version], after: Set[Version]
+) -> list[Problem]:
+    """Return why releases in `after` that `before` lacks break "releases only move forward".
+
+    A release on a line the element already has (a hotfix's patch) must be above that line's
+    highest; one on a new line must be above every release. Checked again when a change merges:
+    a version claimed while it was the highest may no longer be by then.
+    """
+    problems: list[Problem] = []
+    for version in sorted(set(after) - set(before)):
+        path = kind.artifact_path(uuid, str(version))
+        line = [other for other in before if version.line.contains(other)]
+        if line and version < max(line):
+            problems.append(
+                Problem(
+                    path,
+                    f"release {version} of {element_name} is below {max(line)}, the highest of "
+                    f"its {version.line} line; a patch must come after the line's last release",
+                )
+            )
+        elif not line and before and version < max(before):
+            problems.append(
+                Problem(
+                    path,
+                    f"release {version} of {element_name} is below its highest release "
+                    f"{max(before)}; regular releases only move forward (a hotfix patches an "
+                    "older line)",
+                )
+            )
+    return problems
 
 
 # -- hotfixes ----------------------------------------------------------------------------------

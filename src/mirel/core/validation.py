@@ -5,11 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from mirel.core.artifact import DEFAULT_LIMITS, ArtifactLimits, read_artifact
-from mirel.core.catalog import Element, ElementListing, list_elements, load_manifests, releases_of
+from mirel.core.catalog import (
+    Element,
+    ElementListing,
+    ManifestCache,
+    MetadataCache,
+    list_elements,
+    load_manifests,
+    parse_manifest_at,
+    releases_of,
+)
 from mirel.core.kinds import KINDS, ElementKind
-from mirel.core.manifest import manifest_name_from_path
+from mirel.core.manifest import Manifest, manifest_name_from_path
 from mirel.core.names import is_valid_uuid
 from mirel.core.resolve import resolve_manifest
+from mirel.core.rules import new_release_problems
 from mirel.core.snapshot import Snapshot, TreeEntry
 from mirel.core.versions import Version
 from mirel.errors import ArtifactInvalid, Problem
@@ -58,13 +68,8 @@ def _dist_problems(
             if not folder.is_tree or not is_valid_uuid(folder.name):
                 problems.append(Problem(folder_path, "should be a folder named by an element uuid"))
                 continue
-            owner = elements.get(folder.name)
-            if owner is None or owner.kind != kind:
-                problems.append(
-                    Problem(
-                        folder_path, f"holds releases of {folder.name}, which is not an {kind.name}"
-                    )
-                )
+            if not _owns(elements, folder.name, kind):
+                problems.append(_not_owned(folder_path, folder.name, kind))
             problems.extend(
                 _release_folder_problems(snapshot, kind, folder, folder_path, limits, progress)
             )
@@ -82,25 +87,51 @@ def _release_folder_problems(
     """Return the problems of one element's release folder: misnamed entries, bad artifacts."""
     problems: list[Problem] = []
     for artifact in snapshot.list_dir(folder_path):
-        path = f"{folder_path}/{artifact.name}"
-        version = artifact.name.removesuffix(".zip")
-        if artifact.is_tree or not artifact.name.endswith(".zip") or not Version.is_valid(version):
-            problems.append(Problem(path, "should be a release artifact named X.Y.Z.zip"))
-            continue
-        if progress is not None:
-            progress(path)
-        try:
-            read_artifact(
-                snapshot.read_blob(artifact.oid),
-                path,
-                limits,
-                expect_kind=kind.name,
-                expect_uuid=folder.name,
-                expect_version=version,
-            )
-        except ArtifactInvalid as error:
-            problems.append(Problem(path, error.reason))
+        problems.extend(
+            _artifact_problems(snapshot, kind, folder.name, folder_path, artifact, limits, progress)
+        )
     return problems
+
+
+def _owns(elements: Mapping[str, Element], uuid: str, kind: ElementKind) -> bool:
+    """Return whether an element of `kind` with that uuid is there to own a release folder."""
+    owner = elements.get(uuid)
+    return owner is not None and owner.kind == kind
+
+
+def _not_owned(folder_path: str, uuid: str, kind: ElementKind) -> Problem:
+    return Problem(folder_path, f"holds releases of {uuid}, which is not an {kind.name}")
+
+
+def _artifact_problems(
+    snapshot: Snapshot,
+    kind: ElementKind,
+    uuid: str,
+    folder_path: str,
+    artifact: TreeEntry,
+    limits: ArtifactLimits,
+    progress: _Progress | None = None,
+) -> list[Problem]:
+    """Return the problems of one entry of a release folder: its name, then the artifact in full
+    (limits, release.json, digest, and that it matches its path)."""
+    path = f"{folder_path}/{artifact.name}"
+    version = artifact.name.removesuffix(".zip")
+    if artifact.is_tree or not artifact.name.endswith(".zip") or not Version.is_valid(version):
+        return [Problem(path, "should be a release artifact named X.Y.Z.zip")]
+    if progress is not None:
+        progress(path)
+    try:
+        read_artifact(
+            snapshot.read_blob(artifact.oid),
+            path,
+            limits,
+            expect_kind=kind.name,
+            expect_uuid=uuid,
+            expect_version=version,
+        )
+    except ArtifactInvalid as error:
+        return [Problem(path, error.reason)]
+    return []
 
 
 def _manifest_problems(snapshot: Snapshot, listing: ElementListing) -> list[Problem]:
@@ -122,3 +153,203 @@ def _manifest_problems(snapshot: Snapshot, listing: ElementListing) -> list[Prob
         )
         problems.extend(pin_problems)
     return problems
+
+
+# -- a change: the problems a commit has that its base did not ----------------------------------
+
+
+def validate_change(
+    base: Snapshot,
+    result: Snapshot,
+    limits: ArtifactLimits = DEFAULT_LIMITS,
+    metadata: MetadataCache | None = None,
+    manifests: ManifestCache | None = None,
+    since: Snapshot | None = None,
+) -> list[Problem]:
+    """Return the problems `result` has that `base` did not, by the rules of `validate_snapshot`.
+
+    Only what differs between the two commits is read: element folders whose tree changed,
+    release folders whose tree changed (and in them only the artifacts that are new), manifests
+    whose file changed, and the pins of every manifest on an element whose folder or releases
+    changed. The rule every proposal follows is checked too: a release new in `result` moves
+    forward from the releases of `since` (the commit the change was proposed on; default `base`),
+    as it had to when it was proposed. A merge is checked this way: its cost follows the change,
+    not the repository.
+    """
+    return _Change(base, result, limits, metadata).problems(manifests, since or base)
+
+
+class _Change:
+    """Two commits, and the new problems of the second."""
+
+    def __init__(
+        self,
+        base: Snapshot,
+        result: Snapshot,
+        limits: ArtifactLimits,
+        metadata: MetadataCache | None,
+    ) -> None:
+        self.base, self.result, self.limits = base, result, limits
+        self.before = list_elements(base, metadata)
+        self.after = list_elements(result, metadata)
+        self._owners_before, self._owners_after = self.before.by_uuid(), self.after.by_uuid()
+
+    def problems(self, manifests: ManifestCache | None, since: Snapshot) -> list[Problem]:
+        """Return every new problem: element folders, `dist/`, then `manifests/`."""
+        known = {str(problem) for problem in self.before.problems}
+        problems = [problem for problem in self.after.problems if str(problem) not in known]
+        dist_problems, changed_releases = self._dist_problems()
+        problems.extend(dist_problems)
+        touched = changed_releases | self._changed_elements()
+        problems.extend(self._manifest_problems(touched, manifests))
+        problems.extend(self._forward_only_problems(changed_releases, since))
+        return problems
+
+    def _forward_only_problems(self, changed: set[str], since: Snapshot) -> list[Problem]:
+        """Return the releases new in the result that do not move forward from `since`'s."""
+        problems: list[Problem] = []
+        for uuid in sorted(changed):
+            element = self._owners_after.get(uuid)
+            if element is None:
+                continue  # releases of no element: reported as such above
+            base = set(releases_of(self.base, element.kind, uuid))
+            new = set(releases_of(self.result, element.kind, uuid)) - base
+            before = set(releases_of(since, element.kind, uuid))
+            problems.extend(
+                new_release_problems(element.name, element.kind, uuid, before, before | new)
+            )
+        return problems
+
+    def _changed_elements(self) -> set[str]:
+        """Return the uuids of elements added, removed, renamed or moved to another kind."""
+        old = {element.uuid: (element.kind, element.name) for element in self.before.elements}
+        new = {element.uuid: (element.kind, element.name) for element in self.after.elements}
+        return {uuid for uuid in old.keys() | new.keys() if old.get(uuid) != new.get(uuid)}
+
+    def _dist_problems(self) -> tuple[list[Problem], set[str]]:
+        """Return the new problems of `dist/`, and the uuids whose release folder changed."""
+        problems: list[Problem] = []
+        old_top = _entries(self.base, "dist")
+        for entry in self.result.list_dir("dist"):
+            unknown = entry.name not in _KNOWN_TOP_LEVEL_DIST or not entry.is_tree
+            if not entry.name.startswith(".") and unknown and entry.name not in old_top:
+                problems.append(Problem(f"dist/{entry.name}", "is not a folder mirel knows"))
+        changed: set[str] = set()
+        for kind in KINDS:
+            old = _entries(self.base, kind.dist_root)
+            new = _entries(self.result, kind.dist_root)
+            changed |= {
+                name for name in old.keys() | new.keys() if _oid(old, name) != _oid(new, name)
+            }
+            for folder in new.values():
+                problems.extend(self._release_folder_problems(kind, folder, old.get(folder.name)))
+        return problems, changed
+
+    def _release_folder_problems(
+        self, kind: ElementKind, folder: TreeEntry, old: TreeEntry | None
+    ) -> list[Problem]:
+        """Return the new problems of one release folder: its name, its owner, new artifacts."""
+        path = f"{kind.dist_root}/{folder.name}"
+        if folder.name.startswith("."):
+            return []
+        if not folder.is_tree or not is_valid_uuid(folder.name):
+            if old is not None and (not old.is_tree or not is_valid_uuid(old.name)):
+                return []  # misnamed already
+            return [Problem(path, "should be a folder named by an element uuid")]
+        problems: list[Problem] = []
+        owned_before = _owns(self._owners_before, folder.name, kind)
+        if not _owns(self._owners_after, folder.name, kind) and (old is None or owned_before):
+            problems.append(_not_owned(path, folder.name, kind))
+        if old is not None and old.oid == folder.oid:
+            return problems
+        known = {entry.name: entry.oid for entry in self.base.list_dir(path)} if old else {}
+        for artifact in self.result.list_dir(path):
+            if known.get(artifact.name) != artifact.oid:  # else the base had it, and checked it
+                problems.extend(
+                    _artifact_problems(self.result, kind, folder.name, path, artifact, self.limits)
+                )
+        return problems
+
+    def _manifest_problems(self, touched: set[str], cache: ManifestCache | None) -> list[Problem]:
+        """Return the new problems of `manifests/`: new misnamed files, changed manifests that are
+        invalid or pin what is not there, and pins (in any manifest) of the elements touched.
+
+        A manifest the change left alone is parsed only when its text names a touched element:
+        parsing every manifest would cost more than the rest of the check together.
+        """
+        problems: list[Problem] = []
+        old = _entries(self.base, "manifests")
+        new = _entries(self.result, "manifests")
+        for entry in new.values():
+            path = f"manifests/{entry.name}"
+            if entry.name.startswith("."):
+                continue
+            if entry.is_tree or manifest_name_from_path(path) is None:
+                if entry.name not in old:
+                    problems.append(Problem(path, "should be a manifest file named <name>.yaml"))
+                continue
+            previous = old.get(entry.name)
+            if previous is not None and previous.oid == entry.oid:
+                problems.extend(self._unchanged_manifest_problems(path, entry, touched, cache))
+            else:
+                problems.extend(
+                    self._changed_manifest_problems(path, entry, previous, touched, cache)
+                )
+        return problems
+
+    def _changed_manifest_problems(
+        self,
+        path: str,
+        entry: TreeEntry,
+        previous: TreeEntry | None,
+        touched: set[str],
+        cache: ManifestCache | None,
+    ) -> list[Problem]:
+        """Return a changed manifest's problems: its own, and those of the pins it changed or of
+        elements the change touched."""
+        manifest, found = parse_manifest_at(self.result, path, entry.oid, cache)
+        if manifest is None:
+            return list(found)
+        before = None
+        if previous is not None and not previous.is_tree:
+            before, _ = parse_manifest_at(self.base, path, previous.oid, cache)
+        return self._pin_problems(manifest.only(touched | _changed_pins(manifest, before)))
+
+    def _unchanged_manifest_problems(
+        self, path: str, entry: TreeEntry, touched: set[str], cache: ManifestCache | None
+    ) -> list[Problem]:
+        """Return the problems of the pins an unchanged manifest has on touched elements."""
+        text = self.result.read_blob(entry.oid)
+        if not any(uuid.encode() in text for uuid in touched):
+            return []  # it cannot pin an element whose uuid it does not hold
+        manifest, _ = parse_manifest_at(self.result, path, entry.oid, cache)
+        return [] if manifest is None else self._pin_problems(manifest.only(touched))
+
+    def _pin_problems(self, manifest: Manifest) -> list[Problem]:
+        """Return the problems of a manifest's pins at the result."""
+        _, problems = resolve_manifest(
+            manifest,
+            self.after.elements,
+            lambda element: releases_of(self.result, element.kind, element.uuid),
+        )
+        return problems
+
+
+def _changed_pins(manifest: Manifest, before: Manifest | None) -> set[str]:
+    """Return the uuids `manifest` pins differently from `before` (all of them when it is new)."""
+    changed: set[str] = set()
+    for pins in manifest.pins.values():
+        for pin in pins:
+            found = before.find(pin.uuid) if before is not None else None
+            if found is None or found[1].release != pin.release:
+                changed.add(pin.uuid)
+    return changed
+
+
+def _entries(snapshot: Snapshot, path: str) -> dict[str, TreeEntry]:
+    return {entry.name: entry for entry in snapshot.list_dir(path)}
+
+
+def _oid(entries: Mapping[str, TreeEntry], name: str) -> str | None:
+    entry = entries.get(name)
+    return entry.oid if entry is not None else None

@@ -7,12 +7,16 @@ from mirel.git.repository import GitRepository
 
 
 class CommitSnapshot:
-    """A Snapshot over one commit of a GitRepository."""
+    """A Snapshot over one commit of a GitRepository.
 
-    def __init__(self, repo: GitRepository, commit_sha: str) -> None:
+    With `tree`, it shows that tree in place of the commit's own: a merge not made yet, shown as
+    the commit it would follow.
+    """
+
+    def __init__(self, repo: GitRepository, commit_sha: str, tree: str | None = None) -> None:
         self._repo = repo
         self._commit_sha = commit_sha
-        self._tree = repo.tree_of(commit_sha)
+        self._tree = tree if tree is not None else repo.tree_of(commit_sha)
 
     @property
     def commit_sha(self) -> str:

@@ -9,13 +9,12 @@ error, not a silently different answer.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
 from typing import Generic, Literal, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from mirel.core.manifest import Manifest
-from mirel.providers.base import FileDiff, PullRequest
+from mirel.hub.values import PullReview
 
 # Where the REST API lives on an instance. Here, with the wire format, rather than in envelope.py,
 # so that the client reads it without importing FastAPI.
@@ -273,16 +272,64 @@ class PullPublic(Public):
     conflicts: list[str]
 
 
+class ProblemPublic(Public):
+    """One problem: its file (empty when it is about the change as a whole), its line when
+    known, and what is wrong."""
+
+    path: str
+    line: int | None
+    message: str
+
+
+class InstancePlanPublic(Public):
+    """What one instance would change at its next deploy, from what it last reported serving;
+    with `errors`, its deploy would fail and change nothing."""
+
+    instance: str
+    url: str | None
+    commit_sha: str | None
+    changes: list[PlannedChangePublic]
+    errors: list[str]
+
+
+class ManifestPlanPublic(Public):
+    """One manifest (null: instances that publish none) and what each instance publishing it
+    would change; `edited` says whether the change edits the manifest's file."""
+
+    manifest: str | None
+    edited: bool
+    instances: list[InstancePlanPublic]
+
+
+class DeployPlanPublic(Public):
+    """What a change would do on each instance if it were merged into the default branch at
+    `commit_sha` now."""
+
+    commit_sha: str
+    manifests: list[ManifestPlanPublic]
+
+
 class PullDetail(PullPublic):
-    """A pull request with the files it changes."""
+    """A pull request with the files it changes, the problems the merge gate would refuse if it
+    were merged now, and its plan (null when it is not open or conflicts)."""
 
     diff: list[FileDiffPublic]
+    problems: list[ProblemPublic]
+    plan: DeployPlanPublic | None
 
     @classmethod
-    def of_pull(cls, pull: PullRequest, diff: Sequence[FileDiff]) -> PullDetail:
-        """Return the answer of one pull request (read by attribute) and its changed files."""
-        shown = PullPublic.of(pull).model_dump()
-        return cls.model_validate({**shown, "diff": [FileDiffPublic.of(item) for item in diff]})
+    def of_review(cls, review: PullReview) -> PullDetail:
+        """Return the answer of one pull request and what is needed to decide on it (read by
+        attribute)."""
+        shown = PullPublic.of(review.pull).model_dump()
+        return cls.model_validate(
+            {
+                **shown,
+                "diff": [FileDiffPublic.of(item) for item in review.diff],
+                "problems": [ProblemPublic.of(item) for item in review.problems],
+                "plan": DeployPlanPublic.of(review.plan) if review.plan else None,
+            }
+        )
 
 
 class PullList(Public):
@@ -305,6 +352,14 @@ class ChangePublic(Public):
         validation_alias=AliasChoices("from_", "from"), serialization_alias="from"
     )
     to: str | None
+
+
+class PlannedChangePublic(ChangePublic):
+    """What one element would change on one instance, as a deploy's change says it (`from`:
+    what it serves now, `to`: what it would serve), and `pin`: the manifest's pin behind `to`
+    (`latest` resolved in `to`), null when the manifest omits the element."""
+
+    pin: str | None
 
 
 class DeploymentPublic(Public):

@@ -36,7 +36,7 @@ from mirel.core.rules import (
     parse_hotfix_branch,
     release_branch_prefix,
 )
-from mirel.core.validation import validate_snapshot
+from mirel.core.validation import validate_change, validate_snapshot
 from mirel.core.versions import Bump, Line, Version
 from mirel.errors import HotfixNotFound, MirelError, Problem
 from mirel.git.repository import CommitInfo, GitRepository
@@ -272,6 +272,24 @@ class Catalog:
             message=f"connected to {self.repo.path}",
             default_branch=branch,
             commit_sha=head,
+        )
+
+    def change_problems(
+        self, base: CommitSnapshot, result: CommitSnapshot, since: CommitSnapshot | None = None
+    ) -> list[Problem]:
+        """Return the problems `result` would bring to the default branch at `base`: those
+        `mirel validate` would find there and `base` has not, releases that do not move forward
+        from `since` (where the change was proposed), and a change that is no change."""
+        if result.tree_oid == base.tree_oid:
+            return [
+                Problem(
+                    "",
+                    "the default branch already holds this change (another pull request made "
+                    "it); close this one",
+                )
+            ]
+        return validate_change(
+            base, result, self.limits, self._metadata, self._manifests, since=since
         )
 
     def validate(self, revision: str | None = None, progress: Progress = quiet) -> list[Problem]:

@@ -5,7 +5,9 @@
 - `catalog` reads (elements, releases, manifests, hotfixes, history, validation);
 - `elements`, `releases`, `manifests` and `hotfixes` propose changes of their kind, each through
   the one propose-a-change path (`propose.BranchWriter`: a branch, a commit, a pull request);
-- `pulls` lists, merges and closes pull requests.
+- `pulls` lists, merges and closes pull requests;
+- `proposals` says what the open pull requests propose, and `plans` what a change would do on
+  each instance.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from mirel.hub.catalog import Catalog
 from mirel.hub.elements import ElementChanges
 from mirel.hub.hotfixes import HotfixChanges
 from mirel.hub.manifests import ManifestChanges
+from mirel.hub.pending import Proposals
+from mirel.hub.plans import Plans
 from mirel.hub.propose import BranchWriter
 from mirel.hub.pulls import PullRequests
 from mirel.hub.releases import ReleaseChanges
@@ -54,9 +58,11 @@ class Hub:
         self.branches = BranchWriter(repository, provider)
         self.elements = ElementChanges(self.catalog, self.branches)
         self.releases = ReleaseChanges(self.catalog, self.branches)
-        self.manifests = ManifestChanges(self.catalog, self.branches)
+        self.proposals = Proposals(self.catalog)
+        self.manifests = ManifestChanges(self.catalog, self.branches, self.proposals)
         self.hotfixes = HotfixChanges(self.catalog, self.branches, self.releases)
-        self.pulls = PullRequests(provider)
+        self.pulls = PullRequests(provider, self.catalog)
+        self.plans = Plans(self.catalog, self.pulls, self.manifests)
 
     @classmethod
     def open(

@@ -7,6 +7,7 @@ pull request. Every pin must name an element and a release on the default branch
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from mirel.core.catalog import Element, get_release, releases_of
 from mirel.core.manifest import LATEST, Manifest, manifest_path, write_manifest
@@ -15,6 +16,7 @@ from mirel.core.resolve import resolve_manifest
 from mirel.core.rules import manifest_branch
 from mirel.core.versions import Version
 from mirel.errors import (
+    AlreadyProposed,
     InvalidInput,
     ManifestExists,
     ManifestInvalid,
@@ -24,31 +26,56 @@ from mirel.errors import (
 from mirel.git.repository import Author
 from mirel.git.snapshot import CommitSnapshot
 from mirel.hub.catalog import Catalog
+from mirel.hub.pending import Proposals, pull_creating, pull_pinning
 from mirel.hub.propose import BranchWriter
-from mirel.hub.values import ChangeRequest
+from mirel.hub.values import ChangeRequest, Proposal
 
 # One pin change: (manifest, element name or uuid, release or None to unpin).
 PinChange = tuple[str, str, str | None]
 
 
+@dataclass(frozen=True)
+class PinPreview:
+    """Pin changes applied in memory: the manifests they would leave, nothing written."""
+
+    snapshot: CommitSnapshot  # the default branch's tip they apply to
+    manifests: dict[str, Manifest]  # every manifest they change, as it would be
+    described: list[str]  # each change as the pull request's description says it
+
+
+def _refuse_created(proposals: Sequence[Proposal], name: str) -> None:
+    """Raise AlreadyProposed when an open pull request creates manifest `name`."""
+    pull = pull_creating(proposals, name)
+    if pull is not None:
+        raise AlreadyProposed(
+            pull.number,
+            f"pull request #{pull.number} already creates manifest {name}; merge it first, "
+            "or close it",
+        )
+
+
 class ManifestChanges:
     """Proposes changes to manifests."""
 
-    def __init__(self, catalog: Catalog, branches: BranchWriter) -> None:
+    def __init__(self, catalog: Catalog, branches: BranchWriter, proposals: Proposals) -> None:
         self._catalog = catalog
         self._branches = branches
+        self._proposals = proposals
 
     def create(self, name: str, author: Author) -> ChangeRequest:
-        """Propose a new, empty manifest."""
+        """Propose a new, empty manifest; refused when an open pull request creates it."""
         check_name(name, "manifest")
         snapshot = self._catalog.snapshot()
         if snapshot.entry(manifest_path(name)) is not None:
             raise ManifestExists(f"manifest {name!r} already exists; 'mirel manifest show {name}'")
+        _refuse_created(self._proposals.all(), name)
         return self._write(snapshot, [Manifest.empty(name)], f"Create manifest {name}", author)
 
     def put(self, manifest: Manifest, author: Author, message: str | None = None) -> ChangeRequest:
         """Propose creating or overwriting a whole manifest; every pin must resolve on main."""
         snapshot = self._catalog.snapshot()
+        if snapshot.entry(manifest_path(manifest.name)) is None:
+            _refuse_created(self._proposals.all(), manifest.name)
         _, problems = resolve_manifest(
             manifest,
             self._catalog.elements(snapshot),
@@ -91,9 +118,21 @@ class ManifestChanges:
 
         Every pin must name an element and a release on the default branch (or `latest`).
         """
+        preview = self.preview(changes)
+        described = preview.described
+        title = message or (
+            f"Pin {described[0]}" if len(described) == 1 else f"Change {len(described)} pins"
+        )
+        body = "\n".join(f"- {line}" for line in described)
+        return self._write(preview.snapshot, list(preview.manifests.values()), title, author, body)
+
+    def preview(self, changes: Sequence[PinChange]) -> PinPreview:
+        """Return pin changes applied in memory to the default branch's manifests; raise what
+        proposing them would raise, also when an open pull request already makes one of them."""
         if not changes:
             raise InvalidInput("no changes given; list at least one pin to change")
         snapshot = self._catalog.snapshot()
+        proposals = self._proposals.all()
         edited: dict[str, Manifest] = {}
         described: list[str] = []
         for manifest_name, reference, release in changes:
@@ -101,23 +140,34 @@ class ManifestChanges:
             element = self._catalog.element(reference, snapshot)
             current = edited.get(manifest_name)
             if current is None:
-                current = self._load_or_new(snapshot, manifest_name, release)
+                current = self._load_or_new(snapshot, manifest_name, release, proposals)
             manifest, line = self._change_pin(snapshot, current, element, release)
+            pull = pull_pinning(proposals, manifest_name, element.uuid, release)
+            if pull is not None:
+                raise AlreadyProposed(
+                    pull.number,
+                    f"pull request #{pull.number} already makes this change ({line}); merge "
+                    "or close it instead of proposing it again",
+                )
             edited[manifest_name] = manifest
             described.append(line)
-        title = message or (
-            f"Pin {described[0]}" if len(described) == 1 else f"Change {len(described)} pins"
-        )
-        body = "\n".join(f"- {line}" for line in described)
-        return self._write(snapshot, list(edited.values()), title, author, body)
+        return PinPreview(snapshot, edited, described)
 
-    def _load_or_new(self, snapshot: CommitSnapshot, name: str, release: str | None) -> Manifest:
-        """Return the manifest on the default branch, or a new empty one when a pin creates it."""
+    def _load_or_new(
+        self,
+        snapshot: CommitSnapshot,
+        name: str,
+        release: str | None,
+        proposals: Sequence[Proposal],
+    ) -> Manifest:
+        """Return the manifest on the default branch, or a new empty one when a pin creates it
+        (refused when an open pull request creates it already)."""
         try:
             return self._catalog.manifest(name, snapshot)
         except ManifestNotFound:
             if release is None:
                 raise
+            _refuse_created(proposals, name)
             return Manifest.empty(name)
 
     @staticmethod

@@ -18,7 +18,7 @@ from mirel.core.rules import (
     release_branch,
 )
 from mirel.core.versions import Bump, Version
-from mirel.errors import BranchExists, InvalidInput, ReleaseExists
+from mirel.errors import AlreadyProposed, BranchExists, InvalidInput, ReleaseExists
 from mirel.git.repository import Author
 from mirel.git.snapshot import CommitSnapshot
 from mirel.hub.catalog import Catalog, Progress, quiet
@@ -145,8 +145,16 @@ class ReleaseChanges:
         release = get_release(snapshot, element, Version.parse(version))
         manifests, _ = self._catalog.manifests_at(snapshot)
         check_deletable(element.name, element.uuid, release.version, manifests)
+        branch = delete_branch(element.kind, element.uuid, release.version)
+        pending = self._catalog.provider.open_pull_for_branch(branch)  # one ref, one record
+        if pending is not None:
+            raise AlreadyProposed(
+                pending.number,
+                f"pull request #{pending.number} already deletes release {release.version} of "
+                f"{element.name}; merge or close it instead of proposing it again",
+            )
         return self._branches.propose(
-            branch=delete_branch(element.kind, element.uuid, release.version),
+            branch=branch,
             base_sha=snapshot.commit_sha,
             changes={release.path: None},
             message=f"Delete release {element.name} {release.version}\n",

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from mirel.core.artifact import ReleaseInfo
 from mirel.core.catalog import Element
 from mirel.core.versions import Version
-from mirel.providers.base import InstanceReport, PullRequest
+from mirel.errors import Problem
+from mirel.providers.base import FileDiff, InstanceReport, PullRequest
 
 
 @dataclass(frozen=True)
@@ -188,3 +189,86 @@ class ConnectionCheck:
     message: str
     default_branch: str | None
     commit_sha: str | None
+
+
+@dataclass(frozen=True)
+class ProposedPin:
+    """A pin an open pull request sets (or removes) in one manifest."""
+
+    manifest: str
+    element_uuid: str
+    release: str | None  # the pin it proposes; None: it takes the element out of the manifest
+
+
+@dataclass(frozen=True)
+class ProposedRelease:
+    """A release an open pull request adds."""
+
+    kind: str
+    element_uuid: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What one open pull request proposes to manifests and releases, against where it left the
+    default branch."""
+
+    pull: PullRequest
+    pins: tuple[ProposedPin, ...]
+    manifests_created: tuple[str, ...]
+    manifests_deleted: tuple[str, ...]
+    releases: tuple[ProposedRelease, ...]
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    """What one element would change on one instance: what it serves now and would serve.
+
+    A release is "X.Y.Z" or "working" (the working version); None means not served.
+    """
+
+    element_uuid: str
+    kind: str
+    name: str
+    from_: str | None
+    to: str | None
+    pin: str | None  # the manifest's pin behind `to` (`latest`, `~1.2`, X.Y.Z); None: not listed
+
+
+@dataclass(frozen=True)
+class InstancePlan:
+    """What one instance would change at its next deploy, from what it last reported serving."""
+
+    instance: str
+    url: str | None
+    commit_sha: str | None  # the commit it serves now
+    changes: tuple[PlannedChange, ...]
+    errors: tuple[str, ...]  # what would make its deploy fail (then nothing changes)
+
+
+@dataclass(frozen=True)
+class ManifestPlan:
+    """One manifest and what each instance publishing it would change."""
+
+    manifest: str | None  # None: instances that publish no manifest (every working version)
+    edited: bool  # whether the change edits this manifest's file
+    instances: tuple[InstancePlan, ...]  # empty when no instance publishes it
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """What a change would do on each instance if it were on the default branch now."""
+
+    commit_sha: str  # the default branch's tip the change is applied to
+    manifests: tuple[ManifestPlan, ...]
+
+
+@dataclass(frozen=True)
+class PullReview:
+    """One pull request with what a person needs to decide on it."""
+
+    pull: PullRequest
+    diff: tuple[FileDiff, ...]
+    problems: tuple[Problem, ...]  # what the merge gate would refuse if it were merged now
+    plan: DeployPlan | None  # None when it is not open, or conflicts

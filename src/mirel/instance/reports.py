@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from mirel.instance.deploy.planner import WORKING
+from mirel.core.resolve import WORKING
 from mirel.instance.live import read_live
 from mirel.instance.state import StateStore
 from mirel.instance.values import SUCCESS, Deployment, rfc3339

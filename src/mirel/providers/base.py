@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -73,6 +73,11 @@ class InstanceReport:
     live: Mapping[str, str] = field(default_factory=dict)
 
 
+# Called with the default branch's tip and the merge commit about to replace it, before the
+# branch moves; raises (MergeRefused) to refuse the merge, which then changes nothing.
+MergeCheck = Callable[[str, str], None]
+
+
 class DeployHookRegistry(Protocol):
     """The URLs a provider notifies after each merge into the default branch."""
 
@@ -133,13 +138,25 @@ class Provider(Protocol):
         """Return the open pull request whose head is `branch`, if any."""
         ...
 
+    def open_pulls(self) -> list[PullRequest]:
+        """Return every open pull request, newest first, without test-merging them; the cost
+        grows with the open ones, not with every pull request ever made."""
+        ...
+
     def diff(self, number: int) -> list[FileDiff]:
         """Return the files a pull request changes, with their diffs."""
         ...
 
-    def merge(self, number: int, author: Author, expected_head: str | None = None) -> PullRequest:
+    def merge(
+        self,
+        number: int,
+        author: Author,
+        expected_head: str | None = None,
+        check: MergeCheck | None = None,
+    ) -> PullRequest:
         """Merge a pull request into the default branch and return it, merged; with
-        `expected_head`, only if its branch is still at that commit."""
+        `expected_head`, only if its branch is still at that commit; with `check`, only if it
+        passes on the very merge commit that would land (checked again if the branch moved)."""
         ...
 
     def close(self, number: int, author: Author) -> PullRequest:

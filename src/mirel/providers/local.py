@@ -25,7 +25,7 @@ from mirel.errors import (
     RefRaced,
 )
 from mirel.git.repository import HEADS, Author, GitRepository, retry_on_race
-from mirel.providers.base import FileDiff, InstanceReport, PullRequest, PullState
+from mirel.providers.base import FileDiff, InstanceReport, MergeCheck, PullRequest, PullState
 from mirel.providers.hooks import DeployHooks
 from mirel.providers.pull_records import PullRecord, PullRecords, now
 from mirel.providers.reports import InstanceReports
@@ -185,6 +185,20 @@ class LocalProvider:
             return self._to_pull(record, with_conflicts=False)
         return None
 
+    def open_pulls(self) -> list[PullRequest]:
+        """Return every open pull request, newest first, without test-merging them.
+
+        Found through the branch index: one ref listing and two record reads per open pull
+        request (its first record names it, its latest says it is still open), whatever the
+        number of merged and closed ones.
+        """
+        found: list[PullRequest] = []
+        for branch, number in self.records.open_numbers().items():
+            record, _ = self.records.read(number)
+            if record.state == _OPEN and record.head_branch == branch:
+                found.append(self._to_pull(record, with_conflicts=False))
+        return sorted(found, key=lambda pull: pull.number, reverse=True)
+
     def diff(self, number: int) -> list[FileDiff]:
         """Return the files a pull request changes against where it branched off, with diffs."""
         pull = self.get(number)
@@ -200,10 +214,17 @@ class LocalProvider:
             for change, text in repo.patches(repo.tree_of(base), repo.tree_of(pull.head_sha))
         ]
 
-    def merge(self, number: int, author: Author, expected_head: str | None = None) -> PullRequest:
+    def merge(
+        self,
+        number: int,
+        author: Author,
+        expected_head: str | None = None,
+        check: MergeCheck | None = None,
+    ) -> PullRequest:
         """Merge a pull request into the default branch; raise MergeConflict naming paths.
 
         With `expected_head` (the head its reviewer saw), a branch that moved since is refused.
+        `check` sees each merge commit before the default branch moves to it, and may refuse it.
         """
         record, _ = self.records.read(number)
         if record.state != _OPEN:
@@ -215,7 +236,7 @@ class LocalProvider:
                 "changes again before merging"
             )
         merge_sha = retry_on_race(
-            lambda: self._merge_commit(record, head_sha, author),
+            lambda: self._merge_commit(record, head_sha, author, check),
             what=f"merging pull request #{number}",
         )
         try:
@@ -247,8 +268,11 @@ class LocalProvider:
         )
         return self._to_pull(record, with_conflicts=False)
 
-    def _merge_commit(self, record: PullRecord, head_sha: str, author: Author) -> str:
-        """Return the default branch's new tip with `head_sha` merged, published with a CAS."""
+    def _merge_commit(
+        self, record: PullRecord, head_sha: str, author: Author, check: MergeCheck | None
+    ) -> str:
+        """Return the default branch's new tip with `head_sha` merged (once `check` passed on
+        it), published with a CAS."""
         repo = self.repository
         base_sha = repo.require_branch(record.base_branch)
         if repo.is_ancestor(head_sha, base_sha):
@@ -263,6 +287,8 @@ class LocalProvider:
             f"{record.title}\n",
             author=author,
         )
+        if check is not None:
+            check(base_sha, merge_sha)
         repo.update_ref(HEADS + record.base_branch, merge_sha, base_sha)
         return merge_sha
 

@@ -217,6 +217,19 @@ class PullRecords:
         """Forget a head branch's open pull request (it merged or closed)."""
         self.repository.delete_ref(self.branch_ref(branch))
 
+    def open_numbers(self) -> dict[str, int]:
+        """Return the number of every indexed open pull request, by head branch.
+
+        Costs one listing of `refs/mirel/branch-pulls/` and one record read per entry: the open
+        pull requests only, never the merged or closed ones (their entries are removed).
+        """
+        found: dict[str, int] = {}
+        for ref, first_meta in self.repository.refs_under(BRANCH_PULLS).items():
+            record = self._record_at(first_meta)
+            if record is not None:
+                found[ref.removeprefix(BRANCH_PULLS)] = record.number
+        return found
+
     def number_for_branch(self, branch: str) -> int | None:
         """Return the number of the pull request a branch was indexed with, if any."""
         first_meta = self.repository.ref_sha(self.branch_ref(branch))

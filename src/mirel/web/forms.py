@@ -11,7 +11,7 @@ from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from mirel.db.models import FlashMessage
-from mirel.errors import MirelError
+from mirel.errors import AlreadyProposed, MirelError
 from mirel.hub import ChangeRequest
 from mirel.instance.accounts.sessions import add_flash
 from mirel.web import urls
@@ -35,18 +35,21 @@ class FormError:
     message: str
     status: int
     values: Mapping[str, str] = field(default_factory=dict)
+    link: str | None = None  # the page the message leads to (the pull request that has it)
 
     @classmethod
     def of(cls, form: str, error: MirelError, **values: str) -> FormError:
-        """Return the form error of a failed operation (its message and HTTP status)."""
-        return cls(form, " ".join(error.message.split()), error.http_status, values)
+        """Return the form error of a failed operation (its message and HTTP status), with a
+        link to the pull request that already proposes the change, when that is why."""
+        link = urls.pull(error.number) if isinstance(error, AlreadyProposed) else None
+        return cls(form, " ".join(error.message.split()), error.http_status, values, link)
 
     def placed(self, forms: Collection[str]) -> FormError:
         """Return this error, or the same at the top of the page ("page") when its form is not
         one of `forms`, the ones the page shows (a release or user that does not exist)."""
         if not self.message or self.form in forms:
             return self
-        return FormError(PAGE_FORM, self.message, self.status, self.values)
+        return FormError(PAGE_FORM, self.message, self.status, self.values, self.link)
 
     def on(self, form: str) -> str | None:
         """Return the message when it belongs to `form`, else None (templates call this)."""

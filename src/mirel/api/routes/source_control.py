@@ -172,8 +172,9 @@ def list_pulls(
     response_model=Envelope[PullDetail],
 )
 def get_pull(number: Number, hub: HubDep) -> Envelope[PullDetail]:
-    """Return one pull request with the files it changes."""
-    return ok(PullDetail.of_pull(hub.pulls.get(number), hub.pulls.diff(number)))
+    """Return one pull request with the files it changes, the problems that would refuse its
+    merge now, and its plan: what each instance would change if it were merged now."""
+    return ok(PullDetail.of_review(hub.plans.review(number)))
 
 
 @router.post(

@@ -36,7 +36,14 @@ from typing import TypeVar
 from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.core.artifact import ArtifactLimits
-from mirel.errors import ConcurrentUpdate, InvalidInput, LeaseLost, MirelError
+from mirel.errors import (
+    ConcurrentUpdate,
+    InvalidInput,
+    LeaseLost,
+    MergeConflict,
+    MirelError,
+    PullRequestNotOpen,
+)
 from mirel.git.snapshot import CommitSnapshot
 from mirel.hub import Hub
 from mirel.instance.deploy.lease import Lease
@@ -49,6 +56,7 @@ from mirel.instance.live import LiveStore
 from mirel.instance.reports import Reporter
 from mirel.instance.state import Attempt, StateStore
 from mirel.instance.values import Deployment, Plan
+from mirel.providers.base import PullState
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +153,22 @@ class Deployer:
             changes=changes,
             errors=checked.problems,
         )
+
+    def test_deploy_pull(self, number: int) -> Plan:
+        """Return what deploying the default branch with an open pull request merged now would
+        change, and every problem; change nothing but write the merge commit, which nothing
+        refers to. Raise PullRequestNotOpen for a pull request merged or closed, MergeConflict
+        for one that conflicts."""
+        pulls = self._hub.pulls
+        pull = pulls.get(number)
+        if pull.state not in (PullState.OPEN, PullState.CONFLICTING):
+            raise PullRequestNotOpen(
+                f"pull request #{number} is {pull.state}; test-deploy a commit instead"
+            )
+        merged = pulls.candidate_commit(pull)
+        if merged is None:
+            raise MergeConflict(number, pull.conflicts)
+        return self.test_deploy(merged)
 
     def recover(self) -> None:
         """Mark deployments of crashed processes ERROR, unless a live process is deploying."""

@@ -35,7 +35,7 @@ from mirel.core.catalog import (
     releases_of,
 )
 from mirel.core.kinds import KINDS, ElementKind
-from mirel.core.resolve import resolve_manifest
+from mirel.core.resolve import WORKING, resolve_manifest
 from mirel.core.snapshot import TreeEntry
 from mirel.core.versions import Version
 from mirel.db.models import ElementMetadata
@@ -43,7 +43,6 @@ from mirel.errors import DocumentInvalid, MirelError, Problem
 from mirel.git.repository import GitRepository
 from mirel.git.snapshot import CommitSnapshot
 
-WORKING = "working"
 _CHUNK = 500  # keys per IN (...) query: far below every database's limit on bound parameters
 _LISTINGS_KEPT = 4
 _RELEASE_FOLDERS_KEPT = 50_000

@@ -15,10 +15,11 @@ from typing import cast
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from mirel.core.resolve import WORKING
 from mirel.db.models import LiveElement as LiveElementRow
 from mirel.db.models import Source
 from mirel.instance.deploy.lease import Lease
-from mirel.instance.deploy.planner import WORKING, DesiredState, Target, chunks
+from mirel.instance.deploy.planner import DesiredState, Target, chunks
 from mirel.instance.deploy.steps import Checkpoint, DeployLog, counted
 from mirel.instance.deployments import DeploymentStore
 from mirel.instance.live import LIVE, LiveRow, read_live

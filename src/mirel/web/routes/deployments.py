@@ -1,4 +1,4 @@
-"""Deployments of this instance: the last 100, one with its log, and Deploy latest."""
+"""Deployments of this instance: the last 100, one with its log, Deploy latest, Test deploy."""
 
 from __future__ import annotations
 
@@ -7,12 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
+from mirel.errors import MirelError
 from mirel.instance import SUCCESS, UNFINISHED
 from mirel.web import urls
-from mirel.web.auth import AdminDep, ViewerDep, instance_of
-from mirel.web.forms import redirect, tell
+from mirel.web.auth import AdminDep, EditorDep, Viewer, ViewerDep, instance_of
+from mirel.web.forms import NO_ERROR, FormError, Text, redirect, tell
 from mirel.web.render import page
-from mirel.web.views.deployments import deployments_page
+from mirel.web.views.deployments import (
+    DryRunPage,
+    deployments_page,
+    dry_run,
+    dry_run_page,
+)
 
 router = APIRouter()
 
@@ -22,6 +28,44 @@ def deployments(request: Request, viewer: ViewerDep) -> Response:
     """Return the last 100 deployments, newest first."""
     view = deployments_page(instance_of(request))
     return page(request, viewer, "deployments.html", view=view, section="deployments")
+
+
+def _dry_run(
+    request: Request,
+    viewer: Viewer,
+    view: DryRunPage,
+    form_error: FormError = NO_ERROR,
+) -> HTMLResponse:
+    return page(
+        request,
+        viewer,
+        "test_deploy.html",
+        status=form_error.status,
+        view=view,
+        form_error=form_error,
+        section="deployments",
+    )
+
+
+@router.get("/deployments/test", response_class=HTMLResponse)
+def dry_run_form(request: Request, viewer: EditorDep) -> Response:
+    """Return Test deploy: a commit or an open pull request to try on this instance."""
+    return _dry_run(request, viewer, dry_run_page(instance_of(request)))
+
+
+@router.post("/deployments/test", response_class=HTMLResponse)
+def dry_run_result(
+    request: Request, viewer: EditorDep, commit: Text = "", pull: Text = ""
+) -> Response:
+    """Return what this instance's deploy of a commit, or of an open pull request merged now,
+    would change and what would stop it; nothing changes."""
+    instance = instance_of(request)
+    try:
+        view = dry_run(instance, commit, pull)
+    except MirelError as error:
+        failed = FormError.of("test-deploy", error)
+        return _dry_run(request, viewer, dry_run_page(instance, commit, pull), failed)
+    return _dry_run(request, viewer, view)
 
 
 @router.get("/deployments/{deployment_id}", response_class=HTMLResponse)

@@ -25,6 +25,7 @@ from mirel.web.views.elements import (
     element_page,
     live_file,
     patch_release,
+    publish_confirmation,
     release_comparison,
     release_form,
     release_to_delete,
@@ -186,6 +187,25 @@ def create_release(
 
 
 # -- one release: publish, hotfix, compare, delete ----------------------------------------------
+
+
+@router.get("/releases/{version}/publish", response_class=HTMLResponse)
+def confirm_publish(
+    request: Request,
+    viewer: EditorDep,
+    kind: str,
+    name: str,
+    version: str,
+    manifest: Search = "",
+) -> Response:
+    """Return the confirmation of publishing a release to a manifest: the pin it replaces and
+    what each instance would change once it is merged (or why it cannot be proposed)."""
+    try:
+        view = publish_confirmation(instance_of(request).hub, kind, name, version, manifest)
+    except MirelError as error:
+        failed = FormError.of(f"release-{version}", error)
+        return _element(request, viewer, kind, name, releases_open=True, form_error=failed)
+    return page(request, viewer, "publish_confirm.html", view=view, section="home")
 
 
 @router.post("/releases/{version}/publish", response_class=HTMLResponse)

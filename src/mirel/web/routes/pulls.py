@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from mirel.errors import InvalidInput, MirelError
+from mirel.errors import InvalidInput, MergeRefused, MirelError, Problem
 from mirel.web import urls
 from mirel.web.auth import AdminDep, EditorDep, Viewer, ViewerDep, instance_of
 from mirel.web.forms import NO_ERROR, FormError, Search, Text, redirect, tell, tell_change
@@ -39,9 +40,13 @@ def pulls(
 
 
 def _pull(
-    request: Request, viewer: Viewer, number: int, form_error: FormError = NO_ERROR
+    request: Request,
+    viewer: Viewer,
+    number: int,
+    form_error: FormError = NO_ERROR,
+    refused: Sequence[Problem] | None = None,
 ) -> HTMLResponse:
-    view = pull_page(instance_of(request).hub, number)
+    view = pull_page(instance_of(request).hub, number, refused)
     return page(
         request,
         viewer,
@@ -55,7 +60,8 @@ def _pull(
 
 @router.get("/pulls/{number}", response_class=HTMLResponse)
 def pull(request: Request, viewer: ViewerDep, number: Number) -> Response:
-    """Return one pull request with its diff; a conflict lists its paths."""
+    """Return one pull request: what each instance would change if it were merged now, what
+    would refuse its merge, the source of the releases it adds, and its diff."""
     return _pull(request, viewer, number)
 
 
@@ -66,6 +72,8 @@ def merge(request: Request, viewer: AdminDep, number: Number, head_sha: Text = "
     pulls = instance_of(request).hub.pulls
     try:
         merged = pulls.merge(number, viewer.author, head_sha or None)
+    except MergeRefused as error:
+        return _pull(request, viewer, number, FormError.of("merge", error), error.problems)
     except MirelError as error:
         return _pull(request, viewer, number, FormError.of("merge", error))
     tell(

@@ -29,6 +29,7 @@ from mirel.web.views.releases_tab import (
     matrix_page,
     pin_changes,
     release_pick,
+    review_page,
 )
 
 router = APIRouter()
@@ -130,7 +131,7 @@ def _review(request: Request, viewer: Viewer, form_error: FormError = NO_ERROR) 
         viewer,
         "review.html",
         status=form_error.status,
-        draft=viewer.session.draft,
+        view=review_page(instance_of(request).hub, viewer.session.draft),
         form_error=form_error,
         section="releases",
         tab="releases",
@@ -139,7 +140,8 @@ def _review(request: Request, viewer: Viewer, form_error: FormError = NO_ERROR) 
 
 @router.get("/settings/releases/review", response_class=HTMLResponse)
 def review(request: Request, viewer: EditorDep) -> Response:
-    """Return Review: each pending change, and Create pull request for all of them."""
+    """Return Review: each pending change, what each instance would change once they are
+    merged, and Create pull request for all of them."""
     return _review(request, viewer)
 
 

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from mirel.core.catalog import Element, load_element
 from mirel.core.rules import parse_hotfix_branch
+from mirel.errors import MirelError
 from mirel.git.repository import HEADS, ChangedPath, CommitInfo
 from mirel.hub import Hub
-from mirel.hub.values import HotfixView
+from mirel.hub.compare import hotfix_diff
+from mirel.hub.values import HotfixView, ReleaseDiff
 from mirel.providers.base import PullRequest
 
 
@@ -26,6 +28,7 @@ class BranchView:
     hotfix: HotfixView | None
     element: Element | None  # the element a hotfix branch patches
     files: list[str]  # that element's files on the branch
+    diff: ReleaseDiff | None  # a hotfix's patch release against the newest release of its line
 
 
 def _own_commits(hub: Hub, tip: str, base: str) -> list[CommitInfo]:
@@ -41,7 +44,8 @@ def _own_commits(hub: Hub, tip: str, base: str) -> list[CommitInfo]:
 
 def branch_page(hub: Hub, branch: str) -> BranchView:
     """Return a branch: its tip, what it changes against the default branch, its commits since
-    it left it, its open pull request, and for a hotfix its element's files."""
+    it left it, its open pull request, and for a hotfix its element's files and what its patch
+    release would change."""
     repo = hub.repo
     tip = repo.require_branch(branch)
     head = hub.head()
@@ -49,10 +53,15 @@ def branch_page(hub: Hub, branch: str) -> BranchView:
     hotfix = parse_hotfix_branch(branch)
     element = hub.catalog.elements_by_uuid().get(hotfix.uuid) if hotfix is not None else None
     files: list[str] = []
-    if element is not None:
+    diff: ReleaseDiff | None = None
+    if element is not None and hotfix is not None:
         on_branch = load_element(hub.snapshot(HEADS + branch), element.kind, element.name)
         if on_branch is not None:
             files = [path for path, _ in repo.walk_files(on_branch.tree_oid)]
+        try:
+            diff = hotfix_diff(hub.catalog, element, hotfix)
+        except MirelError:
+            diff = None  # its line has no release any more: nothing to compare with
     return BranchView(
         name=branch,
         commit_sha=tip,
@@ -63,6 +72,7 @@ def branch_page(hub: Hub, branch: str) -> BranchView:
         hotfix=hub.catalog.hotfix_view(hotfix, tip, element) if hotfix is not None else None,
         element=element,
         files=files,
+        diff=diff,
     )
 
 

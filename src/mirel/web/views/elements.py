@@ -14,7 +14,10 @@ from mirel.hub import Hub, ReleaseView
 from mirel.hub.compare import release_diff
 from mirel.hub.values import HotfixView, ReleaseDiff
 from mirel.instance import Instance, LiveElement
+from mirel.providers.base import PullRequest
 from mirel.web.views.kinds import KIND_NAMES
+from mirel.web.views.plans import PlanView, pin_compare_link, plan_view
+from mirel.web.views.releases_tab import current_pin
 
 HISTORY_PAGE = 20
 
@@ -39,6 +42,7 @@ class ElementPage:
     hotfixes: list[HotfixView]
     history: list[CommitInfo]
     older: str | None  # where the next page of history starts
+    pending: list[tuple[Version, PullRequest]]  # releases open pull requests add, newest first
 
     @property
     def live_label(self) -> str:
@@ -78,6 +82,7 @@ def element_page(instance: Instance, kind: str, name: str, before: str | None) -
         hotfixes=hub.catalog.element_hotfixes(element),
         history=history,
         older=older,
+        pending=hub.proposals.releases_of(element),
     )
 
 
@@ -93,6 +98,33 @@ def release_form(hub: Hub, kind: str, name: str) -> ReleaseForm:
     """Return the data of an element's Create new form."""
     element = element_at(hub, kind, name)
     return ReleaseForm(element, hub.catalog.next_versions(element.reference))
+
+
+@dataclass(frozen=True)
+class PublishConfirmation:
+    """Publishing a release to a manifest, before its branch is made: the pin it replaces and
+    what each instance would change once it is merged."""
+
+    element: Element
+    version: str
+    manifest: str
+    pinned: str | None  # what the manifest pins now (None: not listed, or a new manifest)
+    compare: str | None  # the page comparing the release pinned now with this one
+    plan: PlanView
+
+
+def publish_confirmation(
+    hub: Hub, kind: str, name: str, version: str, manifest: str
+) -> PublishConfirmation:
+    """Return the confirmation of publishing a release to a manifest; raise what proposing it
+    would (a pin already there, one an open pull request proposes, a release that is not)."""
+    element = element_at(hub, kind, name)
+    plan = hub.plans.for_pins([(manifest, element.reference, version)])
+    pinned = current_pin(hub, manifest, element.uuid)
+    compare = pin_compare_link(
+        hub.snapshot(), element.kind.name, element.uuid, element.name, pinned, version
+    )
+    return PublishConfirmation(element, version, manifest, pinned, compare, plan_view(hub, plan))
 
 
 @dataclass(frozen=True)

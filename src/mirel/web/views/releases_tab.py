@@ -15,6 +15,13 @@ from mirel.hub.matrix import matrix
 from mirel.hub.values import Matrix
 from mirel.web.paging import Pager, paged
 from mirel.web.views.kinds import KIND_NAMES, kind_filter
+from mirel.web.views.plans import (
+    CellProposal,
+    PlanView,
+    pin_compare_link,
+    plan_view,
+    proposals_by_cell,
+)
 
 MATRIX_PAGE = 50
 MAX_DRAFT = 500
@@ -27,6 +34,7 @@ class MatrixPage:
     data: Matrix
     pager: Pager
     draft: list[DraftChange]
+    proposed: dict[tuple[str, str], list[CellProposal]]  # by (manifest, element uuid)
     kinds: tuple[str, ...] = KIND_NAMES
 
     @property
@@ -39,7 +47,8 @@ def matrix_page(
     hub: Hub, draft: list[DraftChange], query: str, kind: str, page_number: int
 ) -> MatrixPage:
     """Return page `page_number` of the elements matching `query` and `kind` (any other text:
-    every kind) against every manifest, with the session's pending changes."""
+    every kind) against every manifest, with the session's pending changes and what open pull
+    requests propose."""
     chosen = kind_filter(kind)
 
     def fetch(offset: int, limit: int) -> tuple[Matrix, int]:
@@ -47,7 +56,8 @@ def matrix_page(
         return found, found.total
 
     data, pager = paged(fetch, page_number, MATRIX_PAGE)
-    return MatrixPage(data=data, pager=pager, draft=draft)
+    proposed = proposals_by_cell(hub.proposals.all())
+    return MatrixPage(data=data, pager=pager, draft=draft, proposed=proposed)
 
 
 def current_pin(hub: Hub, manifest: str, element_uuid: str) -> str | None:
@@ -149,3 +159,44 @@ def draft_without(draft: list[DraftChange], manifest: str, element_uuid: str) ->
 def pin_changes(draft: list[DraftChange]) -> list[PinChange]:
     """Return the pending changes as the pin changes one pull request proposes."""
     return [(change["manifest"], change["uuid"], change["release"]) for change in draft]
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    """Review: each pending change, where to compare its two releases, and what each instance
+    would change once they are merged (or why they cannot be proposed as they are)."""
+
+    draft: list[DraftChange]
+    plan: PlanView | None
+    problem: str | None  # what creating the pull request would refuse, when it would
+    compare: dict[tuple[str, str], str]  # (manifest, element uuid) -> its compare page
+
+    def compare_of(self, change: DraftChange) -> str | None:
+        """Return the page comparing the release a change moves from with the one it moves to."""
+        return self.compare.get((change["manifest"], change["uuid"]))
+
+
+def _compare_links(hub: Hub, draft: list[DraftChange]) -> dict[tuple[str, str], str]:
+    """Return, per pending change between two releases, the page comparing them (each pin
+    resolved on the default branch, `latest` and ranges included)."""
+    main = hub.snapshot()
+    links: dict[tuple[str, str], str] = {}
+    for change in draft:
+        link = pin_compare_link(
+            main, change["kind"], change["uuid"], change["name"], change["from"], change["release"]
+        )
+        if link is not None:
+            links[(change["manifest"], change["uuid"])] = link
+    return links
+
+
+def review_page(hub: Hub, draft: list[DraftChange]) -> ReviewPage:
+    """Return Review of the pending changes: the plan of the pull request they would make."""
+    if not draft:
+        return ReviewPage(draft, None, None, {})
+    try:
+        plan: PlanView | None = plan_view(hub, hub.plans.for_pins(pin_changes(draft)))
+        problem = None
+    except MirelError as error:
+        plan, problem = None, error.message
+    return ReviewPage(draft, plan, problem, _compare_links(hub, draft))

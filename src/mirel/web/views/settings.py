@@ -9,7 +9,8 @@ from mirel.core.kinds import KINDS
 from mirel.errors import ManifestInvalid
 from mirel.hub import Hub
 from mirel.instance import Instance, InstanceInfo
-from mirel.providers.base import InstanceReport
+from mirel.providers.base import InstanceReport, PullRequest
+from mirel.web.views.plans import created_manifests
 
 
 @dataclass(frozen=True)
@@ -20,16 +21,18 @@ class SettingsPage:
     manifests: list[str]
     reports: list[InstanceReport]
     head: str  # the default branch's commit
+    pending_manifests: dict[str, list[PullRequest]]  # manifests open pull requests create
 
 
 def settings_page(instance: Instance) -> SettingsPage:
-    """Return the data of the Releases pane."""
+    """Return the data of the Releases pane, with the manifests open pull requests create."""
     hub = instance.hub
     return SettingsPage(
         info=instance.info(),
         manifests=hub.catalog.manifest_names(),
         reports=hub.provider.instance_reports(),
         head=hub.head(),
+        pending_manifests=created_manifests(hub.proposals.all()),
     )
 
 
