@@ -20,9 +20,12 @@ class MirelError(Exception):
     exit_code: int = 1
     http_status: int = 400
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, cli_hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # What to type, for the command line only: the message says what to do in words, and
+        # each face adds its own hint (the pages link, the CLI names a command).
+        self.cli_hint = cli_hint
 
     def __str__(self) -> str:
         return self.message

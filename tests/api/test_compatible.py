@@ -257,7 +257,7 @@ def test_element_type_applies_to_writes_and_changes_nothing(
         params={"elementType": "WORKFLOW"},
         json={"release": "1.1.0"},
     )
-    failed(response, 400)
+    assert "is an app, elementType PAGE, not WORKFLOW" in failed(response, 400)
     create = api.post(
         f"/source_control/releases/{seed.nightly}",
         token,

@@ -517,8 +517,10 @@ def test_history_sees_a_path_removed(repo: GitRepository) -> None:
 
 
 def test_opening_a_missing_path_says_how_to_create_one(tmp_path: Path) -> None:
-    with pytest.raises(RepositoryNotFound, match="mirel init"):
+    with pytest.raises(RepositoryNotFound, match="create one there") as raised:
         GitRepository(tmp_path / "nowhere.git")
+    assert raised.value.cli_hint is not None
+    assert "mirel init" in raised.value.cli_hint  # the command line adds the command
 
 
 def test_init_bare_refuses_a_non_empty_folder(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ The instance of these tests, `web`, publishes dev of the demo repository (billin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from web_support import Browser, Page
@@ -213,3 +214,48 @@ def test_a_viewer_cannot_test_deploy(browser: Make) -> None:
     vic = browser("vic")
     assert vic.get("/deployments/test").status == 403
     assert "Test deploy" not in vic.get("/deployments").text
+
+
+# -- words ----------------------------------------------------------------------------------------
+
+
+def test_the_settings_tabs_and_the_releases_pane_are_told_apart(browser: Make) -> None:
+    eve = browser("eve")
+    overview = eve.get("/settings")
+    assert "Overview Releases tab" in overview.text  # the tabs, named apart
+    assert "Releases pane This instance publishes: dev" in overview.text
+    # One Create manifest, in the Releases pane (as the seed documents say), not twice.
+    assert overview.links.count("/settings/manifests/new") == 1
+    assert overview.text.count("Create manifest") == 1
+
+
+def test_an_editor_refused_an_admins_page_is_told_in_plain_words(browser: Make) -> None:
+    refused = browser("eve").get("/settings/users")
+    assert refused.status == 403
+    assert "this needs the admin role and eve is an editor; ask an admin for the role" in (
+        refused.text
+    )
+
+
+COMMAND = re.compile(
+    r"\bmirel (init|element|release|manifest|hotfix|pr|token|user|validate|matrix|deploy|up)\b"
+)
+
+
+def test_no_page_suggests_a_command(browser: Make, demo: Hub) -> None:
+    assert COMMAND.search("'mirel manifest create x' creates it")  # what it looks for
+    assert COMMAND.search(browser(None).get("/login").text) is None
+    eve = browser("eve")
+    for path in (
+        "/settings",
+        "/settings/releases",
+        "/elements/app/billing/releases",
+        "/pulls",
+        "/deployments",
+        "/deployments/test",
+        "/manifests/nothing",  # the core's messages, which the command line completes
+        "/elements/app/nothing",
+        "/pulls/999",
+    ):
+        page = eve.get(path)
+        assert COMMAND.search(page.text) is None, path

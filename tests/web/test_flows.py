@@ -250,10 +250,11 @@ def test_two_pins_in_two_manifests_make_one_pull_request(
     tab = eve.get("/settings/releases")
     pick = next(link for link in tab.links if f"element={billing}&manifest=prod" in link)
     picker = eve.get(pick)
-    eve.submit(picker.form("/settings/releases/draft"), release="0.2.0")
+    first = eve.submit(picker.form("/settings/releases/draft"), release="0.2.0")
+    assert "1 pending change Review" in first.text
     picker = eve.get(f"/settings/releases/pick?element={crm}&manifest=staging")
     back = eve.submit(picker.form("/settings/releases/draft"), release="0.1.0")
-    assert "2 pending change(s)" in back.text
+    assert "2 pending changes Review" in back.text
     assert "was 0.1.0" in back.text
     review = eve.get("/settings/releases/review")
     assert "prod billing app 0.1.0 0.2.0" in review.text
@@ -363,6 +364,7 @@ def test_an_edit_on_main_becomes_a_branch_and_a_pull_request(browser: Make, demo
     assert "Your change to lib/query1.sql is on a new branch" in page.text
     assert demo.head() == head  # nothing on main until the merge
     number = int(str(page.response.url).rsplit("/", 1)[1])
+    assert f"Open pull request #{number}" not in page.text  # no link to the page it is on
     assert one_line_changes(demo, number) == {
         "apps/billing/lib/query1.sql": (
             ["-select * from invoices order by created_at desc;"],

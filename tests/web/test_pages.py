@@ -115,7 +115,10 @@ def test_an_editor_is_offered_change_requests_but_not_merges(browser: Make, demo
         ("/elements/app/nothing/releases", "no element named 'nothing'"),
         ("/elements/app/billing/releases/9.9.9/compare", "billing has no release 9.9.9"),
         ("/elements/app/billing/files/nope.txt", "billing has no file 'nope.txt'"),
-        ("/manifests/nothing", "no manifest"),
+        (
+            "/manifests/nothing",
+            "there is no manifest 'nothing' (manifests: dev, prod, staging); create it first",
+        ),
         ("/pulls/999", "there is no pull request #999"),
         ("/deployments/999", "there is no deployment 999"),
         ("/branches/nothing/here", "there is no branch 'nothing/here'"),
@@ -128,6 +131,7 @@ def test_what_does_not_exist_is_a_clear_404_page(browser: Make, path: str, says:
     assert page.response.headers["content-type"].startswith("text/html")
     assert "Not found" in page.text
     assert says in page.text
+    assert "'mirel " not in page.text  # the pages never suggest a command (the CLI adds its hints)
     assert "Traceback" not in page.html
     assert "Sign out" in page.text
 

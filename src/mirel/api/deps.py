@@ -10,6 +10,7 @@ from fastapi import Depends, Path, Query, Request, Response
 
 from mirel.core.catalog import Element
 from mirel.core.kinds import APP, KINDS, ElementKind
+from mirel.core.words import with_article
 from mirel.errors import InvalidInput
 from mirel.hub import Hub
 from mirel.instance import Instance
@@ -53,8 +54,9 @@ def path_element(
     element = hub.catalog.element(element_uuid)
     if kind is not None and kind != element.kind:
         raise InvalidInput(
-            f"element {element.uuid} ({element.name}) is a {element.kind.name}, elementType "
-            f"{element.kind.api_type}, not {element_type}; drop elementType or correct it"
+            f"element {element.uuid} ({element.name}) is {with_article(element.kind.name)}, "
+            f"elementType {element.kind.api_type}, not {element_type}; drop elementType or "
+            "correct it"
         )
     return element
 
@@ -72,8 +74,8 @@ def path_app(
     element = hub.catalog.element(app_uuid)
     if element.kind != APP:
         raise InvalidInput(
-            f"element {element.uuid} ({element.name}) is a {element.kind.name}, not an app; "
-            "use the path without /apps/ (this alias is for apps only)"
+            f"element {element.uuid} ({element.name}) is {with_article(element.kind.name)}, "
+            "not an app; use the path without /apps/ (this alias is for apps only)"
         )
     return element
 

@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None, *, create_app: AppFactory | None = None)
         error.show()
         return 1
     except MirelError as error:
-        stderr.print(f"error: {error.message}", markup=False)
+        hint = f"; {error.cli_hint}" if error.cli_hint else ""
+        stderr.print(f"error: {error.message}{hint}", markup=False)
         return error.exit_code
     except Exception:
         _report_crash(debug)

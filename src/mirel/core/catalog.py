@@ -200,8 +200,8 @@ def find_element(snapshot: Snapshot, reference: str, cache: MetadataCache | None
             if element.uuid == reference:
                 return element
         raise ElementNotFound(
-            f"no element with uuid {reference} on {snapshot.commit_sha[:12]}; "
-            "'mirel element list' shows them"
+            f"no element with uuid {reference} on {snapshot.commit_sha[:12]}",
+            cli_hint="'mirel element list' shows them",
         )
     kind_name, _, name = reference.rpartition("/")
     kinds: Iterable[ElementKind] = [KINDS.get(kind_name)] if kind_name else KINDS
@@ -209,7 +209,8 @@ def find_element(snapshot: Snapshot, reference: str, cache: MetadataCache | None
     found = [match for kind in kinds if (match := load_element(snapshot, kind, name))]
     if not found:
         raise ElementNotFound(
-            f"no element named {name!r} on the default branch; 'mirel element list' shows them"
+            f"no element named {name!r} on the default branch",
+            cli_hint="'mirel element list' shows them",
         )
     if len(found) > 1:
         raise InvalidInput(
@@ -307,8 +308,8 @@ def load_manifest(snapshot: Snapshot, name: str, cache: ManifestCache | None = N
     if entry is None or entry.is_tree:
         known = ", ".join(list_manifest_names(snapshot)) or "none yet"
         raise ManifestNotFound(
-            f"there is no manifest {name!r} (manifests: {known}); "
-            f"create it with 'mirel manifest create {name}'"
+            f"there is no manifest {name!r} (manifests: {known}); create it first",
+            cli_hint=f"'mirel manifest create {name}' creates it",
         )
     manifest, problems = parse_manifest_at(snapshot, path, entry.oid, cache)
     if manifest is None:

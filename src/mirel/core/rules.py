@@ -192,8 +192,8 @@ def hotfix_base(element_name: str, line: Line, released: Set[Version]) -> Versio
     on_line = [version for version in released if line.contains(version)]
     if not on_line:
         raise ReleaseNotFound(
-            f"{element_name} has no release on the {line} line to hotfix; "
-            "'mirel release list' shows its releases"
+            f"{element_name} has no release on the {line} line to hotfix",
+            cli_hint="'mirel release list' shows its releases",
         )
     return max(on_line)
 

@@ -114,8 +114,8 @@ class GitRepository:
         except (pygit2.GitError, KeyError, OSError) as error:
             if not self.path.exists():
                 raise RepositoryNotFound(
-                    f"no repository at {self.path}; create one with 'mirel init {path}' "
-                    "or pass --repo"
+                    f"no repository at {self.path}; create one there or name another",
+                    cli_hint=f"'mirel init {path}' creates one; --repo names another",
                 ) from error
             raise RepositoryUnreachable(
                 f"{self.path} is not a git repository that mirel can open: {error}"

@@ -239,8 +239,9 @@ class Catalog:
         branch = hotfix_branch(element.kind, element.uuid, line)
         if self.repo.branch_sha(branch) is None:
             raise HotfixNotFound(
-                f"{element.name} has no open hotfix for {line}; "
-                f"start one with 'mirel hotfix create {element.name} {line}.0'"
+                f"{element.name} has no open hotfix for {line}; start one from a release of "
+                "that line first",
+                cli_hint=f"'mirel hotfix create {element.name} {line}.0'",
             )
         return element, HotfixBranch(branch, element.kind, element.uuid, line)
 

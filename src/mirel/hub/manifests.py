@@ -67,7 +67,9 @@ class ManifestChanges:
         check_name(name, "manifest")
         snapshot = self._catalog.snapshot()
         if snapshot.entry(manifest_path(name)) is not None:
-            raise ManifestExists(f"manifest {name!r} already exists; 'mirel manifest show {name}'")
+            raise ManifestExists(
+                f"manifest {name!r} already exists", cli_hint=f"'mirel manifest show {name}'"
+            )
         _refuse_created(self._proposals.all(), name)
         return self._write(snapshot, [Manifest.empty(name)], f"Create manifest {name}", author)
 

@@ -153,7 +153,8 @@ class PullRecords:
         meta_sha = self.repository.ref_sha(self.meta_ref(number))
         if meta_sha is None:
             raise PullRequestNotFound(
-                f"there is no pull request #{number}; 'mirel pr list' shows them"
+                f"there is no pull request #{number}",
+                cli_hint="'mirel pr list' shows them",
             )
         record = self._record_at(meta_sha)
         if record is None:

@@ -20,6 +20,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 
+from mirel.core.words import with_article
 from mirel.errors import Forbidden, Unauthenticated
 from mirel.git.repository import Author
 from mirel.http.routes import app_routes, dependencies_of
@@ -131,8 +132,8 @@ class PageAccess:
             )
         if not session.user.can(self.role):
             raise Forbidden(
-                f"this needs the {self.role} role and {session.user.username} is a "
-                f"{session.user.role}; ask an admin for the role"
+                f"this needs the {self.role} role and {session.user.username} is "
+                f"{with_article(str(session.user.role))}; ask an admin for the role"
             )
         return Viewer(session)
 

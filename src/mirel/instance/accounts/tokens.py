@@ -129,7 +129,7 @@ def revoke_token(sessions: sessionmaker[Session], token_id: int) -> TokenInfo:
     with sessions.begin() as session:
         row = session.get(Token, token_id)
         if row is None:
-            raise NotFound(f"no token with id {token_id}; 'mirel token list' shows them")
+            raise NotFound(f"no token with id {token_id}", cli_hint="'mirel token list' shows them")
         info = _info(row)
         session.delete(row)
     return info

@@ -182,7 +182,9 @@ def list_users(sessions: sessionmaker[Session]) -> list[UserInfo]:
 def _row_named(session: Session, username: str) -> User:
     row = session.scalars(select(User).where(User.username == username)).first()
     if row is None:
-        raise UserNotFound(f"there is no user {username[:80]!r}; 'mirel user list' shows them")
+        raise UserNotFound(
+            f"there is no user {username[:80]!r}", cli_hint="'mirel user list' shows them"
+        )
     return row
 
 

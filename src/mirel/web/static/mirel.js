@@ -43,9 +43,13 @@
 
   function showCount(count) {
     var counter = document.getElementById("review-count");
+    var noun = document.getElementById("review-noun");
     var bar = document.getElementById("reviewbar");
     if (counter) {
       counter.textContent = String(count);
+    }
+    if (noun) {
+      noun.textContent = count === 1 ? "pending change" : "pending changes";
     }
     if (bar) {
       bar.hidden = count === 0;
