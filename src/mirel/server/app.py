@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 import mirel
 from mirel.api import describe_invalid_input_as_400, install_api
 from mirel.api.auth import check_access
+from mirel.api.docs import install_docs
 from mirel.http.envelope import API_PREFIX
 from mirel.http.pipeline import install_error_pipeline
 from mirel.instance import Instance
@@ -44,12 +45,13 @@ def create_app(instance: Instance) -> FastAPI:
         version=mirel.__version__,
         summary="Multi-instance releases: which release of each app and workflow is live here.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served by install_docs, with its assets, for readers without internet
         redoc_url=None,
         lifespan=lifespan,
     )
     app.state.instance = instance
     install_api(app)
+    install_docs(app)
     install_error_pipeline(app, pages=error_page, access=check_access)
     # After the pipeline: the pages' headers wrap its last-resort 500 answer too.
     install_web(app)
