@@ -32,9 +32,18 @@ def add_element(hub: Hub, kind: str, name: str, files: dict[str, bytes] | None =
     return hub.catalog.element(f"{kind}/{name}").uuid
 
 
-def release(hub: Hub, name: str, version: str, description: str = "") -> None:
-    """Create and merge a release with an explicit version."""
-    merge(hub, hub.releases.create(name, AUTHOR, version=version, description=description))
+def release(
+    hub: Hub, name: str, version: str, description: str = "", *, allow_same: bool = True
+) -> None:
+    """Create and merge a release with an explicit version.
+
+    Fixtures build release histories whatever the files hold, so the same files may be
+    released again here; tests/hub/test_identical_releases.py covers refusing that.
+    """
+    change = hub.releases.create(
+        name, AUTHOR, version=version, description=description, allow_same=allow_same
+    )
+    merge(hub, change)
 
 
 def refs(path: Path) -> dict[str, str]:

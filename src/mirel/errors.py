@@ -181,6 +181,10 @@ class ReleaseExists(Conflict):
     """The version is taken, or is not above the element's highest release."""
 
 
+class ReleaseUnchanged(Conflict):
+    """A new release would hold exactly the files of the release before it on its line."""
+
+
 class ReleasePinned(Conflict):
     """A release cannot be deleted while manifests pin it."""
 
@@ -195,6 +199,14 @@ class BranchExists(Conflict):
 
 class HotfixBranchExists(Conflict):
     """An open hotfix branch for that element and line already exists."""
+
+
+class HotfixHasCommits(Conflict):
+    """Closing a hotfix branch would drop commits made on it; `count` says how many."""
+
+    def __init__(self, count: int, message: str, *, cli_hint: str | None = None) -> None:
+        self.count = count
+        super().__init__(message, cli_hint=cli_hint)
 
 
 class NothingToChange(Conflict):
@@ -241,6 +253,10 @@ class PullRequestNotOpen(Conflict):
 
 class PullRequestChanged(Conflict):
     """The pull request's branch moved since the person merging it looked at it."""
+
+
+class BranchMoved(Conflict):
+    """A branch moved since the person acting on it looked at it."""
 
 
 class ConcurrentUpdate(Conflict):

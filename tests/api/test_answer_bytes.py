@@ -120,7 +120,9 @@ def _session(api: Api, token: str, seed: Seed, instance: Instance) -> list[tuple
     back = call("PUT", f"/source_control/manifests/dev/apps/{billing}", {"release": "1.0.0"})
     call("GET", f"/source_control/pulls/{back['pull_request']['number']}")  # with its plan
     call("POST", "/source_control/manifests/prod/delete")
-    created = call("POST", f"/source_control/releases/{billing}", {"bump": "minor"})
+    created = call(
+        "POST", f"/source_control/releases/{billing}", {"bump": "minor", "allow_same": True}
+    )
     call("POST", f"/source_control/releases/apps/{draft}", {"release_version": "0.1.0"})
     call("POST", f"/source_control/releases/{nightly}/1.0.0/delete")
     call(
@@ -135,7 +137,11 @@ def _session(api: Api, token: str, seed: Seed, instance: Instance) -> list[tuple
     )
     call("POST", "/source_control/hotfixes", {"element_uuid": billing, "release": "1.0.0"})
     call("GET", "/source_control/hotfixes")
-    call("POST", f"/source_control/hotfixes/{billing}/1.0/release", {"release_description": "fix"})
+    call(
+        "POST",
+        f"/source_control/hotfixes/{billing}/1.0/release",
+        {"release_description": "fix", "allow_same": True},
+    )
     call("POST", f"/source_control/hotfixes/{billing}/1.0/close")
     call("POST", f"/source_control/pulls/{created['pull_request']['number']}/close")
     call("GET", f"/source_control/pulls/{created['pull_request']['number']}")

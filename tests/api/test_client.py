@@ -106,12 +106,15 @@ def test_hotfix_and_release_calls(client: InstanceClient, seed: Seed) -> None:
     started = client.create_hotfix(seed.billing, "1.0.0")
     assert started.pull_request is None
     assert [item.line for item in client.hotfixes()] == ["1.0"]
-    patch = client.release_hotfix(seed.billing, "1.0", "fix")
+    with pytest.raises(InstanceRefused, match=r"would hold exactly the files of 1\.0\.0"):
+        client.release_hotfix(seed.billing, "1.0", "fix")
+    patch = client.release_hotfix(seed.billing, "1.0", "fix", allow_same=True)
     assert patch.branch_name.endswith("/1.0.1")
     assert client.close_pull(patch.pull_request.number if patch.pull_request else 0).state == (
         "closed"
     )
-    assert client.close_hotfix(seed.billing, "1.0").closed is True
+    tip = client.hotfixes()[0].commit_sha
+    assert client.close_hotfix(seed.billing, "1.0", commit_sha=tip).closed is True
     created = client.create_release(seed.draft, bump="minor", description="first")
     assert created.branch_name.endswith("/0.1.0")
 

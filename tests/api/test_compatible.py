@@ -14,7 +14,7 @@ from mirel.core.manifest import manifest_path
 from mirel.core.manifest_reader import parse_manifest
 from mirel.git.repository import HEADS
 from mirel.hub import Hub
-from support import AUTHOR, merge
+from support import AUTHOR, merge, refs
 
 RELEASE_KEYS = {
     "release_version",
@@ -185,7 +185,13 @@ def test_list_releases_newest_first(api: Api, token: str, seed: Seed) -> None:
     assert data(api.get(f"/source_control/releases/{seed.draft}", token)) == []
 
 
+def edit_billing(seed: Seed) -> None:
+    """Merge a change to billing's working files, so that a new release has something new."""
+    merge(seed.hub, seed.hub.elements.push("billing", {"main.rsx": b"<App v='3'/>\n"}, AUTHOR))
+
+
 def test_create_release_with_a_version(api: Api, token: str, seed: Seed) -> None:
+    edit_billing(seed)
     body = {"release_version": "2.0.0", "release_description": "big"}
     found = data(api.post(f"/source_control/releases/{seed.billing}", token, json=body))
     assert_change_request(found)
@@ -194,6 +200,7 @@ def test_create_release_with_a_version(api: Api, token: str, seed: Seed) -> None
 
 
 def test_create_release_with_a_bump(api: Api, token: str, seed: Seed) -> None:
+    edit_billing(seed)
     found = data(
         api.post(f"/source_control/releases/{seed.billing}", token, json={"bump": "minor"})
     )
@@ -206,6 +213,21 @@ def test_create_release_refuses_an_old_version_with_409(api: Api, token: str, se
     body = {"release_version": "1.0.5"}
     message = failed(api.post(f"/source_control/releases/{seed.billing}", token, json=body), 409)
     assert "hotfix" in message
+
+
+def test_create_release_of_unchanged_files_is_409_unless_allowed(
+    api: Api, token: str, seed: Seed
+) -> None:
+    before = refs(seed.hub.repo.path)
+    path = f"/source_control/releases/{seed.billing}"
+    message = failed(api.post(path, token, json={"bump": "minor"}), 409)
+    assert message == (
+        "billing 1.2.0 would hold exactly the files of 1.1.0; change the source first, or ask "
+        "explicitly for an identical release"
+    )
+    assert refs(seed.hub.repo.path) == before
+    allowed = data(api.post(path, token, json={"bump": "minor", "allow_same": True}))
+    assert allowed["branch_name"].endswith("/1.2.0")
 
 
 def test_create_release_needs_a_version_or_a_bump(api: Api, token: str, seed: Seed) -> None:
@@ -285,6 +307,7 @@ def test_alias_list_app_releases(api: Api, token: str, seed: Seed) -> None:
 
 
 def test_alias_create_app_release(api: Api, token: str, seed: Seed) -> None:
+    edit_billing(seed)
     response = api.post(
         f"/source_control/releases/apps/{seed.billing}", token, json={"release_version": "1.2.0"}
     )

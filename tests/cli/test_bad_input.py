@@ -364,7 +364,9 @@ def test_json_mode_reports_errors_the_same_way(seeded: Seeded, cli: Cli, json_ou
 
 
 def test_a_version_claimed_by_an_open_release_is_refused(seeded: Seeded, cli: Cli) -> None:
-    claimed = change(cli, "--repo", seeded.repo, "release", "create", "billing", "--minor")
+    claimed = change(
+        cli, "--repo", seeded.repo, "release", "create", "billing", "--minor", "--allow-same"
+    )
     assert claimed["branch_name"].endswith("/0.3.0")
     repo = seeded.repo
     refused(
@@ -434,7 +436,10 @@ def test_a_bad_source_date_epoch_is_refused(
 ) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
     refused(
-        cli, seeded.repo, ["release", "create", "billing", "--minor"], says=("SOURCE_DATE_EPOCH",)
+        cli,
+        seeded.repo,
+        ["release", "create", "billing", "--minor", "--allow-same"],
+        says=("SOURCE_DATE_EPOCH",),
     )
 
 

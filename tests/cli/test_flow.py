@@ -223,7 +223,9 @@ def test_release_diff_against_the_previous_or_a_chosen_release(seeded: Seeded, c
 
 def test_pull_requests_list_show_and_close(seeded: Seeded, cli: Cli) -> None:
     repo = seeded.repo
-    proposed = change(cli, "--repo", repo, "release", "create", "billing", "--minor")
+    proposed = change(
+        cli, "--repo", repo, "release", "create", "billing", "--minor", "--allow-same"
+    )
     number = proposed["pull_request"]["number"]
     branch = proposed["branch_name"]
     main_before = main_tip(repo)
@@ -260,7 +262,7 @@ def test_pull_requests_list_show_and_close(seeded: Seeded, cli: Cli) -> None:
     )
 
     # Closing freed the number: the next minor is 0.3.0 again.
-    again = change(cli, "--repo", repo, "release", "create", "billing", "--minor")
+    again = change(cli, "--repo", repo, "release", "create", "billing", "--minor", "--allow-same")
     assert again["branch_name"] == branch
 
 
@@ -380,7 +382,7 @@ def test_a_second_hotfix_of_a_line_starts_from_its_newest_patch(
     assert "started hotfix 0.1 of billing from 0.1.1" in again
     assert f"--branch {branch}" in again
     assert file_at(repo, branch, "apps/billing/main.rsx") == b"<App v=1 fixed/>\n"
-    second = change(cli, "--repo", repo, "hotfix", "release", "billing", "0.1")
+    second = change(cli, "--repo", repo, "hotfix", "release", "billing", "0.1", "--allow-same")
     assert second["branch_name"].endswith("/0.1.2")
 
 
@@ -391,11 +393,13 @@ def test_closing_a_patch_release_keeps_the_hotfix_and_closing_the_hotfix_drops_i
     branch = change(
         cli, "--repo", repo, "hotfix", "create", "billing", "0.1.0", pull_request=False
     )["branch_name"]
-    patch = change(cli, "--repo", repo, "hotfix", "release", "billing", "0.1")
+    patch = change(cli, "--repo", repo, "hotfix", "release", "billing", "0.1", "--allow-same")
     ok(cli("pr", "close", str(patch["pull_request"]["number"]), "--repo", repo))
     assert f"refs/heads/{branch}" in refs(repo)  # free to try again
     assert (
-        change(cli, "--repo", repo, "hotfix", "release", "billing", "0.1")["branch_name"]
+        change(cli, "--repo", repo, "hotfix", "release", "billing", "0.1", "--allow-same")[
+            "branch_name"
+        ]
         == patch["branch_name"]
     )
 
@@ -521,10 +525,14 @@ def test_the_same_release_built_twice_is_byte_identical(
     git = pygit2.Repository(str(repo))
     artifact = f"dist/apps/{seeded.billing}/0.3.0.zip"
 
-    first = change(cli, "--repo", repo, "release", "create", "billing", "--minor", "-d", "same")
+    first = change(
+        cli, "--repo", repo, "release", "create", "billing", "--minor", "-d", "same", "--allow-same"
+    )
     first_blob = git.get(first["commit_sha"]).tree[artifact].id
     ok(cli("pr", "close", str(first["pull_request"]["number"]), "--repo", repo))
-    second = change(cli, "--repo", repo, "release", "create", "billing", "--minor", "-d", "same")
+    second = change(
+        cli, "--repo", repo, "release", "create", "billing", "--minor", "-d", "same", "--allow-same"
+    )
     second_blob = git.get(second["commit_sha"]).tree[artifact].id
 
     assert second["branch_name"] == first["branch_name"]
@@ -597,3 +605,47 @@ def test_text_output_shows_what_users_wrote_verbatim(
     assert len(text.splitlines()) == 4  # a header and three releases
     diff = ok(cli("release", "diff", "billing", "0.3.0", "--repo", repo)).stdout
     assert "added lib/[id].sql" in diff
+
+
+def test_a_release_of_unchanged_files_is_refused_unless_allowed(seeded: Seeded, cli: Cli) -> None:
+    repo = seeded.repo
+    before = refs(repo)
+    refused = cli("release", "create", "billing", "--minor", "--repo", repo)
+    assert refused.exit_code == 1
+    assert refused.stderr.strip() == (
+        "error: billing 0.3.0 would hold exactly the files of 0.2.0; change the source first, "
+        "or ask explicitly for an identical release; add --allow-same to release it anyway"
+    )
+    assert refs(repo) == before
+    same = change(cli, "--repo", repo, "release", "create", "billing", "--minor", "--allow-same")
+    assert same["branch_name"].endswith("/0.3.0")
+
+    change(cli, "--repo", repo, "hotfix", "create", "billing", "0.1.0", pull_request=False)
+    before = refs(repo)
+    refused = cli("hotfix", "release", "billing", "0.1", "--repo", repo)
+    assert refused.exit_code == 1
+    assert "billing 0.1.1 would hold exactly the files of 0.1.0" in refused.stderr
+    assert refs(repo) == before
+    patch = change(cli, "--repo", repo, "hotfix", "release", "billing", "0.1", "--allow-same")
+    assert patch["branch_name"].endswith("/0.1.1")
+
+
+def test_closing_a_hotfix_with_commits_needs_yes(seeded: Seeded, tmp_path: Path, cli: Cli) -> None:
+    repo = seeded.repo
+    started = change(
+        cli, "--repo", repo, "hotfix", "create", "billing", "0.1.0", pull_request=False
+    )
+    fixed = write_folder(tmp_path / "fixed", {"main.rsx": "<App v=1 fixed/>\n"})
+    push = ("element", "push", "billing", "--from", fixed, "--branch", started["branch_name"])
+    change(cli, "--repo", repo, *push, pull_request=False)
+    before = refs(repo)
+    refused = cli("hotfix", "close", "billing", "0.1", "--repo", repo)
+    assert refused.exit_code == 1
+    assert refused.stderr.strip() == (
+        "error: the hotfix 0.1 of billing has 1 commit after it was started, which closing it "
+        "would lose; confirm that you want that; add --yes to close it anyway"
+    )
+    assert refs(repo) == before
+    closed = ok(cli("hotfix", "close", "billing", "0.1", "--yes", "--repo", repo, "--json")).json
+    assert closed["branch_name"] == started["branch_name"]
+    assert ok(cli("hotfix", "list", "--repo", repo, "--json")).json == {"hotfixes": []}

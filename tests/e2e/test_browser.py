@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from browser_support import (
@@ -22,10 +23,11 @@ from browser_support import (
     sign_in,
 )
 from e2e_support import Fleet, free_ports, start_fleet
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
 
 from mirel.hub import Hub
-from support import refs
+from support import AUTHOR, add_element, refs, release
+from support import merge as merge_change
 
 pytestmark = pytest.mark.slow
 
@@ -130,7 +132,13 @@ def merge(admin: Person, pull_path: str) -> None:
 # -- 1. create a minor release ------------------------------------------------------------------
 
 
-def test_an_editor_creates_a_minor_release_and_an_admin_merges_it(person: People) -> None:
+def test_an_editor_creates_a_minor_release_and_an_admin_merges_it(
+    person: People, ui: Fleet
+) -> None:
+    # The work being released: crm's working files move past its newest release.
+    hub = Hub.open(ui.repo)
+    tagged = {"main.rsx": b'<App title="crm">\n  <Text value="Contacts with tags" />\n</App>\n'}
+    merge_change(hub, hub.elements.push("crm", tagged, AUTHOR))
     eve = person("eve")
     page = eve.open("/elements/app/crm")
     page.locator("main").get_by_role("link", name="Releases", exact=True).click()
@@ -465,3 +473,90 @@ def test_the_release_picker_works_from_the_keyboard(person: People) -> None:
     expect(cell.locator(".was-note")).to_have_count(0)
     expect(cell.locator(".resolved")).to_be_visible()
     assert eve.console.take() == []
+
+
+# -- the release menu of a long history, and the API docs offline ----------------------------
+
+
+def long_history(ui: Fleet, name: str, count: int) -> str:
+    """Give a new app `count` releases, each of different files; return the oldest version."""
+    hub = Hub.open(ui.repo)
+    add_element(hub, "app", name, {"main.rsx": b"<App v='0'/>\n"})
+    for number in range(count):
+        if number:
+            content = f"<App v='{number}'/>\n".encode()
+            merge_change(hub, hub.elements.push(name, {"main.rsx": content}, AUTHOR))
+        release(hub, name, f"0.{number + 1}.0", f"release number {number + 1}")
+    return "0.1.0"
+
+
+def fully_usable(page: Page, item: Locator) -> bool:
+    """Return whether a menu item lies inside the window and is what a click there would hit."""
+    return bool(
+        item.evaluate(
+            """(node) => {
+              const box = node.getBoundingClientRect();
+              const inside = box.top >= 0 && box.left >= 0 && box.bottom <= window.innerHeight
+                && box.right <= document.documentElement.clientWidth && box.width > 0;
+              const hit = document.elementFromPoint(box.left + box.width / 2,
+                                                    box.top + box.height / 2);
+              return inside && hit !== null && (hit === node || node.contains(hit));
+            }"""
+        )
+    )
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (420, 800)])
+def test_the_menu_of_the_last_release_of_a_long_history_is_fully_usable(
+    chromium: Browser, ui: Fleet, width: int, height: int
+) -> None:
+    name = f"ledger-{width}"
+    oldest = long_history(ui, name, 14)
+    context = chromium.new_context(viewport={"width": width, "height": height})
+    try:
+        console = Console()
+        page = console.watch(context.new_page())
+        sign_in(page, ui.urls["dev"], "eve", PASSWORDS["eve"])
+        page.goto(f"{ui.urls['dev']}/elements/app/{name}/releases")
+        row = page.locator(f"#release-{oldest.replace('.', chr(92) + '.')}")
+        row.scroll_into_view_if_needed()
+        row.get_by_label(f"Actions for release {oldest}").click()
+        menu = row.locator(".menu-body")
+        items = [
+            menu.get_by_role("button", name="dev"),
+            menu.get_by_role("button", name="prod"),
+            menu.get_by_role("button", name="Create hotfix"),
+            menu.get_by_role("button", name="Compare"),
+            menu.get_by_role("link", name="Delete…"),
+        ]
+        # Nothing is scrolled: the menu must show every item where it opened.
+        for item in items:
+            assert fully_usable(page, item), f"{item} is clipped at {width}×{height}"
+        menu.get_by_role("button", name="Compare").click()  # a real click, where it shows
+        expect(page).to_have_url(re.compile(rf"/releases/{re.escape(oldest)}/compare"))
+        assert console.take() == []
+    finally:
+        context.close()
+
+
+def test_the_api_docs_render_with_the_network_blocked(chromium: Browser, ui: Fleet) -> None:
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    blocked: list[str] = []
+
+    def only_loopback(route: Route) -> None:
+        host = urlsplit(route.request.url).hostname
+        if host in ("127.0.0.1", "localhost", "::1"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    try:
+        context.route("**/*", only_loopback)
+        page = context.new_page()
+        page.goto(f"{ui.urls['dev']}/api/v2/docs")
+        expect(page.locator(".opblock").first).to_be_visible(timeout=15_000)
+        expect(page.locator(".information-container")).to_contain_text("mirel")
+        assert blocked == []  # nothing was even asked of another host
+    finally:
+        context.close()

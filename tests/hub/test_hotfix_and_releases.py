@@ -85,27 +85,29 @@ def test_a_regular_release_at_or_below_the_highest_is_refused(
 ) -> None:
     before = refs(hub.repo.path)
     with pytest.raises(ReleaseExists) as raised:
-        hub.releases.create("billing", AUTHOR, version=version)
+        hub.releases.create("billing", AUTHOR, version=version, allow_same=True)
     assert "hotfix" in str(raised.value)
     assert refs(hub.repo.path) == before  # no branch, no pull request
 
 
 def test_a_regular_release_below_a_claimed_version_is_refused(hub: Hub, billing: str) -> None:
-    open_release = hub.releases.create("billing", AUTHOR, version="3.0.0")
+    open_release = hub.releases.create("billing", AUTHOR, version="3.0.0", allow_same=True)
     assert open_release.branch_name == release_branch(
         hub.catalog.element("billing").kind, billing, Version(3, 0, 0)
     )
     with pytest.raises(ReleaseExists) as raised:
-        hub.releases.create("billing", AUTHOR, version="3.0.0")
+        hub.releases.create("billing", AUTHOR, version="3.0.0", allow_same=True)
     assert "open pull request" in str(raised.value)
     with pytest.raises(ReleaseExists):
-        hub.releases.create("billing", AUTHOR, version="2.5.0")
+        hub.releases.create("billing", AUTHOR, version="2.5.0", allow_same=True)
     # A bump counts from the claimed 3.0.0, not from the released 2.0.0.
-    assert hub.releases.create("billing", AUTHOR, bump=Bump.MINOR).branch_name.endswith("/3.1.0")
+    assert hub.releases.create(
+        "billing", AUTHOR, bump=Bump.MINOR, allow_same=True
+    ).branch_name.endswith("/3.1.0")
 
 
 def test_a_regular_release_above_everything_is_accepted(hub: Hub, billing: str) -> None:
-    change = hub.releases.create("billing", AUTHOR, bump=Bump.PATCH)
+    change = hub.releases.create("billing", AUTHOR, bump=Bump.PATCH, allow_same=True)
     assert change.branch_name.endswith("/2.0.1")
     merge(hub, change)
     assert [str(view.version) for view in hub.catalog.releases("billing")] == [
@@ -148,7 +150,7 @@ def test_a_patch_release_adds_exactly_one_artifact_and_removes_the_hotfix_branch
     push(hub, "billing", fixed, branch=hotfix.branch_name)
     working_before = hub.snapshot().folder_files("apps/billing")
 
-    change = hub.hotfixes.release("billing", "1.0", AUTHOR, "fix the total")
+    change = hub.hotfixes.release("billing", "1.0", AUTHOR, "fix the total", allow_same=True)
     assert change.branch_name.endswith("/1.0.1")
     before = hub.head()
     after = merge(hub, change)
@@ -171,33 +173,39 @@ def test_a_patch_release_is_numbered_after_claimed_patches_of_its_line(
     hub: Hub, billing: str
 ) -> None:
     hub.hotfixes.create("billing", "1.0.0", AUTHOR)
-    first = hub.hotfixes.release("billing", "1.0", AUTHOR, "first try")
+    first = hub.hotfixes.release("billing", "1.0", AUTHOR, "first try", allow_same=True)
     assert first.branch_name.endswith("/1.0.1")
     # 1.0.1 is claimed by the open pull request above: a second patch release takes 1.0.2.
-    second = hub.hotfixes.release("billing", "1.0", AUTHOR, "second try")
+    second = hub.hotfixes.release("billing", "1.0", AUTHOR, "second try", allow_same=True)
     assert second.branch_name.endswith("/1.0.2")
     merge(hub, second)
     # Merging took the hotfix branch away; the open 1.0.1 still counts for the next hotfix.
     hub.hotfixes.create("billing", "1.0.2", AUTHOR)
-    third = hub.hotfixes.release("billing", "1.0", AUTHOR)
+    third = hub.hotfixes.release("billing", "1.0", AUTHOR, allow_same=True)
     assert third.branch_name.endswith("/1.0.3")
 
 
 def test_a_patch_release_counts_a_patch_claimed_by_a_regular_release_branch(hub: Hub) -> None:
     add_element(hub, "app", "billing", V1)
     release(hub, "billing", "1.0.0")
-    claimed = hub.releases.create("billing", AUTHOR, bump=Bump.PATCH)  # 1.0.1, left open
+    claimed = hub.releases.create(
+        "billing", AUTHOR, bump=Bump.PATCH, allow_same=True
+    )  # 1.0.1, left open
     assert claimed.branch_name.endswith("/1.0.1")
     hub.hotfixes.create("billing", "1.0.0", AUTHOR)
-    assert hub.hotfixes.release("billing", "1.0", AUTHOR).branch_name.endswith("/1.0.2")
+    assert hub.hotfixes.release("billing", "1.0", AUTHOR, allow_same=True).branch_name.endswith(
+        "/1.0.2"
+    )
 
 
 def test_a_patch_release_follows_the_highest_patch_on_main(hub: Hub, billing: str) -> None:
     for _ in range(2):  # releases 1.0.1 and 1.0.2 through hotfixes
         hub.hotfixes.create("billing", "1.0.0", AUTHOR)
-        merge(hub, hub.hotfixes.release("billing", "1.0", AUTHOR))
+        merge(hub, hub.hotfixes.release("billing", "1.0", AUTHOR, allow_same=True))
     hub.hotfixes.create("billing", "1.0.0", AUTHOR)
-    assert hub.hotfixes.release("billing", "1.0", AUTHOR).branch_name.endswith("/1.0.3")
+    assert hub.hotfixes.release("billing", "1.0", AUTHOR, allow_same=True).branch_name.endswith(
+        "/1.0.3"
+    )
     released = releases_of(hub.snapshot(), hub.catalog.element("billing").kind, billing)
     assert Version(1, 0, 2) in released
 
@@ -207,7 +215,7 @@ def test_a_hotfix_starts_from_the_highest_release_of_its_line(hub: Hub, billing:
     first = hub.hotfixes.create("billing", "1.0.0", AUTHOR)
     patched = {"main.rsx": b"<App version='1.0.1'/>\n", "lib/patch.sql": b"select 101;\n"}
     push(hub, "billing", patched, branch=first.branch_name)
-    merge(hub, hub.hotfixes.release("billing", "1.0", AUTHOR))
+    merge(hub, hub.hotfixes.release("billing", "1.0", AUTHOR, allow_same=True))
     push(hub, "billing", {"main.rsx": b"<App version='3'/>\n", "extra.txt": b"new\n"})
 
     hotfix = hub.hotfixes.create("billing", "1.0.0", AUTHOR)  # asked from 1.0.0, starts at 1.0.1
@@ -234,7 +242,7 @@ def test_a_closed_hotfix_is_gone_and_can_be_started_again(hub: Hub, billing: str
     assert closed.branch_name == hotfix.branch_name
     assert hub.repo.branch_sha(hotfix.branch_name) is None
     with pytest.raises(HotfixNotFound):
-        hub.hotfixes.release("billing", "1.0", AUTHOR)
+        hub.hotfixes.release("billing", "1.0", AUTHOR, allow_same=True)
     assert hub.hotfixes.create("billing", "1.0.0", AUTHOR).branch_name == hotfix.branch_name
 
 
@@ -294,8 +302,8 @@ def test_merging_an_old_patch_release_keeps_a_hotfix_started_again_meanwhile(
 ) -> None:
     first = hub.hotfixes.create("billing", "1.0.0", AUTHOR)
     push(hub, "billing", {**V1, "main.rsx": b"<App first-try/>\n"}, branch=first.branch_name)
-    old_patch = hub.hotfixes.release("billing", "1.0", AUTHOR, "first try")
-    hub.hotfixes.close("billing", "1.0")
+    old_patch = hub.hotfixes.release("billing", "1.0", AUTHOR, "first try", allow_same=True)
+    hub.hotfixes.close("billing", "1.0", drop_commits=True)
     second = hub.hotfixes.create("billing", "1.0.0", AUTHOR)
     push(hub, "billing", {**V1, "main.rsx": b"<App second-try/>\n"}, branch=second.branch_name)
     tip = hub.repo.branch_sha(second.branch_name)
@@ -332,7 +340,7 @@ def paths(diff: ReleaseDiff) -> tuple[list[str], list[str], list[str]]:
 
 def test_a_release_pull_request_compares_with_the_release_before(hub: Hub, billing: str) -> None:
     push(hub, "billing", V3)
-    [diff] = diffs_of(hub, hub.releases.create("billing", AUTHOR, version="3.0.0"))
+    [diff] = diffs_of(hub, hub.releases.create("billing", AUTHOR, version="3.0.0", allow_same=True))
     assert (diff.release_version, diff.against) == ("3.0.0", "2.0.0")
     assert paths(diff) == ([], [], ["main.rsx"])
     assert "+<App version='3'/>" in diff.changed[0].diff
@@ -343,7 +351,7 @@ def test_a_patch_release_compares_with_the_release_before_it_on_its_line(
 ) -> None:
     hotfix = hub.hotfixes.create("billing", "1.0.0", AUTHOR)
     push(hub, "billing", {**V1, "fix.sql": b"select 'fixed';\n"}, branch=hotfix.branch_name)
-    [diff] = diffs_of(hub, hub.hotfixes.release("billing", "1.0", AUTHOR))
+    [diff] = diffs_of(hub, hub.hotfixes.release("billing", "1.0", AUTHOR, allow_same=True))
     assert (diff.release_version, diff.against) == ("1.0.1", "1.0.0")
     assert paths(diff) == (["fix.sql"], [], [])
 

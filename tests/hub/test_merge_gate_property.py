@@ -81,9 +81,21 @@ class Proposals(RuleBasedStateMachine):
     def delete_release(self, element: str, version: str) -> MultipleResults[int]:
         return self._opened(lambda: self.hub.releases.delete(element, version, AUTHOR))
 
-    @rule(target=pulls, element=st.sampled_from(ELEMENTS), bump=st.sampled_from(list(Bump)))
-    def create_release(self, element: str, bump: Bump) -> MultipleResults[int]:
-        return self._opened(lambda: self.hub.releases.create(element, AUTHOR, bump=bump))
+    @rule(
+        target=pulls,
+        element=st.sampled_from(ELEMENTS),
+        bump=st.sampled_from(list(Bump)),
+        allow_same=st.booleans(),
+    )
+    def create_release(self, element: str, bump: Bump, allow_same: bool) -> MultipleResults[int]:
+        return self._opened(
+            lambda: self.hub.releases.create(element, AUTHOR, bump=bump, allow_same=allow_same)
+        )
+
+    @rule(target=pulls, element=st.sampled_from(ELEMENTS), text=st.sampled_from("abc"))
+    def edit_source(self, element: str, text: str) -> MultipleResults[int]:
+        files = {"main.rsx": f"<App text='{text}'/>\n".encode()}
+        return self._opened(lambda: self.hub.elements.push(element, files, AUTHOR))
 
     @rule(target=pulls, manifest=st.sampled_from(MANIFESTS))
     def create_manifest(self, manifest: str) -> MultipleResults[int]:

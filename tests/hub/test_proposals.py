@@ -34,7 +34,7 @@ def test_each_open_pull_request_says_what_it_proposes(hub: Hub, billing: str) ->
         [("staging", "billing", "0.2.0"), ("qa", "billing", "latest")], AUTHOR
     )
     gone = hub.manifests.delete("staging", AUTHOR)
-    new = hub.releases.create("billing", AUTHOR, version="0.3.0")
+    new = hub.releases.create("billing", AUTHOR, version="0.3.0", allow_same=True)
     closed = hub.manifests.create("other", AUTHOR)
     hub.pulls.close(number(closed), AUTHOR)
     found = {item.pull.number: item for item in hub.proposals.all()}
@@ -76,8 +76,8 @@ def test_finding_the_open_pull_requests_reads_no_merged_or_closed_record(
 def test_an_elements_pending_releases_are_its_open_release_pull_requests(
     hub: Hub, billing: str
 ) -> None:
-    first = hub.releases.create("billing", AUTHOR, version="0.3.0")
-    second = hub.releases.create("billing", AUTHOR, version="0.4.0")
+    first = hub.releases.create("billing", AUTHOR, version="0.3.0", allow_same=True)
+    second = hub.releases.create("billing", AUTHOR, version="0.4.0", allow_same=True)
     hub.pulls.close(number(first), AUTHOR)
     element = hub.catalog.element("billing")
     assert [

@@ -81,10 +81,10 @@ def _prepare(hub: Hub) -> tuple[dict[str, int], dict[str, str]]:
     Returns the pull request of each merger's subject, and each element's uuid.
     """
     uuids = {name: add_element(hub, "app", name) for name in [*MERGED_RELEASES, SAME, *OTHERS]}
-    merge(hub, hub.releases.create(SAME, AUTHOR, version="1.0.0"))
+    merge(hub, hub.releases.create(SAME, AUTHOR, version="1.0.0", allow_same=True))
     pulls: dict[str, int] = {}
     for name in MERGED_RELEASES:
-        change = hub.releases.create(name, AUTHOR, version="1.0.0")
+        change = hub.releases.create(name, AUTHOR, version="1.0.0", allow_same=True)
         assert change.pull_request is not None
         pulls[name] = change.pull_request.number
     for name in NEW_MANIFESTS:
@@ -107,15 +107,17 @@ def test_twenty_processes_at_once_lose_nothing(tmp_path: Path) -> None:
         for subject, number in pulls.items()
     ]
     workers += [
-        Worker("release", ["release", "create", SAME, "--minor", *common], SAME) for _ in range(4)
+        Worker("release", ["release", "create", SAME, "--minor", "--allow-same", *common], SAME)
+        for _ in range(4)
     ]
     # These race the merge of their element's first release: each must still land above 1.0.0.
     workers += [
-        Worker("release", ["release", "create", name, "--minor", *common], name)
+        Worker("release", ["release", "create", name, "--minor", "--allow-same", *common], name)
         for name in MERGED_RELEASES[:2]
     ]
     workers += [
-        Worker("release", ["release", "create", name, "--patch", *common], name) for name in OTHERS
+        Worker("release", ["release", "create", name, "--patch", "--allow-same", *common], name)
+        for name in OTHERS
     ]
     assert len(workers) == 20
 
@@ -241,7 +243,7 @@ def test_a_release_chosen_while_a_merge_lands_still_moves_forward(
     nor as an open branch (deleted by the merge) and proposes 0.1.0, going backwards.
     """
     add_element(hub, "app", "billing")
-    pending = hub.releases.create("billing", AUTHOR, version="1.0.0")
+    pending = hub.releases.create("billing", AUTHOR, version="1.0.0", allow_same=True)
     assert pending.pull_request is not None
     number = pending.pull_request.number
     catalog = hub.catalog
@@ -272,7 +274,7 @@ def test_a_release_chosen_while_a_merge_lands_still_moves_forward(
     monkeypatch.setattr(catalog, "claimed", merge_after_first_read("branches", catalog.claimed))
     monkeypatch.setattr(catalog, "snapshot", merge_after_first_read("main", catalog.snapshot))
     monkeypatch.setattr(hub.releases, "claim", claiming)
-    change = hub.releases.create("billing", AUTHOR, bump=Bump.MINOR)
+    change = hub.releases.create("billing", AUTHOR, bump=Bump.MINOR, allow_same=True)
     assert reads[:2] in (["branches", "main"], ["main", "branches"])
     assert hub.pulls.get(number).state is PullState.MERGED
     assert change.branch_name.endswith("/1.1.0")

@@ -89,8 +89,12 @@ def test_releases_of_different_elements_merge_in_either_order(
 ) -> None:
     hub = setup.hub
     changes = [
-        hub.releases.create("billing", AUTHOR, bump=Bump.MINOR, description="billing 1.2"),
-        hub.releases.create("orders", AUTHOR, bump=Bump.MAJOR, description="orders 2.0"),
+        hub.releases.create(
+            "billing", AUTHOR, bump=Bump.MINOR, description="billing 1.2", allow_same=True
+        ),
+        hub.releases.create(
+            "orders", AUTHOR, bump=Bump.MAJOR, description="orders 2.0", allow_same=True
+        ),
     ]
     merge_in_order(hub, changes, order)
     assert [str(view.version) for view in hub.catalog.releases("billing")] == [
@@ -113,8 +117,8 @@ def test_two_open_releases_of_one_element_merge_in_either_order(
 ) -> None:
     hub = setup.hub
     changes = [
-        hub.releases.create("billing", AUTHOR, bump=Bump.MINOR),
-        hub.releases.create("billing", AUTHOR, bump=Bump.MINOR),
+        hub.releases.create("billing", AUTHOR, bump=Bump.MINOR, allow_same=True),
+        hub.releases.create("billing", AUTHOR, bump=Bump.MINOR, allow_same=True),
     ]
     # The second one sees the first's open branch and takes the next number.
     assert [change.branch_name.rsplit("/", 1)[-1] for change in changes] == ["1.2.0", "1.3.0"]
@@ -126,7 +130,7 @@ def test_two_open_releases_of_one_element_merge_in_either_order(
 def test_a_release_and_a_pin_merge_in_either_order(setup: Setup, order: tuple[int, int]) -> None:
     hub = setup.hub
     changes = [
-        hub.releases.create("orders", AUTHOR, bump=Bump.PATCH),
+        hub.releases.create("orders", AUTHOR, bump=Bump.PATCH, allow_same=True),
         hub.manifests.set_pin("prod", "billing", "1.1.0", AUTHOR),
     ]
     merge_in_order(hub, changes, order)

@@ -15,7 +15,7 @@ from mirel.hub import Hub
 from mirel.instance import Instance
 from mirel.instance.accounts.tokens import authenticate
 from mirel.providers.base import PullState
-from support import AUTHOR, refs
+from support import AUTHOR, merge, refs
 
 Make = Callable[[str | None], Browser]
 
@@ -47,10 +47,21 @@ def one_line_changes(hub: Hub, number: int) -> dict[str, tuple[list[str], list[s
 
 # -- releases -------------------------------------------------------------------------------------
 
+EURO_BILLING = {
+    "main.rsx": b'<App title="billing">\n  <Text value="Totals in euros" />\n</App>\n',
+    "lib/query1.sql": b"select * from invoices order by created_at desc;\n",
+}
+
+
+def edit_billing(demo: Hub) -> None:
+    """Merge new working files of billing, so that its next release brings something."""
+    merge(demo, demo.elements.push("billing", EURO_BILLING, AUTHOR))
+
 
 def test_create_a_minor_release_from_the_element_page(
     browser: Make, demo: Hub, instance: Instance
 ) -> None:
+    edit_billing(demo)
     eve = browser("eve")
     releases = eve.get("/elements/app/billing/releases")
     assert "/elements/app/billing/releases/new" in releases.links
@@ -84,6 +95,7 @@ def test_create_a_minor_release_from_the_element_page(
 def test_a_version_taken_meanwhile_is_refused_beside_the_confirmation(
     browser: Make, demo: Hub
 ) -> None:
+    edit_billing(demo)
     eve = browser("eve")
     confirm = eve.post(
         "/elements/app/billing/releases/confirm", {"bump": "minor", "description": "mine"}
@@ -97,6 +109,31 @@ def test_a_version_taken_meanwhile_is_refused_beside_the_confirmation(
     assert 'id="error-create-release"' in refused.html
     assert "Version 0.5.0" in refused.text  # the page shows the number that is free now
     assert refs(demo.repo.path) == before
+
+
+def test_a_release_of_unchanged_files_is_flagged_and_made_only_when_ticked(
+    browser: Make, demo: Hub
+) -> None:
+    eve = browser("eve")
+    confirm = eve.post("/elements/app/billing/releases/confirm", {"bump": "minor"})
+    assert (
+        "The working files of billing are exactly those of release 0.3.0: this release would "
+        "change nothing." in confirm.text
+    )
+    assert "Release the same files as 0.3.0 again" in confirm.text
+    before = refs(demo.repo.path)
+    refused = eve.submit(confirm.form("/elements/app/billing/releases"))
+    assert refused.status == 409
+    assert "billing 0.4.0 would hold exactly the files of 0.3.0" in refused.text
+    assert "--allow-same" not in refused.text  # the page names no command
+    assert refs(demo.repo.path) == before
+    created = eve.submit(refused.form("/elements/app/billing/releases"), allow_same="yes")
+    assert "Release 0.4.0 of billing is ready on its branch" in created.text
+    # Once the source changed, the page says nothing of the kind.
+    edit_billing(demo)
+    confirm = eve.post("/elements/app/billing/releases/confirm", {"bump": "minor"})
+    assert "Version 0.5.0" in confirm.text
+    assert "would change nothing" not in confirm.text
 
 
 def test_publish_a_release_to_a_manifest_makes_a_one_line_pull_request(
@@ -237,6 +274,33 @@ def test_a_second_hotfix_of_a_line_names_the_open_branch(browser: Make, demo: Hu
     closed = eve.post("/elements/app/billing/hotfixes/0.1/close")
     assert "is closed" in closed.text
     assert "Hotfix 0.1 in progress" not in closed.text
+
+
+def test_closing_a_hotfix_with_commits_asks_first_listing_them(browser: Make, demo: Hub) -> None:
+    eve = browser("eve")
+    eve.post("/elements/app/billing/releases/0.1.0/hotfix")
+    [hotfix] = demo.catalog.hotfixes()
+    fix = {"main.rsx": b"<App fixed/>\n"}
+    demo.elements.push("billing", fix, AUTHOR, branch=hotfix.branch_name, message="Fix the total")
+    releases = eve.get("/elements/app/billing/releases")
+    before = refs(demo.repo.path)
+    asked = eve.submit(releases.form("/elements/app/billing/hotfixes/0.1/close"))
+    assert asked.status == 200
+    assert "Close hotfix 0.1 of billing?" in asked.text
+    assert "has 1 commit after it was started" in asked.text
+    assert "Fix the total" in asked.text
+    assert "Close and drop 1 commit" in asked.text
+    assert refs(demo.repo.path) == before  # asking changed nothing
+    # A commit made while the page was open is not dropped unseen.
+    demo.elements.push("billing", {"main.rsx": b"later\n"}, AUTHOR, branch=hotfix.branch_name)
+    stale = eve.submit(asked.form("/elements/app/billing/hotfixes/0.1/close"))
+    assert stale.status == 409
+    assert "changed since it was shown" in stale.text
+    assert "has 2 commits after it was started" in stale.text
+    assert demo.repo.branch_sha(hotfix.branch_name) is not None
+    closed = eve.submit(stale.form("/elements/app/billing/hotfixes/0.1/close"))
+    assert f"Hotfix branch {hotfix.branch_name} is closed." in closed.text
+    assert demo.repo.branch_sha(hotfix.branch_name) is None
 
 
 # -- the Releases tab -----------------------------------------------------------------------------

@@ -96,6 +96,11 @@ class ReleaseCreate(Request):
         description="Accepted for compatibility; the commit says 'Release <name> <version>' "
         "followed by the description.",
     )
+    allow_same: bool = Field(
+        default=False,
+        description="Release even when the files are those of the release before it "
+        "(refused with 409 otherwise).",
+    )
 
 
 class ElementCreate(Request):
@@ -127,6 +132,21 @@ class HotfixRelease(Request):
     """Propose the patch release of a hotfix."""
 
     release_description: str = ""
+    allow_same: bool = Field(
+        default=False,
+        description="Release even when the branch holds the files of the line's newest "
+        "release (refused with 409 otherwise).",
+    )
+
+
+class HotfixClose(Request):
+    """Close a hotfix branch (an empty body closes it whatever it holds)."""
+
+    commit_sha: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Close it only if its tip is still this commit (409 otherwise).",
+    )
 
 
 class DeployParams(Request):

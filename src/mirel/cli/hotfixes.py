@@ -43,11 +43,18 @@ def hotfix_create(element_ref: str, version: str) -> None:
 @click.argument("element_ref", metavar="ELEMENT")
 @click.argument("line", metavar="X.Y")
 @click.option("-d", "--description", default="", help="What the patch fixes.")
-def hotfix_release(element_ref: str, line: str, description: str) -> None:
+@click.option(
+    "--allow-same",
+    is_flag=True,
+    help="Release even when the branch holds the files of the line's newest release.",
+)
+def hotfix_release(element_ref: str, line: str, description: str, allow_same: bool) -> None:
     """Create the patch release of a hotfix (pull request)."""
     hub = options().hub()
     with progress("building the patch release"):
-        change = hub.hotfixes.release(element_ref, line, options().who(hub), description)
+        change = hub.hotfixes.release(
+            element_ref, line, options().who(hub), description, allow_same=allow_same
+        )
     emit_change(change, f"proposed patch release {change.branch_name.rsplit('/', 1)[-1]}")
 
 
@@ -55,9 +62,12 @@ def hotfix_release(element_ref: str, line: str, description: str) -> None:
 @common
 @click.argument("element_ref", metavar="ELEMENT")
 @click.argument("line", metavar="X.Y")
-def hotfix_close(element_ref: str, line: str) -> None:
-    """Drop a hotfix branch."""
-    data = options().hub().hotfixes.close(element_ref, line)
+@click.option(
+    "--yes", "drop_commits", is_flag=True, help="Close it even when it has commits (they are lost)."
+)
+def hotfix_close(element_ref: str, line: str, drop_commits: bool) -> None:
+    """Drop a hotfix branch (one with commits after its start only with --yes)."""
+    data = options().hub().hotfixes.close(element_ref, line, drop_commits=drop_commits)
     emit(
         HotfixClosedPublic.of(data), lambda: stdout.print(f"[green]✓[/] removed {data.branch_name}")
     )

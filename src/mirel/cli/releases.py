@@ -26,8 +26,13 @@ def release() -> None:
 @click.option("--patch", "bump", flag_value=Bump.PATCH.value, help="Next patch version.")
 @click.option("--version", "version", metavar="X.Y.Z", help="An explicit version.")
 @click.option("-d", "--description", default="", help="What this release brings.")
+@click.option(
+    "--allow-same",
+    is_flag=True,
+    help="Release even when the files are those of the release before it.",
+)
 def release_create(
-    element_ref: str, bump: str | None, version: str | None, description: str
+    element_ref: str, bump: str | None, version: str | None, description: str, allow_same: bool
 ) -> None:
     """Create a release of an element's working version (pull request)."""
     if (bump is None) == (version is None):
@@ -41,6 +46,7 @@ def release_create(
             bump=Bump(bump) if bump else None,
             version=version,
             description=description,
+            allow_same=allow_same,
             progress=update,
         )
     emit_change(

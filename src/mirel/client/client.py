@@ -312,9 +312,18 @@ class InstanceClient:
         bump: str | None = None,
         version: str | None = None,
         description: str = "",
+        allow_same: bool = False,
     ) -> ChangeRequestPublic:
-        """Propose a release of an element's working version: a bump or an explicit version."""
-        body = {"bump": bump, "release_version": version, "release_description": description}
+        """Propose a release of an element's working version: a bump or an explicit version.
+
+        A release holding the files of the one before it is refused unless `allow_same`.
+        """
+        body = {
+            "bump": bump,
+            "release_version": version,
+            "release_description": description,
+            "allow_same": allow_same,
+        }
         path = f"/source_control/releases/{_segment(element)}"
         return self._send(ChangeRequestPublic, "POST", path, body)
 
@@ -341,16 +350,22 @@ class InstanceClient:
         body = {"element_uuid": element, "release": release}
         return self._send(ChangeRequestPublic, "POST", "/source_control/hotfixes", body)
 
-    def release_hotfix(self, element: str, line: str, description: str = "") -> ChangeRequestPublic:
-        """Propose the patch release of an open hotfix."""
+    def release_hotfix(
+        self, element: str, line: str, description: str = "", *, allow_same: bool = False
+    ) -> ChangeRequestPublic:
+        """Propose the patch release of an open hotfix (refused when it changes nothing,
+        unless `allow_same`)."""
         path = f"/source_control/hotfixes/{_segment(element)}/{_segment(line)}/release"
-        body = {"release_description": description}
+        body = {"release_description": description, "allow_same": allow_same}
         return self._send(ChangeRequestPublic, "POST", path, body)
 
-    def close_hotfix(self, element: str, line: str) -> HotfixClosedPublic:
-        """Drop an open hotfix branch."""
+    def close_hotfix(
+        self, element: str, line: str, *, commit_sha: str | None = None
+    ) -> HotfixClosedPublic:
+        """Drop an open hotfix branch, commits and all; with `commit_sha`, only if its tip is
+        still that commit."""
         path = f"/source_control/hotfixes/{_segment(element)}/{_segment(line)}/close"
-        return self._send(HotfixClosedPublic, "POST", path)
+        return self._send(HotfixClosedPublic, "POST", path, {"commit_sha": commit_sha})
 
     def pulls(self, state: str | None = None, limit: int = 100) -> list[PullPublic]:
         """Return pull requests, newest first."""

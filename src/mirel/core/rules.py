@@ -207,6 +207,18 @@ def next_patch(line: Line, released: Set[Version], claimed: Set[Version]) -> Ver
     return Version(line.major, line.minor, max(patches)).bump(Bump.PATCH)
 
 
+def previous_release(
+    version: Version, released: Set[Version], claimed: Set[Version]
+) -> Version | None:
+    """Return the release `version` follows: the highest one below it, released or claimed.
+
+    For a patch release that is the newest release of its line; for a regular one, the release
+    it bumps. Claimed versions count, so that releasing twice in a row compares with the first.
+    """
+    below = [candidate for candidate in set(released) | set(claimed) if candidate < version]
+    return max(below, default=None)
+
+
 # -- deletions ---------------------------------------------------------------------------------
 
 

@@ -245,6 +245,18 @@ class Catalog:
             )
         return element, HotfixBranch(branch, element.kind, element.uuid, line)
 
+    def hotfix_commits(self, sha: str, limit: int = 100) -> list[CommitInfo]:
+        """Return the commits of a hotfix branch at `sha` after the one that started it, newest
+        first (at most `limit`): what closing the branch would drop."""
+        start = self.repo.merge_base(sha, self.head())
+        commits, _ = self.repo.history_page(sha, [], limit=limit + 1)
+        on_branch: list[CommitInfo] = []
+        for commit in commits:
+            if commit.sha == start:
+                return on_branch[:-1]  # the last one before the fork started the branch
+            on_branch.append(commit)
+        return on_branch[:limit]
+
     def next_hotfix_version(self, reference: str, line_text: str) -> str:
         """Return the version the patch release of an open hotfix would get now."""
         snapshot = self.snapshot()

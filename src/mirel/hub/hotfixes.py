@@ -6,7 +6,13 @@ from __future__ import annotations
 from mirel.core.catalog import Element, get_release, releases_of
 from mirel.core.rules import hotfix_base, hotfix_branch, next_patch
 from mirel.core.versions import Line, Version
-from mirel.errors import BranchExists, ElementNotFound, HotfixBranchExists
+from mirel.errors import (
+    BranchExists,
+    BranchMoved,
+    ElementNotFound,
+    HotfixBranchExists,
+    HotfixHasCommits,
+)
 from mirel.git.repository import HEADS, Author
 from mirel.hub.catalog import Catalog
 from mirel.hub.elements import replace_folder
@@ -57,12 +63,19 @@ class HotfixChanges:
             raise HotfixBranchExists(_exists_message(element, line, branch)) from error
 
     def release(
-        self, reference: str, line_text: str, author: Author, description: str = ""
+        self,
+        reference: str,
+        line_text: str,
+        author: Author,
+        description: str = "",
+        *,
+        allow_same: bool = False,
     ) -> ChangeRequest:
         """Propose the patch release of a hotfix: `X.Y.(P+1)` built from the hotfix branch.
 
         Its pull request adds only the artifact to the default branch; the hotfix branch goes
-        away when it merges.
+        away when it merges. A branch with no change since the line's newest release is refused
+        unless `allow_same`.
         """
         element, hotfix = self._catalog.open_hotfix(reference, line_text)
         on_branch = self._catalog.snapshot(HEADS + hotfix.branch)
@@ -77,14 +90,46 @@ class HotfixChanges:
             author=author,
             retry=True,
             cleanup_branches={hotfix.branch: on_branch.commit_sha},
+            allow_same=allow_same,
         )
 
-    def close(self, reference: str, line_text: str) -> HotfixClosed:
-        """Delete a hotfix branch and return what was removed."""
+    def close(
+        self,
+        reference: str,
+        line_text: str,
+        *,
+        drop_commits: bool = False,
+        expected_sha: str | None = None,
+    ) -> HotfixClosed:
+        """Delete a hotfix branch and return what was removed.
+
+        A branch with commits after the one that started it is kept unless `drop_commits`:
+        closing would lose that work. With `expected_sha`, a branch that moved since the user
+        looked is kept too.
+        """
         element, hotfix = self._catalog.open_hotfix(reference, line_text)
         repo = self._catalog.repo
-        sha = repo.branch_sha(hotfix.branch)
-        repo.delete_ref(HEADS + hotfix.branch, sha)
+        sha = repo.require_branch(hotfix.branch)
+        if expected_sha is not None and sha != expected_sha:
+            raise BranchMoved(
+                f"the hotfix branch {hotfix.branch} changed since it was shown; look at it "
+                "again before closing it"
+            )
+        if not drop_commits:
+            commits = self._catalog.hotfix_commits(sha)
+            if commits:
+                count = f"{len(commits)} commit{'s' if len(commits) != 1 else ''}"
+                raise HotfixHasCommits(
+                    len(commits),
+                    f"the hotfix {hotfix.line} of {element.name} has {count} after it was "
+                    "started, which closing it would lose; confirm that you want that",
+                    cli_hint="add --yes to close it anyway",
+                )
+        if not repo.delete_ref(HEADS + hotfix.branch, sha):
+            raise BranchMoved(
+                f"the hotfix branch {hotfix.branch} changed while it was being closed; look at "
+                "it again before closing it"
+            )
         return HotfixClosed(
             branch_name=hotfix.branch,
             commit_sha=sha,

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from mirel.core.artifact import build_artifact
-from mirel.core.catalog import Element, get_release, releases_of
+from mirel.core.artifact import build_artifact, files_digest
+from mirel.core.catalog import Element, Release, get_release, releases_of
 from mirel.core.rules import (
     check_deletable,
     choose_regular_version,
     delete_branch,
+    previous_release,
     release_branch,
 )
 from mirel.core.versions import Bump, Version
-from mirel.errors import AlreadyProposed, BranchExists, InvalidInput, ReleaseExists
+from mirel.errors import (
+    AlreadyProposed,
+    BranchExists,
+    InvalidInput,
+    ReleaseExists,
+    ReleaseUnchanged,
+)
 from mirel.git.repository import Author
 from mirel.git.snapshot import CommitSnapshot
 from mirel.hub.catalog import Catalog, Progress, quiet
@@ -48,11 +55,13 @@ class ReleaseChanges:
         version: str | None = None,
         description: str = "",
         message: str | None = None,
+        allow_same: bool = False,
         progress: Progress = quiet,
     ) -> ChangeRequest:
         """Propose a regular release of an element's working version on the default branch.
 
-        `message` replaces the commit message's first line ("Release <name> <version>").
+        `message` replaces the commit message's first line ("Release <name> <version>"). A
+        release holding exactly the files of the one before it is refused unless `allow_same`.
         """
         explicit = Version.parse(version) if version is not None else None
         if (bump is None) == (explicit is None):
@@ -69,6 +78,7 @@ class ReleaseChanges:
             author=author,
             retry=explicit is None,
             message=message,
+            allow_same=allow_same,
             progress=progress,
         )
 
@@ -84,21 +94,35 @@ class ReleaseChanges:
         retry: bool,
         cleanup_branches: Mapping[str, str] | None = None,
         message: str | None = None,
+        allow_same: bool = False,
         progress: Progress = quiet,
     ) -> ChangeRequest:
         """Build the chosen version from `source` (the default branch when None) and propose it.
 
         When a racing writer claimed the version first, a computed version (`retry`) is chosen
-        again; a version the user gave is refused.
+        again; a version the user gave is refused. So is a release whose files are those of the
+        release before it (released or claimed), unless `allow_same`: nothing is created then.
         """
         for _ in range(_CLAIM_ATTEMPTS):
             claimed = self._catalog.claimed(element)
             # Read main after the branches: a release merged meanwhile is then in one or the
             # other (its branch goes only after main moved), never hidden from both.
             main = self._catalog.snapshot()
-            version = choose(set(releases_of(main, element.kind, element.uuid)), claimed)
+            released = releases_of(main, element.kind, element.uuid)
+            version = choose(set(released), claimed)
+            files = (source or main).folder_files(element.source_dir)
+            repeated = (
+                None if allow_same else self._identical(element, version, files, released, claimed)
+            )
+            if repeated is not None:
+                where = "" if repeated in released else " (in an open pull request)"
+                raise ReleaseUnchanged(
+                    f"{element.name} {version} would hold exactly the files of {repeated}"
+                    f"{where}; change the source first, or ask explicitly for an identical release",
+                    cli_hint="add --allow-same to release it anyway",
+                )
             progress(f"building {element.name} {version}")
-            artifact = self._build(element, source or main, version, description, author)
+            artifact = self._build(element, source or main, version, files, description, author)
             try:
                 return self._branches.propose(
                     branch=release_branch(element.kind, element.uuid, version),
@@ -117,15 +141,56 @@ class ReleaseChanges:
                     ) from error
         raise ReleaseExists(f"could not claim a release number for {element.name}; try again")
 
+    def same_as(
+        self, element: Element, version: Version, source: CommitSnapshot | None = None
+    ) -> Version | None:
+        """Return the release before `version` when the element's files at `source` (the
+        default branch when None) are exactly its files, so releasing would change nothing."""
+        claimed = self._catalog.claimed(element)
+        main = self._catalog.snapshot()
+        released = releases_of(main, element.kind, element.uuid)
+        files = (source or main).folder_files(element.source_dir)
+        return self._identical(element, version, files, released, claimed)
+
+    def _identical(
+        self,
+        element: Element,
+        version: Version,
+        files: Mapping[str, bytes],
+        released: Mapping[Version, Release],
+        claimed: set[Version],
+    ) -> Version | None:
+        """Return the release before `version` if it holds exactly `files`, else None.
+
+        The files are compared by the digest every release.json records, so no artifact is
+        unpacked; a claimed release is read from its open release branch.
+        """
+        previous = previous_release(version, set(released), claimed)
+        if previous is None:
+            return None
+        path = element.kind.artifact_path(element.uuid, str(previous))
+        if previous in released:
+            blob_oid = released[previous].blob_oid
+        else:
+            repo = self._catalog.repo
+            sha = repo.branch_sha(release_branch(element.kind, element.uuid, previous))
+            entry = None if sha is None else CommitSnapshot(repo, sha).entry(path)
+            if entry is None:
+                return None  # merged or closed meanwhile, or holding no artifact
+            blob_oid = entry.oid
+        same = self._catalog.release_info(path, blob_oid).files_sha256 == files_digest(files)
+        return previous if same else None
+
     def _build(
         self,
         element: Element,
         snapshot: CommitSnapshot,
         version: Version,
+        files: Mapping[str, bytes],
         description: str,
         author: Author,
     ) -> bytes:
-        """Return the artifact of `version`: the element's folder at `snapshot`."""
+        """Return the artifact of `version`: the element's folder `files` at `snapshot`."""
         return build_artifact(
             kind=element.kind,
             uuid=element.uuid,
@@ -134,7 +199,7 @@ class ReleaseChanges:
             description=description,
             created_by=str(author),
             source_commit=snapshot.commit_sha,
-            files=snapshot.folder_files(element.source_dir),
+            files=files,
             limits=self._catalog.limits,
         )
 

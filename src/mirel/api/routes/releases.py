@@ -33,6 +33,7 @@ def _create(
         version=body.release_version,
         description=body.release_description,
         message=body.commit_message,
+        allow_same=body.allow_same,
     )
     return ok(ChangeRequestPublic.of(change))
 

@@ -5,7 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from mirel.api.auth import READ, RELEASES_READ, RELEASES_WRITE, WRITE, AuthorDep, require
-from mirel.api.bodies import BranchCommit, ElementCreate, HotfixCreate, HotfixRelease
+from mirel.api.bodies import (
+    BranchCommit,
+    ElementCreate,
+    HotfixClose,
+    HotfixCreate,
+    HotfixRelease,
+)
 from mirel.api.deps import ElementDep, HubDep, kind_named
 from mirel.http.envelope import ok
 from mirel.http.models import (
@@ -132,8 +138,10 @@ def release_hotfix(
     body: HotfixRelease | None = None,
 ) -> Envelope[ChangeRequestPublic]:
     """Return the change request of a hotfix's patch release."""
-    description = body.release_description if body else ""
-    change = hub.hotfixes.release(element.uuid, line, author, description)
+    body = body or HotfixRelease()
+    change = hub.hotfixes.release(
+        element.uuid, line, author, body.release_description, allow_same=body.allow_same
+    )
     return ok(ChangeRequestPublic.of(change))
 
 
@@ -143,9 +151,14 @@ def release_hotfix(
     dependencies=[require(RELEASES_WRITE)],
     response_model=Envelope[HotfixClosedPublic],
 )
-def close_hotfix(element: ElementDep, line: LinePath, hub: HubDep) -> Envelope[HotfixClosedPublic]:
-    """Return the hotfix branch that was removed."""
-    return ok(HotfixClosedPublic.of(hub.hotfixes.close(element.uuid, line)))
+def close_hotfix(
+    element: ElementDep, line: LinePath, hub: HubDep, body: HotfixClose | None = None
+) -> Envelope[HotfixClosedPublic]:
+    """Return the hotfix branch that was removed, commits and all (the confirmation people
+    get is the page's and the CLI's to ask); only at `commit_sha` when given."""
+    body = body or HotfixClose()
+    closed = hub.hotfixes.close(element.uuid, line, drop_commits=True, expected_sha=body.commit_sha)
+    return ok(HotfixClosedPublic.of(closed))
 
 
 # -- pull requests -------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from mirel.core.versions import Bump
-from mirel.errors import InvalidInput, MirelError
+from mirel.errors import HotfixHasCommits, InvalidInput, MirelError
 from mirel.web import urls
 from mirel.web.auth import EditorDep, Viewer, ViewerDep, instance_of
 from mirel.web.forms import (
@@ -23,12 +23,14 @@ from mirel.web.render import page
 from mirel.web.views.elements import (
     element_at,
     element_page,
+    hotfix_to_close,
     live_file,
     patch_release,
     publish_confirmation,
     release_comparison,
     release_form,
     release_to_delete,
+    repeated_release,
 )
 
 router = APIRouter(prefix="/elements/{kind}/{name}")
@@ -106,15 +108,18 @@ def _confirm(
     description: str,
     form_error: FormError = NO_ERROR,
 ) -> HTMLResponse:
-    view = release_form(instance_of(request).hub, kind, name)
+    hub = instance_of(request).hub
+    view = release_form(hub, kind, name)
     chosen = _bump(bump)
+    version = view.versions[str(chosen)]
     return page(
         request,
         viewer,
         "release_confirm.html",
         status=form_error.status,
         view=view,
-        version=view.versions[str(chosen)],
+        version=version,
+        same_as=repeated_release(hub, view.element, version),
         bump=str(chosen),
         description=description,
         form_error=form_error,
@@ -169,13 +174,18 @@ def create_release(
     version: Text = "",
     bump: Text = "minor",
     description: Text = "",
+    allow_same: Text = "",
 ) -> Response:
     """Create the release's branch with its artifact and pull request; say where it is."""
     hub = instance_of(request).hub
     element = element_at(hub, kind, name)
     try:
         change = hub.releases.create(
-            element.reference, viewer.author, version=version, description=description
+            element.reference,
+            viewer.author,
+            version=version,
+            description=description,
+            allow_same=allow_same == "yes",
         )
     except MirelError as error:
         failed = FormError.of("create-release", error)
@@ -360,12 +370,19 @@ def create_patch_release(
     name: str,
     line: str,
     description: Text = "",
+    allow_same: Text = "",
 ) -> Response:
     """Propose the patch release built from the hotfix branch (only the artifact merges)."""
     hub = instance_of(request).hub
     element = element_at(hub, kind, name)
     try:
-        change = hub.hotfixes.release(element.reference, line, viewer.author, description)
+        change = hub.hotfixes.release(
+            element.reference,
+            line,
+            viewer.author,
+            description,
+            allow_same=allow_same == "yes",
+        )
     except MirelError as error:
         failed = FormError.of("patch-release", error)
         return _patch_confirm(request, viewer, kind, name, line, description, failed)
@@ -379,14 +396,62 @@ def create_patch_release(
     return redirect(urls.element(kind, name, releases=True))
 
 
+def _close_confirm(
+    request: Request,
+    viewer: Viewer,
+    kind: str,
+    name: str,
+    line: str,
+    form_error: FormError = NO_ERROR,
+) -> HTMLResponse:
+    view = hotfix_to_close(instance_of(request).hub, kind, name, line)
+    return page(
+        request,
+        viewer,
+        "hotfix_close.html",
+        status=form_error.status,
+        view=view,
+        form_error=form_error,
+        section="home",
+    )
+
+
+@router.get("/hotfixes/{line}/close", response_class=HTMLResponse)
+def confirm_close_hotfix(
+    request: Request, viewer: EditorDep, kind: str, name: str, line: str
+) -> Response:
+    """Return the confirmation of closing a hotfix, with the commits it would drop."""
+    return _close_confirm(request, viewer, kind, name, line)
+
+
 @router.post("/hotfixes/{line}/close", response_class=HTMLResponse)
-def close_hotfix(request: Request, viewer: EditorDep, kind: str, name: str, line: str) -> Response:
-    """Drop an element's hotfix branch."""
+def close_hotfix(
+    request: Request,
+    viewer: EditorDep,
+    kind: str,
+    name: str,
+    line: str,
+    commit_sha: Text = "",
+    confirmed: Text = "",
+) -> Response:
+    """Drop an element's hotfix branch at the commit the person saw; one with commits after its
+    start only once they confirmed it on the page listing them."""
     hub = instance_of(request).hub
     element = element_at(hub, kind, name)
     try:
-        closed = hub.hotfixes.close(element.reference, line)
+        closed = hub.hotfixes.close(
+            element.reference,
+            line,
+            drop_commits=confirmed == "yes",
+            expected_sha=commit_sha or None,
+        )
+    except HotfixHasCommits:
+        return _close_confirm(request, viewer, kind, name, line)
     except MirelError as error:
+        if confirmed:
+            return _close_confirm(
+                request, viewer, kind, name, line, FormError.of("close-hotfix", error)
+            )
         failed = FormError.of(f"hotfix-{line}", error)
         return _element(request, viewer, kind, name, releases_open=True, form_error=failed)
     tell(request, viewer, f"Hotfix branch {closed.branch_name} is closed.")

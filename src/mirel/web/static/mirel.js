@@ -1,17 +1,74 @@
 // mirel's pages work without this script; it only makes two things quicker:
-// - menus (<details class="menu">) close on Escape or a click elsewhere;
+// - menus (<details class="menu">) open over everything, inside the window (a table that
+//   scrolls sideways would clip them otherwise), and close on Escape or a click elsewhere;
 // - in the Releases tab, clicking a version opens a list of releases in place, and picking one
 //   adds the change to the pending changes at once (the link behind it opens the same choice as
 //   a page when scripts are off).
 "use strict";
 
 (function () {
+  document.documentElement.classList.add("js"); // the style sheet's fallbacks are for no script
+
   function csrfToken() {
     var meta = document.querySelector('meta[name="csrf-token"]');
     return meta ? meta.getAttribute("content") : "";
   }
 
   // -- menus ----------------------------------------------------------------------------------
+  var MARGIN = 8; // px kept free between a menu and the window's edges
+
+  // Place an open menu's body in the window, fixed: below its button when it fits there (or
+  // where there is more room), above it otherwise, scrolling inside when it fits neither.
+  function placeMenu(menu) {
+    var body = menu.querySelector(".menu-body");
+    var summary = menu.querySelector("summary");
+    if (!body || !summary) {
+      return;
+    }
+    body.classList.add("placed");
+    body.style.maxHeight = "";
+    var anchor = summary.getBoundingClientRect();
+    var width = document.documentElement.clientWidth;
+    var height = window.innerHeight;
+    var left = Math.max(MARGIN, Math.min(anchor.right - body.offsetWidth, width - body.offsetWidth - MARGIN));
+    var below = height - anchor.bottom - MARGIN - 4;
+    var above = anchor.top - MARGIN - 4;
+    var needed = body.offsetHeight;
+    var top;
+    if (needed <= below || below >= above) {
+      top = anchor.bottom + 4;
+      if (needed > below) {
+        body.style.maxHeight = below + "px";
+      }
+    } else {
+      if (needed > above) {
+        body.style.maxHeight = above + "px";
+        needed = above;
+      }
+      top = anchor.top - 4 - needed;
+    }
+    body.style.left = left + "px";
+    body.style.top = top + "px";
+  }
+
+  function placeOpenMenus() {
+    document.querySelectorAll("details.menu[open]").forEach(placeMenu);
+  }
+
+  // "toggle" does not bubble, so it is caught on its way down.
+  document.addEventListener(
+    "toggle",
+    function (event) {
+      var menu = event.target;
+      if (menu.matches && menu.matches("details.menu") && menu.open) {
+        placeMenu(menu);
+      }
+    },
+    true
+  );
+  window.addEventListener("resize", placeOpenMenus);
+  document.addEventListener("scroll", placeOpenMenus, true); // the page or a table scrolling
+
   document.addEventListener("click", function (event) {
     document.querySelectorAll("details.menu[open]").forEach(function (menu) {
       if (!menu.contains(event.target)) {

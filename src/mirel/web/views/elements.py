@@ -100,6 +100,11 @@ def release_form(hub: Hub, kind: str, name: str) -> ReleaseForm:
     return ReleaseForm(element, hub.catalog.next_versions(element.reference))
 
 
+def repeated_release(hub: Hub, element: Element, version: str) -> Version | None:
+    """Return the release that `version` of the working files would repeat file for file."""
+    return hub.releases.same_as(element, Version.parse(version))
+
+
 @dataclass(frozen=True)
 class PublishConfirmation:
     """Publishing a release to a manifest, before its branch is made: the pin it replaces and
@@ -185,16 +190,33 @@ class PatchRelease:
     element: Element
     hotfix: HotfixView
     version: str  # the version of the patch release
+    same_as: Version | None  # the release it would repeat file for file, if any
 
 
 def patch_release(hub: Hub, kind: str, name: str, line: str) -> PatchRelease:
     """Return the patch release of an element's hotfix of `line`; raise HotfixNotFound."""
     element = element_at(hub, kind, name)
-    return PatchRelease(
-        element,
-        hotfix_of(hub, element, line),
-        hub.catalog.next_hotfix_version(element.reference, line),
-    )
+    hotfix = hotfix_of(hub, element, line)
+    version = hub.catalog.next_hotfix_version(element.reference, line)
+    source = hub.catalog.snapshot(hotfix.commit_sha)
+    same_as = hub.releases.same_as(element, Version.parse(version), source)
+    return PatchRelease(element, hotfix, version, same_as)
+
+
+@dataclass(frozen=True)
+class HotfixToClose:
+    """An open hotfix about to be closed, with the commits closing it would drop."""
+
+    element: Element
+    hotfix: HotfixView
+    commits: list[CommitInfo]  # after the one that started the branch, newest first
+
+
+def hotfix_to_close(hub: Hub, kind: str, name: str, line: str) -> HotfixToClose:
+    """Return the hotfix a Close confirmation asks about; raise HotfixNotFound."""
+    element = element_at(hub, kind, name)
+    hotfix = hotfix_of(hub, element, line)
+    return HotfixToClose(element, hotfix, hub.catalog.hotfix_commits(hotfix.commit_sha))
 
 
 @dataclass(frozen=True)
