@@ -46,6 +46,12 @@ class InvalidVersion(InvalidInput):
     """A version string that is not a strict `X.Y.Z`."""
 
 
+class BodyTooLarge(InvalidInput):
+    """A request body is over its route's limit; refused before it is read."""
+
+    http_status = 413
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem found in a file: the file, the line when known, and what is wrong."""

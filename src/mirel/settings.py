@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     max_artifact_bytes: int = Field(
         default=256 * 1024 * 1024, gt=0, description="Largest uncompressed artifact accepted."
     )
+    max_request_bytes: int = Field(
+        default=2 * 1024 * 1024, gt=0, description="Largest request body of most routes."
+    )
+    max_upload_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="Largest request body of the routes carrying files (commits, new elements, "
+        "the page editor, webhooks).",
+    )
 
     @property
     def web_url(self) -> str:

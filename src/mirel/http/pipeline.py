@@ -49,7 +49,7 @@ def _check_access(request: StarletteRequest) -> None:
         check(request)
 
 
-def _reply(
+def reply_to(
     request: StarletteRequest,
     status: int,
     message: str,
@@ -68,7 +68,7 @@ async def _mirel_error(request: Request, error: Exception) -> Response:
     if error.http_status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, error.message)
     headers = {"WWW-Authenticate": "Bearer"} if error.http_status == 401 else None
-    return _reply(request, error.http_status, error.message, error, headers)
+    return reply_to(request, error.http_status, error.message, error, headers)
 
 
 async def _invalid_request(request: Request, error: Exception) -> Response:
@@ -79,7 +79,7 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
         _check_access(request)
     except MirelError as denied:
         return await _mirel_error(request, denied)
-    return _reply(request, 400, describe_validation(error.errors()))
+    return reply_to(request, 400, describe_validation(error.errors()))
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -98,7 +98,7 @@ async def _http_error(request: Request, error: Exception) -> Response:
         )
     else:
         message = str(error.detail)
-    return _reply(request, error.status_code, message, None, dict(error.headers or {}))
+    return reply_to(request, error.status_code, message, None, dict(error.headers or {}))
 
 
 class CatchAll:
@@ -132,7 +132,7 @@ class CatchAll:
                 raise
             request = StarletteRequest(scope)
             try:
-                answer = _reply(request, 500, INTERNAL_MESSAGE)
+                answer = reply_to(request, 500, INTERNAL_MESSAGE)
             except Exception:  # the page renderer itself failed: the plain envelope still works
                 log.exception("the error page could not be rendered")
                 answer = failure(500, INTERNAL_MESSAGE)

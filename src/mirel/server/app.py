@@ -13,6 +13,7 @@ from mirel.api import describe_invalid_input_as_400, install_api
 from mirel.api.auth import check_access
 from mirel.api.docs import install_docs
 from mirel.http.envelope import API_PREFIX
+from mirel.http.limits import BodyLimit, BodyLimits
 from mirel.http.pipeline import install_error_pipeline
 from mirel.instance import Instance
 from mirel.web import install_web
@@ -30,7 +31,8 @@ class _Application(FastAPI):
 
 
 def create_app(instance: Instance) -> FastAPI:
-    """Return the application serving `instance`; its lifespan runs the instance's poller."""
+    """Return the application serving `instance`; its lifespan runs the instance's poller and
+    closes the instance's database when it ends."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -39,6 +41,9 @@ def create_app(instance: Instance) -> FastAPI:
             yield
         finally:
             await run_in_threadpool(instance.poller.stop)
+            # uvicorn ends the process by the signal that stopped it, so nothing after its run
+            # does: the database is closed here (on SQLite, its write-ahead log folded back).
+            await run_in_threadpool(instance.database.close)
 
     app = _Application(
         title="mirel",
@@ -55,4 +60,10 @@ def create_app(instance: Instance) -> FastAPI:
     install_error_pipeline(app, pages=error_page, access=check_access)
     # After the pipeline: the pages' headers wrap its last-resort 500 answer too.
     install_web(app)
+    # Outermost: a body over its limit is refused before anything else runs or reads it.
+    settings = instance.settings
+    app.add_middleware(
+        BodyLimit,
+        limits=BodyLimits(settings.max_request_bytes, settings.max_upload_bytes),
+    )
     return app
