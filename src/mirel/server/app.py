@@ -12,6 +12,7 @@ import mirel
 from mirel.api import describe_invalid_input_as_400, install_api
 from mirel.api.auth import check_access
 from mirel.api.docs import install_docs
+from mirel.http.address import AddressCheck
 from mirel.http.envelope import API_PREFIX
 from mirel.http.limits import BodyLimit, BodyLimits
 from mirel.http.pipeline import install_error_pipeline
@@ -60,6 +61,7 @@ def create_app(instance: Instance) -> FastAPI:
     install_error_pipeline(app, pages=error_page, access=check_access)
     # After the pipeline: the pages' headers wrap its last-resort 500 answer too.
     install_web(app)
+    app.add_middleware(AddressCheck)
     # Outermost: a body over its limit is refused before anything else runs or reads it.
     settings = instance.settings
     app.add_middleware(

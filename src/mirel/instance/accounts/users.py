@@ -113,12 +113,16 @@ def check_password(password: str) -> str:
     return password
 
 
+# No control character (NUL above all) either: git and the databases could not keep it.
+_EMAIL = re.compile(r"[^\s<>@\x00-\x1f\x7f]+@[^\s<>@\x00-\x1f\x7f]+")
+
+
 def check_email(email: str | None) -> str | None:
     """Return the email (None when empty); raise InvalidInput when git could not use it."""
     email = (email or "").strip()
     if not email:
         return None
-    if len(email) > 200 or not re.fullmatch(r"[^\s<>@]+@[^\s<>@]+", email):
+    if len(email) > 200 or not _EMAIL.fullmatch(email):
         raise InvalidInput(f"{email[:80]!r} is not an email address; write it like ada@example.com")
     return email
 
