@@ -14,6 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 
+def shown(text: str) -> str:
+    """Return `text` as every output can hold it: a byte git kept in a name that is not UTF-8
+    (read as a lone surrogate) is written as its escape, `\\xff`."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text
+
+
 class MirelError(Exception):
     """A failure caused by input or repository state, reported to the user without a traceback."""
 
@@ -21,6 +31,7 @@ class MirelError(Exception):
     http_status: int = 400
 
     def __init__(self, message: str, *, cli_hint: str | None = None) -> None:
+        message = shown(message)
         super().__init__(message)
         self.message = message
         # What to type, for the command line only: the message says what to do in words, and
@@ -46,6 +57,16 @@ class InvalidVersion(InvalidInput):
     """A version string that is not a strict `X.Y.Z`."""
 
 
+class BlobTooLarge(InvalidInput):
+    """A file in the repository is larger than the reader of it accepts; found from the object's
+    header, before its content is read. Callers say which file it is."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"the file holds {size:,} bytes, over the {limit:,} accepted here")
+
+
 class BodyTooLarge(InvalidInput):
     """A request body is over its route's limit; refused before it is read."""
 
@@ -59,6 +80,11 @@ class Problem:
     path: str
     message: str
     line: int | None = None
+
+    def __post_init__(self) -> None:
+        # A path git holds may not be UTF-8; every report of it (JSON, logs, the database) is.
+        object.__setattr__(self, "path", shown(self.path))
+        object.__setattr__(self, "message", shown(self.message))
 
     def __str__(self) -> str:
         if not self.path:

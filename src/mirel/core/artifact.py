@@ -84,6 +84,12 @@ class ArtifactLimits:
     # Entries smaller than this are not ratio-checked; see the module docstring for why.
     ratio_floor_bytes: int = 64 * 1024
 
+    @property
+    def max_artifact_file_bytes(self) -> int:
+        """Return the largest zip file these limits could accept: every byte stored, plus the
+        zip's own headers. A larger file is refused from its size, before it is read."""
+        return self.max_total_bytes + 1024 * self.max_entries
+
 
 DEFAULT_LIMITS = ArtifactLimits()
 

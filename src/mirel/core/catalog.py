@@ -17,9 +17,10 @@ from mirel.core.kinds import KINDS, ElementKind
 from mirel.core.manifest import Manifest, manifest_name_from_path, manifest_path
 from mirel.core.manifest_reader import find_manifest_problems
 from mirel.core.names import check_name, is_valid_name, is_valid_uuid
-from mirel.core.snapshot import Snapshot
+from mirel.core.snapshot import Snapshot, TreeEntry
 from mirel.core.versions import Version
 from mirel.errors import (
+    BlobTooLarge,
     ElementNotFound,
     InvalidInput,
     ManifestInvalid,
@@ -77,6 +78,8 @@ def parse_metadata(
         document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         return None, [Problem(path, f"is not valid JSON ({error}); fix or re-export the file")]
+    except RecursionError:
+        return None, [Problem(path, "nests too deep to be read; fix or re-export the file")]
     if not isinstance(document, dict):
         return None, [Problem(path, "must be a JSON object")]
     problems: list[Problem] = []
@@ -129,6 +132,17 @@ class ElementListing:
         return {element.uuid: element for element in self.elements}
 
 
+MAX_METADATA_BYTES = 1024 * 1024
+
+
+def _metadata_bytes(snapshot: Snapshot, entry: TreeEntry) -> bytes | None:
+    """Return a metadata.json's content, None when it is too large to read (found unread)."""
+    try:
+        return snapshot.read_blob(entry.oid, MAX_METADATA_BYTES)
+    except BlobTooLarge:
+        return None
+
+
 def _element_from_folder(
     snapshot: Snapshot, kind: ElementKind, name: str, tree_oid: str, cache: MetadataCache | None
 ) -> tuple[Element | None, tuple[Problem, ...]]:
@@ -139,9 +153,15 @@ def _element_from_folder(
         if not is_valid_name(name):
             remembered = (None, (Problem(kind.source_dir(name), "is not a valid element name"),))
         else:
-            data = snapshot.read(path)
-            if data is None:
+            entry = snapshot.entry(path)
+            data = None if entry is None or entry.is_tree else _metadata_bytes(snapshot, entry)
+            if entry is None or entry.is_tree:
                 remembered = (None, (Problem(path, "is missing; every element folder needs one"),))
+            elif data is None:
+                remembered = (
+                    None,
+                    (Problem(path, f"is over {MAX_METADATA_BYTES:,} bytes; make it smaller"),),
+                )
             else:
                 uuid, found = parse_metadata(data, kind, name, path)
                 remembered = (uuid, tuple(found))

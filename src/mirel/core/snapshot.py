@@ -7,9 +7,11 @@ commit and tests implement with a plain dict (`MemorySnapshot`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
+
+from mirel.errors import BlobTooLarge
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,16 @@ class TreeEntry:
     name: str
     oid: str
     is_tree: bool
+
+
+@dataclass(frozen=True)
+class FolderEntry:
+    """One file below a folder: its path inside it, object id, git mode and size."""
+
+    path: str
+    oid: str
+    mode: int
+    size: int
 
 
 class Snapshot(Protocol):
@@ -41,12 +53,17 @@ class Snapshot(Protocol):
         """Return the content of the file at `path`, or None when there is no such file."""
         ...
 
-    def read_blob(self, oid: str) -> bytes:
-        """Return the content of a file by its object id."""
+    def read_blob(self, oid: str, limit: int | None = None) -> bytes:
+        """Return the content of a file by its object id; with `limit`, raise BlobTooLarge for
+        a larger one before reading it."""
         ...
 
     def folder_files(self, path: str) -> dict[str, bytes]:
         """Return every file below the folder at `path`, keyed by path relative to it."""
+        ...
+
+    def folder_entries(self, path: str) -> Iterator[FolderEntry]:
+        """Yield every file below the folder at `path` with its mode and size, reading none."""
         ...
 
 
@@ -83,12 +100,19 @@ class MemorySnapshot:
     def read(self, path: str) -> bytes | None:
         return self._files.get(path)
 
-    def read_blob(self, oid: str) -> bytes:
-        return self._blobs[oid]
+    def read_blob(self, oid: str, limit: int | None = None) -> bytes:
+        content = self._blobs[oid]
+        if limit is not None and len(content) > limit:
+            raise BlobTooLarge(len(content), limit)
+        return content
 
     def folder_files(self, path: str) -> dict[str, bytes]:
         prefix = path.rstrip("/") + "/"
         return {p[len(prefix) :]: c for p, c in self._files.items() if p.startswith(prefix)}
+
+    def folder_entries(self, path: str) -> Iterator[FolderEntry]:
+        for relative, content in sorted(self.folder_files(path).items()):
+            yield FolderEntry(relative, _oid(content), 0o100644, len(content))
 
 
 def _oid(content: bytes) -> str:

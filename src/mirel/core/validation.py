@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from mirel.core.artifact import DEFAULT_LIMITS, ArtifactLimits, read_artifact
 from mirel.core.catalog import (
@@ -15,6 +15,7 @@ from mirel.core.catalog import (
     parse_manifest_at,
     releases_of,
 )
+from mirel.core.folders import folder_problems
 from mirel.core.kinds import KINDS, ElementKind
 from mirel.core.manifest import Manifest, manifest_name_from_path
 from mirel.core.names import is_valid_uuid
@@ -22,7 +23,7 @@ from mirel.core.resolve import resolve_manifest
 from mirel.core.rules import new_release_problems
 from mirel.core.snapshot import Snapshot, TreeEntry
 from mirel.core.versions import Version
-from mirel.errors import ArtifactInvalid, Problem
+from mirel.errors import ArtifactInvalid, BlobTooLarge, Problem
 
 _KNOWN_TOP_LEVEL_DIST = {kind.plural for kind in KINDS}
 
@@ -42,8 +43,20 @@ def validate_snapshot(
     """
     listing = list_elements(snapshot)
     problems = list(listing.problems)
+    problems.extend(_working_folder_problems(snapshot, listing.elements, limits))
     problems.extend(_dist_problems(snapshot, listing.by_uuid(), limits, progress))
     problems.extend(_manifest_problems(snapshot, listing))
+    return problems
+
+
+def _working_folder_problems(
+    snapshot: Snapshot, elements: Iterable[Element], limits: ArtifactLimits
+) -> list[Problem]:
+    """Return what keeps element folders from being served or released (links, bad names...)."""
+    problems: list[Problem] = []
+    for element in elements:
+        entries = snapshot.folder_entries(element.source_dir)
+        problems.extend(folder_problems(element.source_dir, entries, limits))
     return problems
 
 
@@ -122,7 +135,7 @@ def _artifact_problems(
         progress(path)
     try:
         read_artifact(
-            snapshot.read_blob(artifact.oid),
+            snapshot.read_blob(artifact.oid, limits.max_artifact_file_bytes),
             path,
             limits,
             expect_kind=kind.name,
@@ -131,6 +144,8 @@ def _artifact_problems(
         )
     except ArtifactInvalid as error:
         return [Problem(path, error.reason)]
+    except BlobTooLarge as error:
+        return [Problem(path, f"is too large to be a release: {error.message}")]
     return []
 
 
@@ -198,6 +213,9 @@ class _Change:
         """Return every new problem: element folders, `dist/`, then `manifests/`."""
         known = {str(problem) for problem in self.before.problems}
         problems = [problem for problem in self.after.problems if str(problem) not in known]
+        old_trees = {element.tree_oid for element in self.before.elements}
+        changed_folders = [e for e in self.after.elements if e.tree_oid not in old_trees]
+        problems.extend(_working_folder_problems(self.result, changed_folders, self.limits))
         dist_problems, changed_releases = self._dist_problems()
         problems.extend(dist_problems)
         touched = changed_releases | self._changed_elements()

@@ -21,6 +21,7 @@ from pygit2.enums import FileMode
 
 from mirel.core.snapshot import TreeEntry
 from mirel.errors import (
+    BlobTooLarge,
     BranchExists,
     BranchNotFound,
     ConcurrentUpdate,
@@ -335,8 +336,18 @@ class GitRepository:
             for entry in tree
         ]
 
-    def read_blob(self, oid: str) -> bytes:
-        """Return the content of a blob."""
+    def blob_size(self, oid: str) -> int:
+        """Return the size of an object from its header, without reading its content."""
+        _, size = self._repo.odb.read_header(oid)
+        return int(size)
+
+    def read_blob(self, oid: str, limit: int | None = None) -> bytes:
+        """Return the content of a blob; with `limit`, raise BlobTooLarge for a larger one
+        before reading it (the size comes from the object's header)."""
+        if limit is not None:
+            size = self.blob_size(oid)
+            if size > limit:
+                raise BlobTooLarge(size, limit)
         blob = self._repo.get(oid)
         if not isinstance(blob, pygit2.Blob):
             raise InvalidInput(f"object {oid} is not a file")
@@ -344,12 +355,30 @@ class GitRepository:
 
     def walk_files(self, tree_oid: str, prefix: str = "") -> Iterator[tuple[str, str]]:
         """Yield `(path, blob oid)` for every file below a tree, paths relative to it."""
-        for entry in self.list_tree(tree_oid):
-            path = f"{prefix}{entry.name}"
-            if entry.is_tree:
-                yield from self.walk_files(entry.oid, path + "/")
+        for path, oid, _ in self.walk_entries(tree_oid, prefix):
+            yield path, oid
+
+    def walk_entries(self, tree_oid: str, prefix: str = "") -> Iterator[tuple[str, str, int]]:
+        """Yield `(path, oid, git file mode)` for everything below a tree that is not a tree:
+        files, and the symbolic links and submodules a pushed tree may hold.
+
+        Iterative, so that a tree nested a thousand folders deep costs no recursion.
+        """
+        # A stack of (entries left, their folder's path): git's order, depth first.
+        root: Any = self._repo.get(tree_oid)
+        stack: list[tuple[Iterator[Any], str]] = [(iter(root), prefix)]
+        while stack:
+            entries, base = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
+            path = f"{base}{entry.name or ''}"
+            if entry.type_str == "tree":
+                folder: Any = self._repo.get(entry.id)
+                stack.append((iter(folder), path + "/"))
             else:
-                yield path, entry.oid
+                yield path, str(entry.id), int(entry.filemode)
 
     # -- writing -----------------------------------------------------------------------------
 

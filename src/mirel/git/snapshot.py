@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from mirel.core.snapshot import TreeEntry
+from collections.abc import Iterator
+
+from mirel.core.snapshot import FolderEntry, TreeEntry
 from mirel.git.repository import GitRepository
+
+_SUBMODULE_MODE = 0o160000
 
 
 class CommitSnapshot:
@@ -42,8 +46,8 @@ class CommitSnapshot:
             return None
         return self._repo.read_blob(found.oid)
 
-    def read_blob(self, oid: str) -> bytes:
-        return self._repo.read_blob(oid)
+    def read_blob(self, oid: str, limit: int | None = None) -> bytes:
+        return self._repo.read_blob(oid, limit)
 
     def folder_files(self, path: str) -> dict[str, bytes]:
         found = self.entry(path)
@@ -53,3 +57,12 @@ class CommitSnapshot:
             relative: self._repo.read_blob(oid)
             for relative, oid in self._repo.walk_files(found.oid)
         }
+
+    def folder_entries(self, path: str) -> Iterator[FolderEntry]:
+        found = self.entry(path)
+        if found is None or not found.is_tree:
+            return
+        for relative, oid, mode in self._repo.walk_entries(found.oid):
+            # A submodule's commit is not in this repository: it has no size here.
+            size = 0 if mode == _SUBMODULE_MODE else self._repo.blob_size(oid)
+            yield FolderEntry(relative, oid, mode, size)

@@ -38,7 +38,7 @@ from mirel.core.rules import (
 )
 from mirel.core.validation import validate_change, validate_snapshot
 from mirel.core.versions import Bump, Line, Version
-from mirel.errors import HotfixNotFound, MirelError, Problem
+from mirel.errors import ArtifactInvalid, BlobTooLarge, HotfixNotFound, MirelError, Problem
 from mirel.git.repository import CommitInfo, GitRepository
 from mirel.git.snapshot import CommitSnapshot
 from mirel.hub.values import ConnectionCheck, HotfixView, ReleaseView
@@ -123,13 +123,21 @@ class Catalog:
         """Return the release.json of an artifact, read once per blob."""
         info = self._release_infos.get(blob_oid)
         if info is None:
-            info = read_release_info(self.repo.read_blob(blob_oid), path, self.limits)
+            info = read_release_info(self._artifact_bytes(path, blob_oid), path, self.limits)
             self._release_infos[blob_oid] = info
         return info
 
     def artifact_files(self, release: Release) -> Mapping[str, bytes]:
         """Return the files of a release, checked against every limit and its digest."""
-        return read_artifact(self.repo.read_blob(release.blob_oid), release.path, self.limits).files
+        data = self._artifact_bytes(release.path, release.blob_oid)
+        return read_artifact(data, release.path, self.limits).files
+
+    def _artifact_bytes(self, path: str, blob_oid: str) -> bytes:
+        """Return an artifact's bytes; one too large to be a release is refused unread."""
+        try:
+            return self.repo.read_blob(blob_oid, self.limits.max_artifact_file_bytes)
+        except BlobTooLarge as error:
+            raise ArtifactInvalid(path, error.message) from error
 
     def releases(self, reference: str) -> list[ReleaseView]:
         """Return the releases of one element on the default branch, newest first, each with

@@ -29,6 +29,8 @@ def _metadata_for(kind: ElementKind, name: str, raw: bytes | None) -> _Metadata:
             loaded = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as error:
             raise InvalidInput(f"{METADATA} is not valid JSON: {error}") from error
+        except RecursionError as error:
+            raise InvalidInput(f"{METADATA} nests too deep to be read") from error
         if not isinstance(loaded, dict):
             raise InvalidInput(f"{METADATA} must hold a JSON object")
         metadata = loaded

@@ -56,7 +56,10 @@ class PullRecord:
     @classmethod
     def parse(cls, data: bytes) -> PullRecord:
         """Return the record stored as `data` (a pull.json)."""
-        document = json.loads(data)
+        try:
+            document = json.loads(data)
+        except RecursionError as error:  # a hostile ref: as unreadable as bad JSON
+            raise ValueError("nests too deep to be read") from error
         return cls(
             **{name: document[name] for name in _REQUIRED},
             merge_commit_sha=document.get("merge_commit_sha"),

@@ -30,7 +30,10 @@ def _report_ref(name: str) -> str:
 
 def _parse(data: bytes) -> InstanceReport:
     """Return the report stored in an instance.json; raise ValueError, KeyError or TypeError."""
-    document = json.loads(data)
+    try:
+        document = json.loads(data)
+    except RecursionError as error:  # a hostile ref: as unreadable as bad JSON
+        raise ValueError("nests too deep to be read") from error
     url = document.get("url")
     return InstanceReport(
         name=str(document["name"]),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -35,8 +35,9 @@ from mirel.core.catalog import (
     releases_of,
 )
 from mirel.core.kinds import KINDS, ElementKind
+from mirel.core.names import is_valid_name
 from mirel.core.resolve import WORKING, resolve_manifest
-from mirel.core.snapshot import TreeEntry
+from mirel.core.snapshot import FolderEntry, TreeEntry
 from mirel.core.versions import Version
 from mirel.db.models import ElementMetadata
 from mirel.errors import DocumentInvalid, MirelError, Problem
@@ -159,13 +160,17 @@ class _KnownFolders:
         """Return the content of the file at `path`, or None when there is no such file."""
         return self._snapshot.read(path)
 
-    def read_blob(self, oid: str) -> bytes:
-        """Return the content of a file by its object id."""
-        return self._snapshot.read_blob(oid)
+    def read_blob(self, oid: str, limit: int | None = None) -> bytes:
+        """Return the content of a file by its object id (refused over `limit`, unread)."""
+        return self._snapshot.read_blob(oid, limit)
 
     def folder_files(self, path: str) -> dict[str, bytes]:
         """Return every file below the folder at `path`, keyed by path relative to it."""
         return self._snapshot.folder_files(path)
+
+    def folder_entries(self, path: str) -> Iterator[FolderEntry]:
+        """Yield every file below the folder at `path` with its mode and size, reading none."""
+        return self._snapshot.folder_entries(path)
 
 
 class Planner:
@@ -243,7 +248,9 @@ class Planner:
             metadata_key(kind, entry.name, entry.oid)
             for kind in KINDS
             for entry in snapshot.list_dir(kind.source_root)
-            if entry.is_tree
+            # A folder that cannot be an element (a name git holds that is not even UTF-8, say)
+            # has nothing stored to look up.
+            if entry.is_tree and is_valid_name(entry.name)
         ]
         self._load_metadata(oid for oid in folders if self._metadata.get(oid) is None)
         listing = list_elements(snapshot, self._metadata)

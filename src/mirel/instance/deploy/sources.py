@@ -17,19 +17,22 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.core.artifact import ArtifactLimits, read_artifact
+from mirel.core.folders import MAX_PATH, folder_problems
+from mirel.core.snapshot import FolderEntry
 from mirel.db.models import Source, SourceFile
-from mirel.errors import ArtifactInvalid, InvalidInput, LeaseLost, MirelError
+from mirel.errors import ArtifactInvalid, BlobTooLarge, InvalidInput, LeaseLost, MirelError
 from mirel.git.repository import GitRepository
 from mirel.instance.deploy.planner import DesiredState, Target, chunks
 from mirel.instance.deploy.steps import counted
 
-MAX_PATH = 1024  # the length of source_files.path
+_SUBMODULE = 0o160000
 # Sources stored per transaction: a commit per source would cost a disk flush each on a cold deploy.
 BATCH_SOURCES = 200
 BATCH_BYTES = 16 * 1024 * 1024
@@ -197,7 +200,10 @@ class SourceStore:
     def read(self, target: Target, commit_sha: str) -> Unpacked:
         """Return the checked files of a target's source; raise ArtifactInvalid or InvalidInput."""
         if target.is_artifact:
-            data = self._repo.read_blob(target.oid)
+            try:
+                data = self._repo.read_blob(target.oid, self._limits.max_artifact_file_bytes)
+            except BlobTooLarge as error:
+                raise ArtifactInvalid(target.path, error.message) from error
             artifact = read_artifact(
                 data,
                 target.path,
@@ -226,29 +232,19 @@ class SourceStore:
         return Unpacked(stored=stored, files=files)
 
     def _read_tree(self, target: Target) -> dict[str, bytes]:
-        """Return the files of a working version, held to the same limits as an artifact."""
-        files: dict[str, bytes] = {}
-        total = 0
-        for path, oid in self._repo.walk_files(target.oid):
-            if len(files) >= self._limits.max_entries:
-                raise InvalidInput(
-                    f"{target.path} holds more than {self._limits.max_entries} files; "
-                    "an element may hold as many files as a release artifact"
-                )
-            if len(path) > MAX_PATH:
-                raise InvalidInput(
-                    f"{target.path}/{path[:80]}... is a path of {len(path)} characters, "
-                    f"over {MAX_PATH}"
-                )
-            content = self._repo.read_blob(oid)
-            total += len(content)
-            if total > self._limits.max_total_bytes:
-                raise InvalidInput(
-                    f"{target.path} holds more than {self._limits.max_total_bytes} bytes; "
-                    "raise MIREL_MAX_ARTIFACT_BYTES or make the element smaller"
-                )
-            files[path] = content
-        return files
+        """Return the files of a working version, held to the same limits as an artifact and
+        to the folder rules `mirel validate` applies, checked before any file is read."""
+        entries = [
+            FolderEntry(path, oid, mode, 0 if mode == _SUBMODULE else self._repo.blob_size(oid))
+            for path, oid, mode in islice(
+                self._repo.walk_entries(target.oid), self._limits.max_entries + 1
+            )
+        ]
+        problems = folder_problems(target.path, entries, self._limits)
+        if problems:
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            raise InvalidInput("; ".join(str(problem) for problem in problems[:3]) + more)
+        return {entry.path: self._repo.read_blob(entry.oid) for entry in entries}
 
     def store(self, batch: Sequence[Unpacked]) -> list[Unpacked]:
         """Insert sources with all their files in one transaction; return those that were new.
