@@ -25,6 +25,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any fixed number works: it names mirel's migration lock among the database's advisory locks.
 _MIGRATION_LOCK = 7235012
 _SQLITE_ATTEMPTS = 20
+_CHECKPOINT_WAIT_MS = 2000
 
 
 class Database:
@@ -44,7 +45,12 @@ class Database:
         )
 
     def close(self) -> None:
-        """Close every connection of the pool."""
+        """Close every connection of the pool; on SQLite, fold the write-ahead log back first.
+
+        The engine stays usable: a later query opens a new connection.
+        """
+        if self.engine.dialect.name == "sqlite":
+            _checkpoint(self.engine)
         self.engine.dispose()
 
     def __enter__(self) -> Database:
@@ -85,6 +91,20 @@ def _sqlite_pragmas(connection: DBAPIConnection, _: ConnectionPoolEntry) -> None
     cursor.close()
 
 
+def _checkpoint(engine: Engine) -> None:
+    """Copy a SQLite database's write-ahead log into the database file and empty the log."""
+    try:
+        with engine.connect() as connection:
+            # Another process still reading or writing makes the checkpoint wait: not for long,
+            # as the last one to close the file folds the log back anyway.
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={_CHECKPOINT_WAIT_MS}")
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    except SQLAlchemyError:
+        # A courtesy, not a need: the log is part of the database until a checkpoint takes it in,
+        # and a database that cannot be reached now has nothing of this process to fold back.
+        pass
+
+
 def _make_engine(url: str) -> Engine:
     """Return an engine for a SQLite or PostgreSQL URL, set up for several processes."""
     if url.startswith("sqlite"):
@@ -98,9 +118,37 @@ def _upgrade(engine: Engine) -> None:
     """Bring the database schema up to the newest migration."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    if engine.dialect.name == "sqlite":
+        _upgrade_sqlite(engine, config)
+        return
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def _upgrade_sqlite(engine: Engine, config: Config) -> None:
+    """Bring a SQLite schema up to the newest migration in one transaction, foreign keys off."""
+    with engine.connect() as connection:
+        # A migration may rebuild a table (SQLite alters little in place): dropping the old one
+        # with foreign keys on would delete the rows that reference it (ON DELETE CASCADE). The
+        # pragma is ignored inside a transaction, so it is set before the transaction begins.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        try:
+            # The write lock is taken before the schema's version is read: a process migrating
+            # at the same moment waits for this one, then finds the schema up to date; and
+            # SQLite's DDL is transactional, so a migration cut short leaves nothing behind.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+            if broken is not None:
+                raise RuntimeError(f"a migration left a row whose foreign key is broken: {broken}")
+            connection.commit()
+        except BaseException:
+            # Never hand a connection with foreign keys off back to the pool.
+            connection.invalidate()
+            raise
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 def _migrate(engine: Engine) -> None:
@@ -123,8 +171,10 @@ def _migrate(engine: Engine) -> None:
             _upgrade(engine)
             return
         except OperationalError:
-            # SQLite runs DDL outside transactions: a process migrating at the same moment makes
-            # ours fail half-way ("table already exists"); its work is done once ours retries.
+            # Processes migrate one after another (_upgrade_sqlite), but SQLite may still refuse
+            # the lock ("database is locked": a wait that ran out, or one it does not wait for,
+            # such as another process setting up the write-ahead log); trying again finds the
+            # schema up to date or brings it there.
             if attempt == _SQLITE_ATTEMPTS - 1:
                 raise
             time.sleep(0.1 * (attempt + 1))

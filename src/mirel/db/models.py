@@ -13,6 +13,11 @@
 - `users` / `web_sessions`: the web UI's local users (argon2 password hashes) and their sign-ins
   (only a hash of each session cookie is stored), with each session's CSRF token and the pin
   changes of the Releases tab that are waiting for review.
+
+The integer ids of `deployments`, `tokens` and `users` are never reused, so an id someone
+noted (`mirel token revoke 2`, a deployment's link) never comes to mean another row: PostgreSQL's
+sequences never go back, and on SQLite these tables are AUTOINCREMENT (without it SQLite hands out
+the highest id in use plus one, the id of a row just deleted).
 """
 
 from __future__ import annotations
@@ -153,6 +158,7 @@ class Deployment(Base):
     """One deploy: what it switched, what stopped it, and its log."""
 
     __tablename__ = "deployments"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     status: Mapped[str] = mapped_column(String(20))  # PENDING_START, RUNNING, SUCCESS, ERROR
@@ -170,6 +176,7 @@ class Token(Base):
     """An API token: only its sha256 hash is stored."""
 
     __tablename__ = "tokens"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -196,7 +203,10 @@ class User(Base):
     """A local user of the web UI, with one role: viewer, editor or admin."""
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("username", name="uq_users_username"),)
+    __table_args__ = (
+        UniqueConstraint("username", name="uq_users_username"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64))
