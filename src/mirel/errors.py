@@ -295,6 +295,10 @@ class ConcurrentUpdate(Conflict):
     """A reference kept moving under us; the operation gave up after several tries."""
 
 
+class WebhookReplayed(Conflict):
+    """A webhook delivery id that was already received: a replay, refused."""
+
+
 class UserExists(Conflict):
     """A user with that name already exists."""
 

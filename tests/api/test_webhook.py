@@ -74,3 +74,37 @@ def test_webhooks_are_off_without_a_secret(without_secret: Api) -> None:
         "/webhooks/local", content=BODY, headers={SIGNATURE_HEADER: sign(BODY, "")}
     )
     assert "MIREL_WEBHOOK_SECRET" in failed(response, 401)
+
+
+@pytest.mark.parametrize(
+    "header", ["X-Mirel-Delivery", "X-GitHub-Delivery", "X-Gitlab-Event-UUID", "X-Request-UUID"]
+)
+def test_a_replayed_delivery_is_409_and_deploys_nothing(
+    api: Api, instance: Instance, header: str
+) -> None:
+    signed = {SIGNATURE_HEADER: sign(BODY, SECRET), header: "d5a1c9e0-delivery-1"}
+    assert data(api.post("/webhooks/github", content=BODY, headers=signed))
+    deployments = instance.deployments.recent()
+    message = failed(api.post("/webhooks/github", content=BODY, headers=signed), 409)
+    assert message == (
+        "webhook delivery d5a1c9e0-delivery-1 was already received; a replay is not acted on"
+    )
+    assert instance.deployments.recent() == deployments
+    # Another delivery is acted on.
+    other = {**signed, header: "d5a1c9e0-delivery-2"}
+    assert data(api.post("/webhooks/github", content=BODY, headers=other))
+
+
+def test_a_replay_with_a_bad_signature_is_still_401(api: Api) -> None:
+    good = {SIGNATURE_HEADER: sign(BODY, SECRET), "X-GitHub-Delivery": "once"}
+    assert data(api.post("/webhooks/github", content=BODY, headers=good))
+    bad = {SIGNATURE_HEADER: sign(BODY, "guess"), "X-GitHub-Delivery": "once"}
+    failed(api.post("/webhooks/github", content=BODY, headers=bad), 401)
+
+
+@pytest.mark.parametrize("provider", ["nothing", "GitHub", "local2"])
+def test_an_unknown_provider_is_refused(api: Api, instance: Instance, provider: str) -> None:
+    signed = {SIGNATURE_HEADER: sign(BODY, SECRET)}
+    message = failed(api.post(f"/webhooks/{provider}", content=BODY, headers=signed), 400)
+    assert "provider" in message
+    assert instance.deployments.recent() == []

@@ -177,7 +177,7 @@ def _ids_after_deleting_the_highest(database: Database) -> dict[str, int]:
 def test_an_upgraded_database_keeps_its_rows_and_reuses_no_id(database_url: str) -> None:
     _database_at_0002(database_url)
     with open_database(database_url) as database:
-        assert _revision(database) == "0003"
+        assert _revision(database) == "0004"
         assert _rows(database) == {
             "tokens": [(1, "token 1"), (2, "token 2"), (3, "token 3")],
             "users": [(1, "user1"), (2, "user2"), (3, "user3")],
@@ -232,7 +232,7 @@ def test_processes_starting_together_upgrade_a_database_once(tmp_path: Path) -> 
                 process.wait()
     assert [process.returncode for process in processes] == [0] * 4, results
     with open_database(url) as database:
-        assert _revision(database) == "0003"
+        assert _revision(database) == "0004"
         # Nothing left half-way: no table of a rebuild that another process finished first.
         assert sorted(inspect(database.engine).get_table_names()) == [
             "alembic_version",
@@ -246,6 +246,7 @@ def test_processes_starting_together_upgrade_a_database_once(tmp_path: Path) -> 
             "tokens",
             "users",
             "web_sessions",
+            "webhook_deliveries",
         ]
         assert _rows(database)["web_sessions"] == [(1,), (2,), (3,)]
         assert _ids_after_deleting_the_highest(database)["tokens"] == 4

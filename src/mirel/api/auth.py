@@ -19,12 +19,14 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
+from starlette.concurrency import run_in_threadpool
 
 from mirel.api.deps import InstanceDep, get_instance
-from mirel.errors import Forbidden, Unauthenticated
+from mirel.errors import Forbidden, InvalidInput, Unauthenticated, WebhookReplayed
 from mirel.git.repository import Author
 from mirel.http.routes import app_routes, dependencies_of
 from mirel.instance.accounts.tokens import SCOPES, TokenInfo, authenticate
+from mirel.instance.webhooks import DELIVERY_HEADERS, MAX_DELIVERY_ID, first_delivery
 from mirel.providers.hooks import SIGNATURE_HEADER, sign
 
 RELEASES_READ = "source_control:releases:read"
@@ -136,6 +138,18 @@ async def verify_signature(request: Request, instance: InstanceDep) -> None:
             "the webhook signature does not match the body; sign it with this instance's "
             "webhook secret"
         )
+    delivery = next(
+        (value for name in DELIVERY_HEADERS if (value := request.headers.get(name))), None
+    )
+    if delivery is not None:
+        if len(delivery) > MAX_DELIVERY_ID or not delivery.isprintable():
+            raise InvalidInput(
+                f"the webhook delivery id is not {MAX_DELIVERY_ID} printable characters"
+            )
+        if not await run_in_threadpool(first_delivery, instance.sessions, delivery):
+            raise WebhookReplayed(
+                f"webhook delivery {delivery} was already received; a replay is not acted on"
+            )
 
 
 WEBHOOK = Depends(verify_signature)

@@ -164,17 +164,16 @@ def _migrate(engine: Engine) -> None:
                 connection.execute(text(f"SELECT pg_advisory_unlock({_MIGRATION_LOCK})"))
                 connection.commit()
         return
-    with engine.connect():
-        pass  # a file that cannot be opened at all fails here, at once, rather than after retries
     for attempt in range(_SQLITE_ATTEMPTS):
         try:
             _upgrade(engine)
             return
-        except OperationalError:
+        except OperationalError as error:
             # Processes migrate one after another (_upgrade_sqlite), but SQLite may still refuse
             # the lock ("database is locked": a wait that ran out, or one it does not wait for,
-            # such as another process setting up the write-ahead log); trying again finds the
-            # schema up to date or brings it there.
-            if attempt == _SQLITE_ATTEMPTS - 1:
+            # such as another process switching the file to its write-ahead log as it connects);
+            # trying again finds the schema up to date or brings it there. Any other failure (a
+            # file that cannot be opened at all) is reported at once.
+            if attempt == _SQLITE_ATTEMPTS - 1 or "locked" not in str(error).lower():
                 raise
             time.sleep(0.1 * (attempt + 1))

@@ -232,3 +232,12 @@ class WebSession(Base):
     draft: Mapped[list[DraftChange]] = mapped_column(JSON, default=list)
     # Messages for the next page (a write's result and its pull request link), shown once.
     flash: Mapped[list[FlashMessage]] = mapped_column(JSON, default=list)
+
+
+class WebhookDelivery(Base):
+    """A webhook delivery id received, kept for a while so that a replay of it is refused."""
+
+    __tablename__ = "webhook_deliveries"
+
+    delivery_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import tempfile
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TypedDict
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 HOOKS_FILE = "mirel-deploy-hooks.json"
 SIGNATURE_HEADER = "X-Mirel-Signature"
+DELIVERY_HEADER = "X-Mirel-Delivery"
 _TIMEOUT = 3.0
 
 
@@ -107,7 +109,8 @@ class DeployHooks:
         client = self._client or httpx.Client(timeout=_TIMEOUT)
         try:
             for hook in hooks:
-                headers = {"Content-Type": "application/json"}
+                # Each call is its own delivery: the receiver refuses a replay of its id.
+                headers = {"Content-Type": "application/json", DELIVERY_HEADER: str(uuid.uuid4())}
                 if hook.get("secret"):
                     headers[SIGNATURE_HEADER] = sign(body, hook["secret"])
                 try:

@@ -1,7 +1,7 @@
 """This instance: deploys (compatible), the manifest it publishes, and what it serves."""
 
 import logging
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
@@ -184,6 +184,9 @@ def get_live_file(
 
 # -- webhooks ------------------------------------------------------------------------------------
 
+# The hosts of the seeds' source-control settings, and any plain git remote.
+WebhookProvider = Literal["local", "git", "github", "gitlab", "bitbucket", "azure", "codecommit"]
+
 
 @router.post(
     "/webhooks/{provider}",
@@ -192,7 +195,7 @@ def get_live_file(
     response_model=Envelope[DeploymentPublic],
 )
 async def webhook(
-    provider: Annotated[str, Path(description="The provider that sends: local, github, ...")],
+    provider: Annotated[WebhookProvider, Path(description="The provider that sends the event.")],
     instance: InstanceDep,
 ) -> Envelope[DeploymentPublic]:
     """Return the deployment a signed provider event started."""

@@ -1,0 +1,46 @@
+"""Webhook deliveries an instance has received, so that a replayed one is refused.
+
+A host names each delivery (GitHub `X-GitHub-Delivery`, GitLab `X-Gitlab-Event-UUID`, Bitbucket
+`X-Request-UUID`, mirel's own hooks `X-Mirel-Delivery`). The ids are kept in the instance
+database for `REPLAY_WINDOW`, shared by every process of the instance; a delivery id seen again
+within it is a replay: its signature is valid, but it was already acted on.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mirel.db.models import WebhookDelivery
+from mirel.providers.hooks import DELIVERY_HEADER
+
+REPLAY_WINDOW = timedelta(hours=24)
+MAX_DELIVERY_ID = 200
+
+# The headers naming a delivery, in the order they are looked for.
+DELIVERY_HEADERS = (
+    DELIVERY_HEADER,
+    "X-GitHub-Delivery",
+    "X-Gitlab-Event-UUID",
+    "X-Request-UUID",
+)
+
+
+def first_delivery(sessions: sessionmaker[Session], delivery_id: str) -> bool:
+    """Record a delivery id; return False when it was already received within the window."""
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        session.execute(
+            delete(WebhookDelivery).where(WebhookDelivery.received_at < now - REPLAY_WINDOW)
+        )
+    try:
+        with sessions.begin() as session:
+            session.execute(
+                insert(WebhookDelivery).values(delivery_id=delivery_id, received_at=now)
+            )
+    except IntegrityError:
+        return False
+    return True
