@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import ClassVar
+from urllib.parse import quote
 
 import pytest
 from api_support import Api, Seed, TokenMaker, assert_change_request, data, failed
@@ -368,4 +369,18 @@ def test_a_merge_the_gate_refuses_answers_409_listing_the_problem(
     message = failed(api.post(f"/source_control/pulls/{number}/merge", token), 409)
     assert f"pull request #{number} cannot be merged" in message
     assert "manifests/qa.yaml: pins billing 1.1.0, which is not released" in message
+    assert refs(seed.hub.repo.path) == before
+
+
+@pytest.mark.parametrize(
+    "branch", ["refs/heads/main", "heads/main", "@", "MAIN", "Main", "HEAD", "x@{1}", "tags/v1"]
+)
+def test_a_branch_name_that_reads_as_another_ref_is_refused(
+    api: Api, token: str, seed: Seed, branch: str
+) -> None:
+    body = {"message": "sneak", "files": {"apps/billing/main.rsx": "<App sneaky/>\n"}}
+    before = refs(seed.hub.repo.path)
+    path = f"/source_control/branches/{quote(branch, safe='/')}/commits"
+    message = failed(api.post(path, token, json=body), 400)
+    assert "reads as another name of an existing ref" in message or "default branch" in message
     assert refs(seed.hub.repo.path) == before

@@ -100,13 +100,25 @@ def delete_branch(kind: ElementKind, uuid: str, version: Version) -> str:
     return f"{BRANCH_PREFIX}delete/{kind.name}/{uuid}/{version}"
 
 
-def check_new_branch_name(branch: str) -> None:
-    """Raise InvalidInput when a branch a user names would enter mirel's own namespace."""
+# Names git reads as something else than `refs/heads/<name>`: another ref's spelling (`refs/...`,
+# `heads/main`), HEAD and its `@` shorthand, a reflog selector.
+_NOT_ONE_REF = re.compile(r"(refs|heads|remotes|tags)/.*|@|HEAD|.*@\{.*", re.IGNORECASE)
+
+
+def check_new_branch_name(branch: str, default_branch: str) -> None:
+    """Raise InvalidInput when a branch a user names is not exactly one new ref of its own: it
+    would enter mirel's namespace, read as another ref, or be the default branch in other case
+    (one file on a case-insensitive disk)."""
     # A branch `mirel` (or `mirel/x/...` made by hand) would block the ref folders under which
     # mirel makes every release, hotfix and manifest branch.
     if branch == "mirel" or branch.startswith(BRANCH_PREFIX):
         raise InvalidInput(
             f"branch names starting with {BRANCH_PREFIX!r} are mirel's own; choose another name"
+        )
+    if _NOT_ONE_REF.fullmatch(branch) or branch.lower() == default_branch.lower():
+        raise InvalidInput(
+            f"{branch!r} reads as another name of an existing ref ({default_branch!r} or HEAD); "
+            "name the branch plainly, without refs/, heads/ or @"
         )
 
 

@@ -116,7 +116,7 @@ class ElementChanges:
                 author,
             )
         if branch is not None:
-            check_new_branch_name(branch)
+            check_new_branch_name(branch, self._catalog.default_branch)
         return self._branches.propose(
             branch=branch or update_branch(element.kind, element.name),
             base_sha=main.commit_sha,

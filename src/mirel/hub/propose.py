@@ -103,7 +103,7 @@ class BranchWriter:
                 "name another branch, or leave the branch out to get a new one"
             )
         if self.repo.branch_sha(branch) is None:
-            check_new_branch_name(branch)
+            check_new_branch_name(branch, default)
             base_sha = self.repo.resolve(base) if base else self.repo.require_branch(default)
             return self.propose(
                 branch=branch, base_sha=base_sha, changes=changes, message=message, author=author
