@@ -196,6 +196,16 @@ class UserNotFound(NotFound):
     """No user with that name or id."""
 
 
+class SignInThrottled(MirelError):
+    """Too many failed sign-ins: wait `retry_after` seconds, or (None) ask an admin to unlock."""
+
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int | None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 # -- 409: the request conflicts with the repository's state --------------------------------------
 
 

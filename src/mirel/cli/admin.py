@@ -276,3 +276,23 @@ def user_remove(database_url: str | None, username: str) -> None:
     with _sessions(database_url) as sessions:
         info = delete_user(sessions, username)
     emit(info.to_json(), lambda: stdout.print(f"[green]✓[/] removed user {escape(username)}"))
+
+
+@user.command("unlock")
+@common
+@database_option
+@click.argument("username")
+def user_unlock(database_url: str | None, username: str) -> None:
+    """Let a user sign in again after too many failed attempts."""
+    from mirel.instance.accounts.throttle import unlock
+
+    with _sessions(database_url) as sessions:
+        lifted = unlock(sessions, username)
+    emit(
+        {"username": username, "unlocked": lifted},
+        lambda: stdout.print(
+            f"[green]✓[/] {escape(username)} may sign in again"
+            if lifted
+            else f"{escape(username)} was not locked"
+        ),
+    )

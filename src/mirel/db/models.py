@@ -241,3 +241,15 @@ class WebhookDelivery(Base):
 
     delivery_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins of one account (`user:<name>`) or client address (`address:<ip>`)."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # No attempt is even checked before this moment; None: no wait.
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)  # until unlocked

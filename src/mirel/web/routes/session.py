@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from mirel.errors import SignInThrottled
+from mirel.instance.accounts import throttle
 from mirel.instance.accounts.sessions import SESSION_LIFETIME, close_session, open_session
 from mirel.instance.accounts.users import authenticate
 from mirel.web import urls
@@ -92,15 +94,26 @@ def login(
             "the sign-in form was refused: its security token is missing or stale; "
             "allow cookies for this site and reload the sign-in page"
         )
-    user = authenticate(instance.sessions, username.strip(), password)
+    name = username.strip()
+    address = request.client.host if request.client is not None else "unknown"
+    try:
+        # Before the password is even looked at: while an account waits, no guess is tried.
+        throttle.check(instance.sessions, name, address)
+    except SignInThrottled as error:
+        return _login_page(
+            request, next_page, message=error.message, status=error.http_status, username=name
+        )
+    user = authenticate(instance.sessions, name, password)
     if user is None:
+        throttle.failed(instance.sessions, name, address)
         return _login_page(
             request,
             next_page,
             message="wrong user name or password; try again, or ask an admin to reset it",
             status=401,
-            username=username.strip(),
+            username=name,
         )
+    throttle.succeeded(instance.sessions, name, address)
     secret = open_session(instance.sessions, user)
     answer: RedirectResponse = redirect(urls.safe_next(next_page))
     answer.set_cookie(
