@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from types import TracebackType
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,7 +30,7 @@ from mirel.instance.live import LiveStore
 from mirel.instance.poller import Poller
 from mirel.instance.reports import Reporter
 from mirel.instance.state import StateStore
-from mirel.instance.values import InstanceInfo
+from mirel.instance.values import Deployment, InstanceInfo
 from mirel.settings import Settings
 
 
@@ -46,6 +47,8 @@ class Instance:
         self, settings: Settings, hub: Hub | None = None, *, checkpoint: Checkpoint = no_checkpoint
     ) -> None:
         self.settings = settings
+        # Told of each deployment that ran and its seconds (the server's metrics listen here).
+        self.deploy_listeners: list[Callable[[Deployment, float], None]] = []
         limits = ArtifactLimits(max_total_bytes=settings.max_artifact_bytes)
         self.hub = hub if hub is not None else _open_hub(settings, limits)
         self.database: Database = open_database(settings.database_url)
@@ -67,6 +70,7 @@ class Instance:
             reporter=self.reports,
             limits=limits,
             checkpoint=checkpoint,
+            observe=self._deployed,
         )
         self.poller = Poller(
             functools.partial(self.deployer.deploy, "poller"), settings.poll_interval, settings.name
@@ -94,6 +98,10 @@ class Instance:
             default_branch=self.hub.default_branch,
             last_deployment=self.deployments.last(),
         )
+
+    def _deployed(self, deployment: Deployment, seconds: float) -> None:
+        for listener in self.deploy_listeners:
+            listener(deployment, seconds)
 
     def close(self) -> None:
         """Stop the poller and close the database connections."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from mirel.errors import MirelError
@@ -20,6 +21,8 @@ class Poller:
         self._name = name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # time.monotonic() when the last poll ended; None: none yet (or polling off).
+        self.last_poll: float | None = None
 
     def start(self) -> None:
         """Deploy now and then every interval in a background thread, unless it already runs."""
@@ -53,5 +56,6 @@ class Poller:
                     reported = str(error)
             except Exception:
                 log.exception("poller: deploy failed")
+            self.last_poll = time.monotonic()
             if self._stop.wait(self._interval):
                 return

@@ -17,6 +17,7 @@ from mirel.http.envelope import API_PREFIX
 from mirel.http.limits import BodyLimit, BodyLimits
 from mirel.http.pipeline import install_error_pipeline
 from mirel.instance import Instance
+from mirel.server.observability import install_observability
 from mirel.web import install_web
 from mirel.web.render import error_page
 
@@ -62,10 +63,12 @@ def create_app(instance: Instance) -> FastAPI:
     # After the pipeline: the pages' headers wrap its last-resort 500 answer too.
     install_web(app)
     app.add_middleware(AddressCheck)
-    # Outermost: a body over its limit is refused before anything else runs or reads it.
+    # A body over its limit is refused before anything else runs or reads it.
     settings = instance.settings
     app.add_middleware(
         BodyLimit,
         limits=BodyLimits(settings.max_request_bytes, settings.max_upload_bytes),
     )
+    # Outside everything: every answer is counted, refusals at the edge included.
+    app.state.metrics = install_observability(app, instance)
     return app

@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -59,6 +60,10 @@ from mirel.instance.values import Deployment, Plan
 from mirel.providers.base import PullState
 
 log = logging.getLogger(__name__)
+
+# Told of every deployment that ran (not of a request that found nothing to do), with how long
+# it took in seconds: the server's metrics count them.
+DeployObserver = Callable[[Deployment, float], None]
 
 _MAX_TRIGGER = 200
 _MAX_REVISION = 256
@@ -92,8 +97,10 @@ class Deployer:
         reporter: Reporter,
         limits: ArtifactLimits,
         checkpoint: Checkpoint = no_checkpoint,
+        observe: DeployObserver = lambda _deployment, _seconds: None,
     ) -> None:
         self._hub = hub
+        self._observe = observe
         self._lease = lease
         self._state = state
         self._deployments = deployments
@@ -201,6 +208,21 @@ class Deployer:
             if done is not None:
                 return done
         deployment_id = self._deployments.start(attempt, triggered_by)
+        started = time.monotonic()
+        finished = self._run(lost, token, deployment_id, snapshot, attempt, triggered_by)
+        self._observe(finished, time.monotonic() - started)
+        return finished
+
+    def _run(
+        self,
+        lost: threading.Event,
+        token: str,
+        deployment_id: int,
+        snapshot: CommitSnapshot,
+        attempt: Attempt,
+        triggered_by: str | None,
+    ) -> Deployment:
+        """Run a started deployment's steps; return it, reported, whatever happened."""
         entry = DeployLog()
         entry(
             f"deploying {snapshot.commit_sha} with "
