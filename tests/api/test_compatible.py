@@ -18,6 +18,7 @@ from support import AUTHOR, merge, refs
 
 RELEASE_KEYS = {
     "release_version",
+    "problem",
     "release_description",
     "created_at",
     "created_by",

@@ -129,6 +129,11 @@ class ReleasePublic(Public):
     blob_sha: str
     published_in: list[str]
     pinned_by: list[str]
+    problem: str | None = Field(
+        default=None,
+        description="What makes the artifact unusable (unreadable, or its release.json does "
+        "not match its path); null when listing found nothing wrong.",
+    )
 
 
 class FileChangePublic(Public):

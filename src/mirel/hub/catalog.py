@@ -159,18 +159,49 @@ class Catalog:
                 continue  # pins a missing release: validate and deploys report it
             if served is not None:
                 serving.setdefault(served.version, []).append(name)
-        return [
-            ReleaseView(
-                element=element,
-                version=version,
-                info=self.release_info(found[version].path, found[version].blob_oid),
-                path=found[version].path,
-                blob_oid=found[version].blob_oid,
-                published_in=tuple(serving.get(version, [])),
-                pinned_by=tuple(exact.get(str(version), [])),
+        views: list[ReleaseView] = []
+        for version in sorted(found, reverse=True):
+            release = found[version]
+            info, problem = self._listed_info(element, release)
+            views.append(
+                ReleaseView(
+                    element=element,
+                    version=version,
+                    info=info,
+                    path=release.path,
+                    blob_oid=release.blob_oid,
+                    published_in=tuple(serving.get(version, [])),
+                    pinned_by=tuple(exact.get(str(version), [])),
+                    problem=problem,
+                )
             )
-            for version in sorted(found, reverse=True)
-        ]
+        return views
+
+    def _listed_info(self, element: Element, release: Release) -> tuple[ReleaseInfo, str | None]:
+        """Return a release's release.json and what is wrong with it: one corrupt or lying
+        artifact is listed as broken, and the element's other releases read as usual."""
+        try:
+            info = self.release_info(release.path, release.blob_oid)
+        except ArtifactInvalid as error:
+            blank = ReleaseInfo(
+                kind=element.kind.name,
+                uuid=element.uuid,
+                name=element.name,
+                version=str(release.version),
+                description="",
+                created_at="",
+                created_by="",
+                source_commit="",
+                files_sha256="",
+            )
+            return blank, error.reason
+        said = (info.kind, info.uuid, info.version)
+        if said != (element.kind.name, element.uuid, str(release.version)):
+            return info, (
+                f"its release.json says {info.kind} {info.uuid} {info.version}, not what its "
+                "path says; no instance will deploy it"
+            )
+        return info, None
 
     def claimed(self, element: Element) -> set[Version]:
         """Return the versions of an element that open release branches claim."""

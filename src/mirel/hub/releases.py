@@ -21,6 +21,7 @@ from mirel.core.rules import (
 from mirel.core.versions import Bump, Version
 from mirel.errors import (
     AlreadyProposed,
+    ArtifactInvalid,
     BranchExists,
     InvalidInput,
     ReleaseExists,
@@ -178,7 +179,11 @@ class ReleaseChanges:
             if entry is None:
                 return None  # merged or closed meanwhile, or holding no artifact
             blob_oid = entry.oid
-        same = self._catalog.release_info(path, blob_oid).files_sha256 == files_digest(files)
+        try:
+            info = self._catalog.release_info(path, blob_oid)
+        except ArtifactInvalid:
+            return None  # an unreadable release holds nothing to repeat; validate reports it
+        same = info.files_sha256 == files_digest(files)
         return previous if same else None
 
     def _build(

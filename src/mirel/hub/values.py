@@ -38,6 +38,9 @@ class ReleaseView:
     blob_oid: str
     published_in: tuple[str, ...]  # manifests on the default branch that serve this release
     pinned_by: tuple[str, ...] = ()  # manifests that pin exactly this version (it cannot go)
+    # What makes the artifact unusable (unreadable, or its release.json lies); None: none found.
+    # Listing reads release.json only: a wrong digest is found by validate and deploys.
+    problem: str | None = None
 
     @property
     def release_version(self) -> str:
