@@ -17,7 +17,7 @@ from mirel.core.kinds import KINDS, ElementKind
 from mirel.core.manifest import Manifest, manifest_name_from_path, manifest_path
 from mirel.core.manifest_reader import find_manifest_problems
 from mirel.core.names import check_name, is_valid_name, is_valid_uuid
-from mirel.core.snapshot import Snapshot, TreeEntry
+from mirel.core.snapshot import Snapshot
 from mirel.core.versions import Version
 from mirel.errors import (
     BlobTooLarge,
@@ -135,12 +135,20 @@ class ElementListing:
 MAX_METADATA_BYTES = 1024 * 1024
 
 
-def _metadata_bytes(snapshot: Snapshot, entry: TreeEntry) -> bytes | None:
-    """Return a metadata.json's content, None when it is too large to read (found unread)."""
+def _read_metadata(
+    snapshot: Snapshot, kind: ElementKind, name: str, path: str
+) -> tuple[str | None, tuple[Problem, ...]]:
+    """Return the uuid a folder's metadata.json declares and its problems; one too large is
+    refused from its size, unread."""
+    entry = snapshot.entry(path)
+    if entry is None or entry.is_tree:
+        return None, (Problem(path, "is missing; every element folder needs one"),)
     try:
-        return snapshot.read_blob(entry.oid, MAX_METADATA_BYTES)
+        data = snapshot.read_blob(entry.oid, MAX_METADATA_BYTES)
     except BlobTooLarge:
-        return None
+        return None, (Problem(path, f"is over {MAX_METADATA_BYTES:,} bytes; make it smaller"),)
+    uuid, found = parse_metadata(data, kind, name, path)
+    return uuid, tuple(found)
 
 
 def _element_from_folder(
@@ -153,18 +161,7 @@ def _element_from_folder(
         if not is_valid_name(name):
             remembered = (None, (Problem(kind.source_dir(name), "is not a valid element name"),))
         else:
-            entry = snapshot.entry(path)
-            data = None if entry is None or entry.is_tree else _metadata_bytes(snapshot, entry)
-            if entry is None or entry.is_tree:
-                remembered = (None, (Problem(path, "is missing; every element folder needs one"),))
-            elif data is None:
-                remembered = (
-                    None,
-                    (Problem(path, f"is over {MAX_METADATA_BYTES:,} bytes; make it smaller"),),
-                )
-            else:
-                uuid, found = parse_metadata(data, kind, name, path)
-                remembered = (uuid, tuple(found))
+            remembered = _read_metadata(snapshot, kind, name, path)
         if cache is not None:
             cache.put(key, remembered)
     uuid, problems = remembered

@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from mirel.core.snapshot import FolderEntry, TreeEntry
 from mirel.git.repository import GitRepository
 
-_SUBMODULE_MODE = 0o160000
-
 
 class CommitSnapshot:
     """A Snapshot over one commit of a GitRepository.
@@ -62,7 +60,4 @@ class CommitSnapshot:
         found = self.entry(path)
         if found is None or not found.is_tree:
             return
-        for relative, oid, mode in self._repo.walk_entries(found.oid):
-            # A submodule's commit is not in this repository: it has no size here.
-            size = 0 if mode == _SUBMODULE_MODE else self._repo.blob_size(oid)
-            yield FolderEntry(relative, oid, mode, size)
+        yield from self._repo.folder_entries(found.oid)

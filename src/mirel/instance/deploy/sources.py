@@ -25,14 +25,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.core.artifact import ArtifactLimits, read_artifact
 from mirel.core.folders import MAX_PATH, folder_problems
-from mirel.core.snapshot import FolderEntry
 from mirel.db.models import Source, SourceFile
 from mirel.errors import ArtifactInvalid, BlobTooLarge, InvalidInput, LeaseLost, MirelError
 from mirel.git.repository import GitRepository
 from mirel.instance.deploy.planner import DesiredState, Target, chunks
 from mirel.instance.deploy.steps import counted
 
-_SUBMODULE = 0o160000
 # Sources stored per transaction: a commit per source would cost a disk flush each on a cold deploy.
 BATCH_SOURCES = 200
 BATCH_BYTES = 16 * 1024 * 1024
@@ -234,12 +232,7 @@ class SourceStore:
     def _read_tree(self, target: Target) -> dict[str, bytes]:
         """Return the files of a working version, held to the same limits as an artifact and
         to the folder rules `mirel validate` applies, checked before any file is read."""
-        entries = [
-            FolderEntry(path, oid, mode, 0 if mode == _SUBMODULE else self._repo.blob_size(oid))
-            for path, oid, mode in islice(
-                self._repo.walk_entries(target.oid), self._limits.max_entries + 1
-            )
-        ]
+        entries = list(islice(self._repo.folder_entries(target.oid), self._limits.max_entries + 1))
         problems = folder_problems(target.path, entries, self._limits)
         if problems:
             more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
