@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import pygit2
 from pygit2.enums import FileMode
 
-from mirel.core.snapshot import FolderEntry, TreeEntry
+from mirel.core.snapshot import TreeEntry
 from mirel.errors import (
     BlobTooLarge,
     BranchExists,
@@ -357,14 +357,6 @@ class GitRepository:
         """Yield `(path, blob oid)` for every file below a tree, paths relative to it."""
         for path, oid, _ in self.walk_entries(tree_oid, prefix):
             yield path, oid
-
-    def folder_entries(self, tree_oid: str) -> Iterator[FolderEntry]:
-        """Yield every non-tree entry below a tree with its mode and size, reading no content
-        (sizes come from the objects' headers)."""
-        for path, oid, mode in self.walk_entries(tree_oid):
-            # A submodule's commit is not in this repository: it has no size here.
-            size = 0 if mode == FileMode.COMMIT else self.blob_size(oid)
-            yield FolderEntry(path, oid, mode, size)
 
     def walk_entries(self, tree_oid: str, prefix: str = "") -> Iterator[tuple[str, str, int]]:
         """Yield `(path, oid, git file mode)` for everything below a tree that is not a tree:

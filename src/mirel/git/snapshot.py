@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pygit2.enums import FileMode
+
 from mirel.core.snapshot import FolderEntry, TreeEntry
 from mirel.git.repository import GitRepository
+
+
+def folder_entries(repo: GitRepository, tree_oid: str) -> Iterator[FolderEntry]:
+    """Yield every non-tree entry below a tree with its mode and size, reading no content
+    (sizes come from the objects' headers)."""
+    for path, oid, mode in repo.walk_entries(tree_oid):
+        # A submodule's commit is not in this repository: it has no size here.
+        size = 0 if mode == FileMode.COMMIT else repo.blob_size(oid)
+        yield FolderEntry(path, oid, mode, size)
 
 
 class CommitSnapshot:
@@ -60,4 +71,4 @@ class CommitSnapshot:
         found = self.entry(path)
         if found is None or not found.is_tree:
             return
-        yield from self._repo.folder_entries(found.oid)
+        yield from folder_entries(self._repo, found.oid)

@@ -28,6 +28,7 @@ from mirel.core.folders import MAX_PATH, folder_problems
 from mirel.db.models import Source, SourceFile
 from mirel.errors import ArtifactInvalid, BlobTooLarge, InvalidInput, LeaseLost, MirelError
 from mirel.git.repository import GitRepository
+from mirel.git.snapshot import folder_entries
 from mirel.instance.deploy.planner import DesiredState, Target, chunks
 from mirel.instance.deploy.steps import counted
 
@@ -232,7 +233,7 @@ class SourceStore:
     def _read_tree(self, target: Target) -> dict[str, bytes]:
         """Return the files of a working version, held to the same limits as an artifact and
         to the folder rules `mirel validate` applies, checked before any file is read."""
-        entries = list(islice(self._repo.folder_entries(target.oid), self._limits.max_entries + 1))
+        entries = list(islice(folder_entries(self._repo, target.oid), self._limits.max_entries + 1))
         problems = folder_problems(target.path, entries, self._limits)
         if problems:
             more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
