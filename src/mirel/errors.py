@@ -374,3 +374,8 @@ class RefRaced(Exception):
     The git layer raises it for every lost compare-and-swap; `retry_on_race` retries, and callers
     that cannot retry turn it into a MirelError such as ConcurrentUpdate or BranchExists.
     """
+
+    @property
+    def ref(self) -> str:
+        """Return the reference that raced (the first argument), or "" when none was named."""
+        return str(self.args[0]) if self.args else ""

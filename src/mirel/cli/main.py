@@ -42,6 +42,7 @@ COMMANDS: tuple[click.Command, ...] = (
     repository.init,
     repository.validate,
     repository.matrix,
+    repository.repair,
     repository.hook,
     repository.demo,
     elements.element,

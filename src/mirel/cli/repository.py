@@ -1,5 +1,5 @@
-"""Commands about a whole repository: `mirel init`, `validate`, `matrix`, `hook add | remove |
-list` (its deploy hooks) and `demo`."""
+"""Commands about a whole repository: `mirel init`, `validate`, `matrix`, `repair`, `hook add |
+remove | list` (its deploy hooks) and `demo`."""
 
 from __future__ import annotations
 
@@ -98,6 +98,25 @@ def _print_matrix(data: Matrix) -> None:
     print_table(table if data.elements else "no elements yet")
     for problem in data.problems:
         stderr.print(f"[red]problem[/] {escape(problem)}")
+
+
+@click.command()
+@common
+def repair() -> None:
+    """Finish or release what interrupted commands left: a merge or close cut short, a
+    release claimed by a branch without its pull request. Safe to run at any time."""
+    hub = options().hub()
+    with progress("repairing"):
+        done = hub.branches.leftovers.repair()
+    data = {"repaired": [{"subject": item.subject, "action": item.action} for item in done]}
+
+    def human() -> None:
+        for item in done:
+            stdout.print(f"{escape(item.subject)}: {escape(item.action)}")
+        if not done:
+            stdout.print("[green]✓[/] nothing to repair")
+
+    emit(data, human)
 
 
 @click.group()

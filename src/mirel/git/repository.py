@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pygit2
 from pygit2.enums import FileMode
@@ -24,76 +23,17 @@ from mirel.errors import (
     BlobTooLarge,
     BranchExists,
     BranchNotFound,
-    ConcurrentUpdate,
     InvalidInput,
     RefRaced,
     RepositoryNotFound,
     RepositoryUnreachable,
 )
+from mirel.git.values import Author as Author
+from mirel.git.values import ChangedPath as ChangedPath
+from mirel.git.values import CommitInfo as CommitInfo
+from mirel.git.values import retry_on_race as retry_on_race
 
 HEADS = "refs/heads/"
-_T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class Author:
-    """Who makes a change: a name and an email, as in `Name <email>`."""
-
-    name: str
-    email: str
-
-    @classmethod
-    def parse(cls, text: str) -> Author:
-        """Return the author written as `Name <email>`, or raise InvalidInput."""
-        text = text.strip()
-        if text.endswith(">") and "<" in text:
-            name, _, email = text[:-1].rpartition("<")
-            name, email = name.strip(), email.strip()
-            # git refuses angle brackets inside either part: catch them here, not at commit time.
-            if name and email and not any(c in name + email for c in "<>\n"):
-                return cls(name, email)
-        raise InvalidInput(f"author {text!r} is not of the form 'Name <email>'")
-
-    def __str__(self) -> str:
-        return f"{self.name} <{self.email}>"
-
-
-@dataclass(frozen=True)
-class CommitInfo:
-    """What mirel shows of a commit."""
-
-    sha: str
-    message: str
-    author_name: str
-    author_email: str
-    time: int  # seconds since the epoch
-    parents: tuple[str, ...]
-
-    @property
-    def summary(self) -> str:
-        """Return the first line of the message."""
-        return self.message.split("\n", 1)[0]
-
-
-@dataclass(frozen=True)
-class ChangedPath:
-    """One path that differs between two trees."""
-
-    status: str  # "added", "removed" or "changed"
-    path: str
-    old_oid: str | None
-    new_oid: str | None
-
-
-def retry_on_race(operation: Callable[[], _T], *, what: str, attempts: int = 200) -> _T:
-    """Return `operation()`, retrying with jittered back-off while another writer races us."""
-    for attempt in range(attempts):
-        try:
-            return operation()
-        except RefRaced:
-            # Jitter spreads contenders apart so one of them always wins the next round.
-            time.sleep(random.uniform(0.001, 0.005) * min(attempt + 1, 20))
-    raise ConcurrentUpdate(f"{what}: other writers kept updating the repository; try again")
 
 
 # pygit2 raises OSError, not GitError, when another process holds a ref's lock file.
@@ -207,14 +147,22 @@ class GitRepository:
 
     def create_ref(self, ref: str, sha: str) -> None:
         """Create a reference that must not exist yet; raise RefRaced when it does."""
+        self.create_refs({ref: sha})
+
+    def create_refs(self, refs: Mapping[str, str]) -> None:
+        """Create references that must not exist yet, all or none, in one transaction; raise
+        RefRaced naming one that exists (or is locked by another writer)."""
         # libgit2's create(force=False) looks for the ref before taking its lock, so two writers
         # could both "create" it and the second silently overwrite the first. Lock, then look.
+        ref = ""
         try:
             with self._repo.transaction() as transaction:
-                transaction.lock_ref(ref)
-                if self._repo.references.get(ref) is not None:
-                    raise RefRaced(ref)
-                transaction.set_target(ref, sha)
+                for ref in refs:
+                    transaction.lock_ref(ref)
+                    if self._repo.references.get(ref) is not None:
+                        raise RefRaced(ref)
+                for ref, sha in refs.items():
+                    transaction.set_target(ref, sha)
         except _REF_ERRORS as error:
             if _is_lock_error(error):
                 raise RefRaced(ref) from error
@@ -226,8 +174,9 @@ class GitRepository:
                 ) from error
             raise
 
-    def create_branch(self, branch: str, sha: str) -> None:
-        """Create a new branch at `sha`; raise BranchExists when the name is taken."""
+    @staticmethod
+    def check_branch_name(branch: str) -> None:
+        """Raise InvalidInput unless git accepts `branch` as the name of a new branch."""
         # git itself refuses branches named HEAD or starting with '-' (they read as options).
         if (
             not pygit2.reference_is_valid_name(HEADS + branch)
@@ -235,6 +184,10 @@ class GitRepository:
             or branch == "HEAD"
         ):
             raise InvalidInput(f"{branch!r} is not a valid branch name")
+
+    def create_branch(self, branch: str, sha: str) -> None:
+        """Create a new branch at `sha`; raise BranchExists when the name is taken."""
+        self.check_branch_name(branch)
         try:
             self.create_ref(HEADS + branch, sha)
         except RefRaced as error:

@@ -2,8 +2,9 @@
 
 Every write of the hub ends here. `propose` commits on a new branch from a base commit and opens
 the branch's pull request; `commit` adds a commit on top of an existing branch (a hotfix, or a
-branch a person works on). Commits are written before any reference moves, and a branch whose pull
-request cannot be opened is removed again, so a failure leaves nothing behind.
+branch a person works on). Commits are written before any reference moves, and a new branch is
+made in one step with its pull request, so a failure (or a kill) at any point leaves nothing half
+done; what an older or hosted writer left is released by `Leftovers`.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mirel.core.rules import check_new_branch_name
-from mirel.errors import InvalidInput, NothingToChange
+from mirel.errors import BranchExists, InvalidInput, NothingToChange
 from mirel.git.repository import HEADS, Author, GitRepository, retry_on_race
+from mirel.hub.leftovers import Leftovers
 from mirel.hub.values import ChangeRequest
-from mirel.providers.base import Provider
+from mirel.providers.base import Provider, PullRequest
 
 Changes = Mapping[str, bytes | None]  # repository path -> new content, or None to remove
 
@@ -25,6 +27,7 @@ class BranchWriter:
     def __init__(self, repository: GitRepository, provider: Provider) -> None:
         self.repo = repository
         self.provider = provider
+        self.leftovers = Leftovers(repository, provider)
 
     def propose(
         self,
@@ -43,18 +46,25 @@ class BranchWriter:
         while it still holds the commit given. Raises NothingToChange when the changes are on
         `base_sha` already and BranchExists when the branch is taken.
         """
-        commit = self._new_branch(branch, base_sha, changes, message, author)
-        try:
-            pull = self.provider.create_pull_request(
+        commit = self._commit_for(base_sha, changes, message, author)
+
+        def open_pull() -> PullRequest:
+            # The branch is made with its pull request, in one step: no crash leaves a claim.
+            return self.provider.create_pull_request(
                 head_branch=branch,
                 title=message.split("\n", 1)[0],
                 description=description or message,
                 author=author,
                 cleanup_branches=cleanup_branches,
+                head_sha=commit,
             )
-        except BaseException:
-            self.repo.delete_ref(HEADS + branch, commit)
-            raise
+
+        try:
+            pull = open_pull()
+        except BranchExists:
+            if not self.leftovers.release(branch):
+                raise
+            pull = open_pull()
         return ChangeRequest(commit, self.provider.branch_url(branch), branch, pull)
 
     def start_branch(
@@ -63,27 +73,21 @@ class BranchWriter:
         """Make a branch without a pull request (a hotfix): at `base_sha` with `changes`
         committed, or at `base_sha` itself when it holds them already."""
         try:
-            commit = self._new_branch(branch, base_sha, changes, message, author)
+            commit = self._commit_for(base_sha, changes, message, author)
         except NothingToChange:
-            retry_on_race(
-                lambda: self.repo.create_branch(branch, base_sha), what=f"creating {branch}"
-            )
             commit = base_sha
+        retry_on_race(lambda: self.repo.create_branch(branch, commit), what=f"creating {branch}")
         return ChangeRequest(commit, self.provider.branch_url(branch), branch, None)
 
-    def _new_branch(
-        self, branch: str, base_sha: str, changes: Changes, message: str, author: Author
-    ) -> str:
-        """Return the commit of `changes` on `base_sha`, made the tip of the new `branch`."""
+    def _commit_for(self, base_sha: str, changes: Changes, message: str, author: Author) -> str:
+        """Return a new commit of `changes` on `base_sha` (no reference moves)."""
         base_tree = self.repo.tree_of(base_sha)
         tree = self.repo.write_tree_changes(base_tree, changes)
         if tree == base_tree:
             raise NothingToChange("that change is already on the default branch; nothing to do")
-        commit = self.repo.write_commit(
+        return self.repo.write_commit(
             tree_oid=tree, parents=[base_sha], message=message, author=author
         )
-        retry_on_race(lambda: self.repo.create_branch(branch, commit), what=f"creating {branch}")
-        return commit
 
     def commit(
         self,
@@ -102,6 +106,9 @@ class BranchWriter:
                 f"{branch!r} is the default branch, which only changes by merging pull requests; "
                 "name another branch, or leave the branch out to get a new one"
             )
+        # A branch whose pull request merged or closed, left by an interrupted command, is
+        # finished first: the commit then starts a new branch with its own pull request.
+        self.provider.open_pull_for_branch(branch)
         if self.repo.branch_sha(branch) is None:
             check_new_branch_name(branch, default)
             base_sha = self.repo.resolve(base) if base else self.repo.require_branch(default)

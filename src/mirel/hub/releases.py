@@ -17,6 +17,7 @@ from mirel.core.rules import (
     delete_branch,
     previous_release,
     release_branch,
+    release_branch_prefix,
 )
 from mirel.core.versions import Bump, Version
 from mirel.errors import (
@@ -104,6 +105,8 @@ class ReleaseChanges:
         again; a version the user gave is refused. So is a release whose files are those of the
         release before it (released or claimed), unless `allow_same`: nothing is created then.
         """
+        # A claim left by an interrupted command (a branch without its pull request) is freed.
+        self._branches.leftovers.release_under(release_branch_prefix(element.kind, element.uuid))
         for _ in range(_CLAIM_ATTEMPTS):
             claimed = self._catalog.claimed(element)
             # Read main after the branches: a release merged meanwhile is then in one or the

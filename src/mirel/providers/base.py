@@ -114,8 +114,11 @@ class Provider(Protocol):
         description: str,
         author: Author,
         cleanup_branches: Mapping[str, str] | None = None,
+        head_sha: str | None = None,
     ) -> PullRequest:
-        """Open a pull request of `head_branch` into the default branch and return it."""
+        """Open a pull request of `head_branch` into the default branch and return it; with
+        `head_sha`, the branch is new and made at that commit together with the pull request (a
+        provider that cannot do both at once removes a branch left without one in `repair`)."""
         ...
 
     def get(self, number: int) -> PullRequest:
@@ -135,7 +138,13 @@ class Provider(Protocol):
         ...
 
     def open_pull_for_branch(self, branch: str) -> PullRequest | None:
-        """Return the open pull request whose head is `branch`, if any."""
+        """Return the open pull request whose head is `branch`, if any, after finishing what an
+        interrupted merge or close left of it."""
+        ...
+
+    def repair(self) -> list[str]:
+        """Finish every write an interrupted process left (a merge or close cut short, a pull
+        request its branch cannot find) and return what was done, one line each."""
         ...
 
     def open_pulls(self) -> list[PullRequest]:

@@ -12,6 +12,9 @@ the deploy hooks registered on the repository (best effort: instances also poll)
 from __future__ import annotations
 
 import contextlib
+import logging
+import random
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import quote
@@ -19,6 +22,9 @@ from urllib.parse import quote
 import httpx
 
 from mirel.errors import (
+    AlreadyProposed,
+    BranchExists,
+    ConcurrentUpdate,
     MergeConflict,
     PullRequestChanged,
     PullRequestNotOpen,
@@ -31,6 +37,11 @@ from mirel.providers.pull_records import PullRecord, PullRecords, now
 from mirel.providers.reports import InstanceReports
 
 _OPEN = str(PullState.OPEN)
+_CREATE_ATTEMPTS = 50
+# How far back along the default branch a merge killed before its record is looked for.
+_MERGE_SEARCH = 500
+
+log = logging.getLogger(__name__)
 
 
 class LocalProvider:
@@ -114,19 +125,26 @@ class LocalProvider:
         description: str,
         author: Author,
         cleanup_branches: Mapping[str, str] | None = None,
+        head_sha: str | None = None,
     ) -> PullRequest:
         """Open a pull request of `head_branch` into the default branch and return it.
 
-        `cleanup_branches` maps branches to remove when it merges to the commit each must still
-        contain: a hotfix branch closed and started again meanwhile is a new line of work and stays.
+        With `head_sha`, the branch is new: it is created at that commit in the same reference
+        transaction as the pull request, so no crash leaves one without the other. An existing
+        branch that has an open pull request gets that one back. `cleanup_branches` maps branches
+        to remove when it merges to the commit each must still contain: a hotfix branch closed and
+        started again meanwhile is a new line of work and stays.
         """
-        head_sha = self.repository.require_branch(head_branch)
-        base_branch = self.repository.default_branch
-        base_sha = self.repository.require_branch(base_branch)
-        created = now()
-        record = self.records.create(
-            lambda number: PullRecord(
-                number=number,
+        repo = self.repository
+        if head_sha is not None:
+            repo.check_branch_name(head_branch)
+        for _ in range(_CREATE_ATTEMPTS):
+            tip = head_sha if head_sha is not None else repo.require_branch(head_branch)
+            base_branch = repo.default_branch
+            base_sha = repo.require_branch(base_branch)
+            created = now()
+            template = PullRecord(
+                number=0,
                 title=title,
                 description=description,
                 author=str(author),
@@ -135,18 +153,50 @@ class LocalProvider:
                 state=_OPEN,
                 created_at=created,
                 updated_at=created,
-                head_sha=head_sha,
+                head_sha=tip,
                 base_sha=base_sha,
                 cleanup_branches=tuple(sorted(cleanup_branches or {})),
                 cleanup_from=dict(cleanup_branches or {}),
             )
-        )
-        return self._to_pull(record, with_conflicts=False)
+            try:
+                record = self.records.create(
+                    template,
+                    new_branch=HEADS + head_branch if head_sha is not None else None,
+                )
+                return self._to_pull(record, with_conflicts=False)
+            except RefRaced as error:
+                existing = self._refused(error, head_branch, new=head_sha is not None)
+                if existing is not None:
+                    return existing
+                time.sleep(random.uniform(0.001, 0.01))
+        raise ConcurrentUpdate(f"opening a pull request of {head_branch}: try again")
+
+    def _refused(self, error: RefRaced, head_branch: str, *, new: bool) -> PullRequest | None:
+        """Say why creating a pull request of `head_branch` lost its race: raise when the
+        branch is taken, return the branch's own open pull request when it has one already, and
+        return None when trying again may work (a number taken, a leftover index entry settled)."""
+        if error.ref == HEADS + head_branch and self.repository.branch_sha(head_branch):
+            raise BranchExists(
+                f"branch {head_branch!r} already exists; merge or close its pull request "
+                "first, or choose another branch name"
+            ) from error
+        if error.ref != self.records.branch_ref(head_branch):
+            return None
+        # The index names a pull request of this branch: it is finished if an interrupted merge
+        # or close left it, else this branch has its pull request already.
+        pending = self.open_pull_for_branch(head_branch)
+        if pending is not None and new:
+            raise AlreadyProposed(
+                pending.number,
+                f"branch {head_branch!r} already has pull request #{pending.number}; "
+                "merge or close it first",
+            ) from error
+        return pending
 
     def get(self, number: int) -> PullRequest:
         """Return one pull request with its current state (conflicts checked when open)."""
         record, _ = self.records.read(number)
-        return self._to_pull(record, with_conflicts=True)
+        return self._to_pull(self._settled(record), with_conflicts=True)
 
     def list_pulls(
         self,
@@ -176,12 +226,16 @@ class LocalProvider:
         return pulls
 
     def open_pull_for_branch(self, branch: str) -> PullRequest | None:
-        """Return the open pull request whose head is `branch`, if any (one ref lookup)."""
+        """Return the open pull request whose head is `branch`, if any (one ref lookup), after
+        finishing what an interrupted merge or close left of the one its index names."""
         number = self.records.number_for_branch(branch)
         if number is None:
             return None
         record, _ = self.records.read(number)
-        if record.head_branch == branch and record.state == _OPEN:
+        if record.head_branch != branch:
+            return None
+        record = self._settled(record)
+        if record.state == _OPEN:
             return self._to_pull(record, with_conflicts=False)
         return None
 
@@ -228,6 +282,7 @@ class LocalProvider:
         """
         record, _ = self.records.read(number)
         if record.state != _OPEN:
+            self._settled(record)
             raise PullRequestNotOpen(f"pull request #{number} is already {record.state}")
         head_sha = self.repository.branch_sha(record.head_branch) or record.head_sha
         if expected_head is not None and head_sha != expected_head:
@@ -276,7 +331,8 @@ class LocalProvider:
         repo = self.repository
         base_sha = repo.require_branch(record.base_branch)
         if repo.is_ancestor(head_sha, base_sha):
-            return base_sha  # merged already (by a racing process, or a crash after it)
+            # Merged already (by a racing process, or by a merge killed before its record).
+            return self._merge_of(head_sha, base_sha)
         tree, conflicts = repo.merge_trees(base_sha, head_sha)
         if tree is None:
             raise MergeConflict(record.number, conflicts)
@@ -295,6 +351,7 @@ class LocalProvider:
     def close(self, number: int, author: Author) -> PullRequest:
         """Close a pull request without merging; its head branch is deleted."""
         record, _ = self.records.read(number)
+        record = self._settled(record)
         if record.state != _OPEN:
             raise PullRequestNotOpen(f"pull request #{number} is already {record.state}")
         head_sha = self.repository.branch_sha(record.head_branch) or record.head_sha
@@ -325,6 +382,99 @@ class LocalProvider:
             required = record.cleanup_from.get(branch)
             if tip is not None and (required is None or repo.is_ancestor(required, tip)):
                 repo.delete_ref(HEADS + branch, tip)
+
+    # -- recovery ----------------------------------------------------------------------------
+
+    def _settled(self, record: PullRecord) -> PullRecord:
+        """Return `record` after finishing what an interrupted write left of it.
+
+        A merge killed after the default branch moved leaves an open record whose head is on the
+        default branch: it is recorded as merged (with the merge commit that brought it). A merge
+        or close killed after its record changed leaves the head branch or its index entry:
+        they are removed, as `_finish` would have. Each step is a compare-and-swap, so several
+        processes settling at once, or the writer itself, agree.
+        """
+        repo = self.repository
+        if record.state == _OPEN:
+            head_sha = repo.branch_sha(record.head_branch) or record.head_sha
+            base_sha = repo.branch_sha(record.base_branch)
+            if base_sha is None or not repo.is_ancestor(head_sha, base_sha):
+                return record
+            merge_sha = self._merge_of(head_sha, base_sha)
+            merger = repo.commit(merge_sha)
+            try:
+                record = self.records.update(
+                    record.number,
+                    lambda found: replace(
+                        found,
+                        state=str(PullState.MERGED),
+                        merge_commit_sha=merge_sha,
+                        merged_by=f"{merger.author_name} <{merger.author_email}>",
+                        head_sha=head_sha,
+                    ),
+                    from_states=(_OPEN,),
+                )
+            except PullRequestNotOpen:
+                record, _ = self.records.read(record.number)
+            log.warning(
+                "pull request #%s was merged by an interrupted merge: recorded now", record.number
+            )
+            self._finish(record, head_sha, cleanup=True)
+            return record
+        if self._has_leftovers(record):
+            log.warning(
+                "pull request #%s is %s but its branch remained: removed now",
+                record.number,
+                record.state,
+            )
+            self._finish(record, record.head_sha, cleanup=record.state == str(PullState.MERGED))
+        return record
+
+    def _has_leftovers(self, record: PullRecord) -> bool:
+        """Return whether a merged or closed pull request still holds its branch or index."""
+        return record.state != _OPEN and (
+            self.repository.branch_sha(record.head_branch) == record.head_sha
+            or self.records.number_for_branch(record.head_branch) == record.number
+        )
+
+    def _merge_of(self, head_sha: str, base_sha: str) -> str:
+        """Return the commit of the default branch (at `base_sha`) that merged `head_sha`: the
+        first along its first parents that has it as a parent, else the tip itself."""
+        for commit in self.repository.history(base_sha, limit=_MERGE_SEARCH):
+            if head_sha in commit.parents[1:]:
+                return commit.sha
+        return base_sha
+
+    def repair(self) -> list[str]:
+        """Finish every write an interrupted process left, and return what was done.
+
+        Every pull request is looked at (not only the indexed ones, as an older mirel could leave
+        an open one unindexed), so this costs one record read per pull request ever made: it is
+        the maintenance command, not something a request pays.
+        """
+        repo = self.repository
+        done: list[str] = []
+        for number in self.records.numbers():
+            record, _ = self.records.read(number)
+            head_ref = self.records.head_ref(number)
+            if repo.ref_sha(head_ref) is None:
+                repo.create_ref(head_ref, record.head_sha)
+                done.append(f"pull request #{number}: its head commit is kept again")
+            leftovers = self._has_leftovers(record)
+            settled = self._settled(record)
+            if settled.state != record.state:
+                done.append(f"pull request #{number}: recorded as {settled.state}")
+            elif leftovers:
+                done.append(f"pull request #{number}: {settled.state}, its branch removed")
+            branch = settled.head_branch
+            if (
+                settled.state == _OPEN
+                and self.records.number_for_branch(branch) is None
+                and repo.branch_sha(branch) is not None
+            ):
+                repo.create_ref(self.records.branch_ref(branch), self.records.first_meta(number))
+                done.append(f"pull request #{number}: found by its branch {branch} again")
+        return done
 
     # -- instance reports --------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
-from mirel.errors import MirelError, PullRequestNotFound, PullRequestNotOpen, RefRaced
+from mirel.errors import PullRequestNotFound, PullRequestNotOpen, RefRaced
 from mirel.git.repository import GitRepository, retry_on_race
 from mirel.providers.base import RECORDS_AUTHOR
 
@@ -173,18 +173,30 @@ class PullRecords:
             author=RECORDS_AUTHOR,
         )
 
-    def create(self, make: Callable[[int], PullRecord]) -> PullRecord:
-        """Store the record `make(number)` under the next free number and return it."""
+    def create(self, template: PullRecord, *, new_branch: str | None = None) -> PullRecord:
+        """Store `template` under the next free number (its own is ignored) and return it.
+
+        Its meta ref, head ref and branch index entry are created in one reference transaction,
+        with the head branch itself when `new_branch` is given (its ref, `refs/heads/...`): a
+        writer killed at any point leaves all of them or none, never a branch whose pull request
+        is missing or a pull request nobody can find by its branch.
+        """
         for _ in range(_ALLOCATION_ATTEMPTS):
-            record = make(self.highest_number() + 1)
+            record = replace(template, number=self.highest_number() + 1)
+            meta_ref = self.meta_ref(record.number)
+            meta = self._write(record, None)
+            # Locked in this order, so a taken branch is reported before a taken number.
+            refs = {new_branch: record.head_sha} if new_branch is not None else {}
+            refs[self.branch_ref(record.head_branch)] = meta
+            refs[meta_ref] = meta
+            refs[self.head_ref(record.number)] = record.head_sha
             try:
-                # Creating the meta ref claims the number; a racing writer gets the next one.
-                self.repository.create_ref(self.meta_ref(record.number), self._write(record, None))
-            except RefRaced:
-                time.sleep(0.002)
-                continue
-            self.repository.create_ref(self.head_ref(record.number), record.head_sha)
-            self._index_branch(record.head_branch, record.number)
+                self.repository.create_refs(refs)
+            except RefRaced as error:
+                if error.ref == meta_ref:  # a racing writer took the number: take the next one
+                    time.sleep(0.002)
+                    continue
+                raise
             return record
         raise PullRequestNotOpen("could not allocate a pull request number; try again")
 
@@ -208,15 +220,6 @@ class PullRecords:
 
         return retry_on_race(attempt, what=f"updating pull request #{number}")
 
-    def _index_branch(self, branch: str, number: int) -> None:
-        # It mirrors the open head branches, so it can never clash where the branches do not.
-        meta = self.repository.ref_sha(self.meta_ref(number))
-        try:
-            if meta is not None:
-                self.repository.create_ref(self.branch_ref(branch), meta)
-        except (RefRaced, MirelError) as error:
-            log.warning("pull request #%s is not indexed by branch %s: %s", number, branch, error)
-
     def unindex_branch(self, branch: str) -> None:
         """Forget a head branch's open pull request (it merged or closed)."""
         self.repository.delete_ref(self.branch_ref(branch))
@@ -233,6 +236,13 @@ class PullRecords:
             if record is not None:
                 found[ref.removeprefix(BRANCH_PULLS)] = record.number
         return found
+
+    def first_meta(self, number: int) -> str:
+        """Return the commit that created pull request `number`'s record (its index target)."""
+        _, sha = self.read(number)
+        while parents := self.repository.commit(sha).parents:
+            sha = parents[0]
+        return sha
 
     def number_for_branch(self, branch: str) -> int | None:
         """Return the number of the pull request a branch was indexed with, if any."""
