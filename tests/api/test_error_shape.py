@@ -88,6 +88,26 @@ def test_wrong_method_is_405(api: Api, token: str) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/source_control/manifests/dev", "GET, PUT"),
+        ("/source_control/manifests/_batch", "POST"),  # the literal route, not /{name}
+        ("/source_control/releases/billing", "GET, POST"),
+        ("/source_control/releases/apps/billing", "GET, POST"),
+        ("/source_control/elements", "GET, POST"),
+        ("/source_control/hotfixes", "GET, POST"),
+        ("/source_control/releases_config", "GET, PUT"),
+        ("/instance", "GET"),
+    ],
+)
+def test_405_allows_every_method_of_the_path(api: Api, token: str, path: str, allowed: str) -> None:
+    # One path served by several routes: Starlette's Allow named the first route's method only.
+    response = api.request("OPTIONS", path, token)
+    assert failed(response, 405).endswith(f"; use {allowed}")
+    assert response.headers["Allow"] == allowed
+
+
 def test_not_found_is_404_with_the_error_message(api: Api, token: str) -> None:
     assert "staging" in failed(api.get("/source_control/manifests/staging", token), 404)
 

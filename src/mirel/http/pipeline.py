@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mirel.errors import MirelError
 from mirel.http.envelope import INTERNAL_MESSAGE, describe_validation, failure
+from mirel.http.routes import flat_routes
 
 log = logging.getLogger("mirel.api")
 
@@ -92,13 +93,34 @@ async def _http_error(request: Request, error: Exception) -> Response:
             "/api/v2/openapi.json"
         )
     elif error.status_code == 405:
-        allowed = (error.headers or {}).get("Allow", "")
+        allowed = allowed_methods(request) or (error.headers or {}).get("Allow", "")
+        error.headers = {**(error.headers or {}), "Allow": allowed}
         message = f"{request.method} is not allowed on {request.url.path}" + (
             f"; use {allowed}" if allowed else ""
         )
     else:
         message = str(error.detail)
     return reply_to(request, error.status_code, message, None, dict(error.headers or {}))
+
+
+def allowed_methods(request: StarletteRequest) -> str:
+    """Return the `Allow` of a 405: every method of every route serving the request's path.
+
+    Starlette answers with the methods of the first route whose path matches, but one path may be
+    served by several routes (GET and PUT /manifests/{name}). When a literal route and a route
+    with parameters both match (`/manifests/_batch` and `/manifests/{name}`), the literal one
+    names the resource: the routes with the fewest parameters are the path's.
+    """
+    path: str = request.scope["path"]
+    path = path.removeprefix(request.scope.get("root_path", "")) or path
+    found: dict[int, set[str]] = {}
+    for route in flat_routes(request.app):
+        methods, regex = getattr(route, "methods", None), getattr(route, "path_regex", None)
+        if methods and regex is not None and regex.match(path):
+            found.setdefault(len(getattr(route, "param_convertors", {})), set()).update(methods)
+    if not found:
+        return ""
+    return ", ".join(sorted(found[min(found)]))
 
 
 class CatchAll:

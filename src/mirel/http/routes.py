@@ -23,13 +23,18 @@ def dependencies_of(dependant: Dependant) -> Iterator[Callable[..., Any] | None]
         pending.extend(current.dependencies)
 
 
-def app_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Dependant]]:
-    """Yield the path, methods and dependency tree of every route, included routers too."""
+def flat_routes(app: FastAPI) -> Iterable[Any]:
+    """Return every route of `app`, those of included routers with their prefix applied."""
     # FastAPI 0.13x+ keeps included routers as one lazy entry of `app.routes`; its public
     # iterator yields their routes with the prefix applied. Older versions list routes flat.
     iterate = getattr(fastapi.routing, "iter_route_contexts", None)
     routes: Iterable[Any] = iterate(app.routes) if iterate is not None else app.routes
-    for route in routes:
+    return routes
+
+
+def app_routes(app: FastAPI) -> Iterator[tuple[str, set[str], Dependant]]:
+    """Yield the path, methods and dependency tree of every route, included routers too."""
+    for route in flat_routes(app):
         dependant = getattr(route, "dependant", None)
         path, methods = getattr(route, "path", None), getattr(route, "methods", None)
         if isinstance(dependant, Dependant) and path is not None and methods:
