@@ -68,7 +68,16 @@ def _app_factory() -> AppFactory:
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
     show_default=True,
-    help="How much the server logs.",
+    envvar="MIREL_LOG_LEVEL",
+    help="How much the server logs (or MIREL_LOG_LEVEL).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="MIREL_LOG_FORMAT",
+    help="Log lines for people, or one JSON object per line (or MIREL_LOG_FORMAT).",
 )
 def serve(
     manifest: str | None,
@@ -79,6 +88,7 @@ def serve(
     poll_interval: str | None,
     webhook_secret: str | None,
     log_level: str,
+    log_format: str,
 ) -> None:
     """Run one instance: the REST API, deploys and the poller (settings: docs/settings.md)."""
     create_app = _app_factory()
@@ -94,9 +104,15 @@ def serve(
     )
     sock = listen(settings.host, settings.port)
     # Imported once the settings are known to be good, so that bad ones fail at once.
+    import logging.config
+
     import uvicorn
 
+    from mirel.http.logs import log_config
     from mirel.instance import Instance
+
+    logging_setup = log_config(log_format, log_level)
+    logging.config.dictConfig(logging_setup)
 
     try:
         instance = Instance(settings)
@@ -107,12 +123,17 @@ def serve(
         app = create_app(instance)
         bound_port = sock.getsockname()[1]
         publishing = instance.state.selected_manifest() or "(no manifest)"
-        stderr.print(
+        started = (
             f"mirel instance {settings.name} on http://{settings.host}:{bound_port} publishing "
-            f"{publishing} from {instance.hub.repo.path}",
-            markup=False,
+            f"{publishing} from {instance.hub.repo.path}"
         )
-        config = uvicorn.Config(app, log_level=log_level, lifespan="on")
+        if log_format == "json":
+            logging.getLogger("mirel.serve").info(started)
+        else:
+            stderr.print(started, markup=False)
+        config = uvicorn.Config(
+            app, log_config=logging_setup, log_level=log_level, access_log=False, lifespan="on"
+        )
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()

@@ -15,6 +15,7 @@ from mirel.api.docs import install_docs
 from mirel.http.address import AddressCheck
 from mirel.http.envelope import API_PREFIX
 from mirel.http.limits import BodyLimit, BodyLimits
+from mirel.http.logs import RequestIds
 from mirel.http.pipeline import install_error_pipeline
 from mirel.instance import Instance
 from mirel.server.observability import install_observability
@@ -71,4 +72,6 @@ def create_app(instance: Instance) -> FastAPI:
     )
     # Outside everything: every answer is counted, refusals at the edge included.
     app.state.metrics = install_observability(app, instance)
+    # Outermost: every answer carries its request id, and every record written meanwhile.
+    app.add_middleware(RequestIds)
     return app
