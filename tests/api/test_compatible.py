@@ -250,10 +250,10 @@ def test_unknown_element_is_404(api: Api, token: str) -> None:
     ("element", "element_type", "status"),
     [
         ("billing", "PAGE", 200),
-        ("billing", "WORKFLOW", 400),
+        ("billing", "WORKFLOW", 404),  # no WORKFLOW has that uuid
         ("nightly", "WORKFLOW", 200),
-        ("nightly", "PAGE", 400),
-        ("billing", "RESOURCE", 400),
+        ("nightly", "PAGE", 404),
+        ("billing", "RESOURCE", 400),  # not a type at all
         ("billing", "page", 400),
     ],
 )
@@ -280,14 +280,14 @@ def test_element_type_applies_to_writes_and_changes_nothing(
         params={"elementType": "WORKFLOW"},
         json={"release": "1.1.0"},
     )
-    assert "is an app, elementType PAGE, not WORKFLOW" in failed(response, 400)
+    assert "billing is an app, elementType PAGE; drop elementType" in failed(response, 404)
     create = api.post(
         f"/source_control/releases/{seed.nightly}",
         token,
         params={"elementType": "PAGE"},
         json={"bump": "patch"},
     )
-    failed(create, 400)
+    failed(create, 404)
     assert seed.hub.repo.branches_under("") == before
     ok = api.put(
         f"/source_control/manifests/prod/{seed.billing}",

@@ -155,7 +155,8 @@ def test_element_and_manifest_lists(seeded: Seeded, cli: Cli) -> None:
         "elements": [
             {"uuid": seeded.billing, "kind": "app", "element_type": "PAGE", "name": "billing"},
             {"uuid": seeded.sync, "kind": "workflow", "element_type": "WORKFLOW", "name": "sync"},
-        ]
+        ],
+        "broken": [],
     }
     text = ok(cli("element", "list", "--repo", repo)).stdout
     assert seeded.billing in text
@@ -181,7 +182,10 @@ def test_lists_of_an_empty_repository_say_how_to_start(tmp_path: Path, cli: Cli)
     ok(cli("init", repo))
     assert "mirel element add" in ok(cli("element", "list", "--repo", repo)).stdout
     assert "mirel manifest create" in ok(cli("manifest", "list", "--repo", repo)).stdout
-    assert ok(cli("element", "list", "--repo", repo, "--json")).json == {"elements": []}
+    assert ok(cli("element", "list", "--repo", repo, "--json")).json == {
+        "elements": [],
+        "broken": [],
+    }
     assert ok(cli("pr", "list", "--repo", repo, "--json")).json == {"pulls": []}
 
 
@@ -473,7 +477,10 @@ def test_mirel_repo_names_the_repository_and_repo_wins_over_it(
 
     other = tmp_path / "other.git"
     ok(cli("init", other))
-    assert ok(cli("element", "list", "--repo", other, "--json")).json == {"elements": []}
+    assert ok(cli("element", "list", "--repo", other, "--json")).json == {
+        "elements": [],
+        "broken": [],
+    }
 
 
 @pytest.mark.parametrize(

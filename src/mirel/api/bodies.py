@@ -12,6 +12,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mirel.api.constraints import (
+    ELEMENT,
+    EXACTLY_ONE_OF_BUMP_OR_VERSION,
+    FOLDER_PATHS,
+    KIND,
+    MANIFEST,
+    NAME,
+    PIN_RELEASE,
+    REVISION,
+    VERSION,
+)
 from mirel.core.versions import Bump
 
 
@@ -52,7 +63,9 @@ class ManifestPut(Request):
 
     manifest: dict[str, Any] = Field(
         description="The pins per kind: {'apps': [{'uuid', 'release'}], 'workflows': [...]}; "
-        "a 'name' key, when given, must equal the name in the path."
+        "a 'name' key, when given, must equal the name in the path; every pin must resolve on "
+        "the default branch.",
+        json_schema_extra=MANIFEST,
     )
     commit_message: str | None = None
 
@@ -60,7 +73,10 @@ class ManifestPut(Request):
 class PinPut(Request):
     """Pin one element in one manifest."""
 
-    release: str = Field(description='"latest" or a strict X.Y.Z release of the element.')
+    release: str = Field(
+        description='"latest" or a strict X.Y.Z release of the element.',
+        json_schema_extra=PIN_RELEASE,
+    )
     commit_message: str | None = None
 
 
@@ -73,9 +89,9 @@ class CommitMessage(Request):
 class PinChange(Request):
     """One pin of a batch: `release` null removes the element from the manifest."""
 
-    manifest: str
-    element_uuid: str
-    release: str | None
+    manifest: str = Field(json_schema_extra=NAME)
+    element_uuid: str = Field(json_schema_extra=ELEMENT)
+    release: str | None = Field(json_schema_extra=PIN_RELEASE)
 
 
 class PinBatch(Request):
@@ -88,7 +104,11 @@ class PinBatch(Request):
 class ReleaseCreate(Request):
     """Create a release of the element's working version: an explicit version or a bump."""
 
-    release_version: str | None = Field(default=None, description="An explicit X.Y.Z.")
+    model_config = ConfigDict(json_schema_extra=EXACTLY_ONE_OF_BUMP_OR_VERSION)
+
+    release_version: str | None = Field(
+        default=None, description="An explicit X.Y.Z.", json_schema_extra=VERSION
+    )
     bump: Bump | None = Field(default=None, description="Or: which part to increment.")
     release_description: str = ""
     commit_message: str | None = Field(
@@ -106,9 +126,15 @@ class ReleaseCreate(Request):
 class ElementCreate(Request):
     """Put a new element under source control."""
 
-    kind: str = Field(description="app or workflow (PAGE and WORKFLOW are accepted too).")
-    name: str
-    files: dict[str, str] = Field(description="path -> text content, relative to its folder.")
+    kind: str = Field(
+        description="app or workflow (PAGE and WORKFLOW are accepted too).",
+        json_schema_extra=KIND,
+    )
+    name: str = Field(json_schema_extra=NAME)
+    files: dict[str, str] = Field(
+        description="path -> text content, relative to its folder.",
+        json_schema_extra=FOLDER_PATHS,
+    )
 
 
 class BranchCommit(Request):
@@ -124,8 +150,11 @@ class BranchCommit(Request):
 class HotfixCreate(Request):
     """Start a hotfix branch from a release's `X.Y` line."""
 
-    element_uuid: str
-    release: str = Field(description="A release X.Y.Z of the element; its X.Y line is patched.")
+    element_uuid: str = Field(json_schema_extra=ELEMENT)
+    release: str = Field(
+        description="A release X.Y.Z of the element; its X.Y line is patched.",
+        json_schema_extra=VERSION,
+    )
 
 
 class HotfixRelease(Request):
@@ -152,7 +181,7 @@ class HotfixClose(Request):
 class DeployParams(Request):
     """What a test deploy reads."""
 
-    commit_sha: str = Field(min_length=1, max_length=200)
+    commit_sha: str = Field(min_length=1, max_length=200, json_schema_extra=REVISION)
 
 
 class DeployTest(Request):
@@ -164,4 +193,4 @@ class DeployTest(Request):
 class ReleasesConfigPut(Request):
     """Choose the manifest this instance publishes."""
 
-    manifest: str | None
+    manifest: str | None = Field(json_schema_extra=NAME)

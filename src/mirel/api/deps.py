@@ -8,10 +8,11 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request, Response
 
+from mirel.api.constraints import API_TYPE, NAME
 from mirel.core.catalog import Element
 from mirel.core.kinds import APP, KINDS, ElementKind
 from mirel.core.words import with_article
-from mirel.errors import InvalidInput
+from mirel.errors import ElementNotFound, InvalidInput
 from mirel.hub import Hub
 from mirel.instance import Instance
 
@@ -39,13 +40,18 @@ def path_element(
     hub: HubDep,
     element_uuid: Annotated[
         str,
-        Path(alias="elementUuid", description="The element's uuid (or, in mirel, its name)."),
+        Path(
+            alias="elementUuid",
+            description="The element's uuid (or, in mirel, its name).",
+            json_schema_extra=NAME,
+        ),
     ],
     element_type: Annotated[
         str | None,
         Query(
             alias="elementType",
             description=f"When given, it must be the element's type: {ELEMENT_TYPES}.",
+            json_schema_extra=API_TYPE,
         ),
     ] = None,
 ) -> Element:
@@ -53,10 +59,12 @@ def path_element(
     kind = KINDS.by_api_type(element_type) if element_type is not None else None
     element = hub.catalog.element(element_uuid)
     if kind is not None and kind != element.kind:
-        raise InvalidInput(
-            f"element {element.uuid} ({element.name}) is {with_article(element.kind.name)}, "
-            f"elementType {element.kind.api_type}, not {element_type}; drop elementType or "
-            "correct it"
+        # The pair (uuid, type) names no element: a 404, as for an unknown uuid. The document
+        # cannot say which type a uuid has, so a 400 here would refuse a request it allows.
+        raise ElementNotFound(
+            f"there is no {element_type} {element.uuid}: element {element.name} is "
+            f"{with_article(element.kind.name)}, elementType {element.kind.api_type}; drop "
+            "elementType or correct it"
         )
     return element
 
@@ -67,7 +75,12 @@ ElementDep = Annotated[Element, Depends(path_element)]
 def path_app(
     hub: HubDep,
     app_uuid: Annotated[
-        str, Path(alias="appUuid", description="The app's uuid (or, in mirel, its name).")
+        str,
+        Path(
+            alias="appUuid",
+            description="The app's uuid (or, in mirel, its name).",
+            json_schema_extra=NAME,
+        ),
     ],
 ) -> Element:
     """Return the app named in a deprecated `/apps/{appUuid}` path; other kinds are refused."""

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
-from mirel.cli.base import F, common, emit, emit_change, options, print_table
+from mirel.cli.base import F, common, emit, emit_change, options, print_table, stderr
 from mirel.cli.folders import read_folder
 from mirel.core.kinds import KINDS
 
@@ -66,15 +67,32 @@ def element_push(name: str, source: Path, branch: str | None, message: str | Non
 def element_list() -> None:
     """List the elements on the default branch."""
     hub = options().hub()
+    listing = hub.catalog.listing()
     rows = [
         {"uuid": e.uuid, "kind": e.kind.name, "element_type": e.kind.api_type, "name": e.name}
-        for e in hub.catalog.elements()
+        for e in listing.elements
+    ]
+    # Folders that are not valid elements are listed with why (see BrokenFolder).
+    broken = [
+        {
+            "kind": folder.kind.name,
+            "name": folder.name,
+            "path": folder.path,
+            "problems": [str(problem) for problem in folder.problems],
+        }
+        for folder in listing.broken
     ]
 
     def human() -> None:
         table = Table("kind", "name", "uuid", box=None)
         for row in rows:
-            table.add_row(row["kind"], row["name"], row["uuid"])
-        print_table(table if rows else "no elements yet; add one with 'mirel element add'")
+            table.add_row(row["kind"], escape(row["name"]), row["uuid"])
+        for folder in listing.broken:
+            table.add_row(folder.kind.name, escape(folder.name), "[red]broken[/]")
+        empty = "no elements yet; add one with 'mirel element add'"
+        print_table(table if rows or broken else empty)
+        for folder in listing.broken:
+            for problem in folder.problems:
+                stderr.print(f"[red]broken[/] {escape(str(problem))}")
 
-    emit({"elements": rows}, human)
+    emit({"elements": rows, "broken": broken}, human)

@@ -94,10 +94,19 @@ def _print_matrix(data: Matrix) -> None:
             if cell.release == "latest":
                 shown = f"latest={cell.resolved or 'working'}"
             cells.append(f"{shown}{marks.get(cell.status, '')}")
-        table.add_row(row.name, row.kind, row.latest or "[dim]working[/]", *cells)
-    print_table(table if data.elements else "no elements yet")
+        name = f"{escape(row.name)} [red](broken)[/]" if row.problems else escape(row.name)
+        table.add_row(name, row.kind, row.latest or "[dim]working[/]", *cells)
+    for folder in data.broken:
+        table.add_row(
+            f"{escape(folder.name)} [red](broken)[/]", folder.kind, "", *["" for _ in names]
+        )
+    print_table(table if data.elements or data.broken else "no elements yet")
     for problem in data.problems:
         stderr.print(f"[red]problem[/] {escape(problem)}")
+    for problem in [p for row in data.elements for p in row.problems] + [
+        p for folder in data.broken for p in folder.problems
+    ]:
+        stderr.print(f"[red]broken[/] {escape(problem)}")
 
 
 @click.command()

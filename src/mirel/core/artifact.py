@@ -93,6 +93,10 @@ class ArtifactLimits:
 
 DEFAULT_LIMITS = ArtifactLimits()
 
+# What readers say of an artifact path git holds as something else than a file: a submodule
+# names a commit this repository does not hold, so there is nothing to read.
+NOT_A_FILE = "is not a file (a submodule or a missing object); a release artifact is a zip file"
+
 
 @dataclass(frozen=True)
 class ReleaseInfo:

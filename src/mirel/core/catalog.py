@@ -28,6 +28,7 @@ from mirel.errors import (
     MetadataInvalid,
     Problem,
     ReleaseNotFound,
+    shown,
 )
 
 METADATA = "metadata.json"
@@ -120,12 +121,27 @@ class MetadataCache:
         self._by_tree[key] = result
 
 
+@dataclass(frozen=True)
+class BrokenFolder:
+    """A folder of a kind's root that is not a valid element, with why: readers list it as
+    broken beside the valid elements instead of leaving it out or failing."""
+
+    kind: ElementKind
+    name: str  # as people read it: a name that is not UTF-8 is shown with escapes
+    problems: tuple[Problem, ...]
+
+    @property
+    def path(self) -> str:
+        return self.kind.source_dir(self.name)
+
+
 @dataclass
 class ElementListing:
     """Every element of a commit, and the problems of folders that are not valid elements."""
 
     elements: list[Element] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    broken: list[BrokenFolder] = field(default_factory=list)
 
     def by_uuid(self) -> dict[str, Element]:
         """Return the elements keyed by uuid."""
@@ -175,26 +191,38 @@ def list_elements(snapshot: Snapshot, cache: MetadataCache | None = None) -> Ele
     listing = ElementListing()
     seen: dict[str, Element] = {}
     for kind in KINDS:
-        for entry in snapshot.list_dir(kind.source_root):
+        entries = snapshot.list_dir(kind.source_root)
+        if not entries:
+            listing.problems.extend(_kind_root_problems(snapshot, kind))
+        for entry in entries:
             if not entry.is_tree or entry.name.startswith("."):
-                continue
+                continue  # a README beside the folders, a .gitkeep: no element, no harm
             element, problems = _element_from_folder(snapshot, kind, entry.name, entry.oid, cache)
-            listing.problems.extend(problems)
             if element is None:
+                listing.problems.extend(problems)
+                listing.broken.append(BrokenFolder(kind, shown(entry.name), problems))
                 continue
             other = seen.get(element.uuid)
             if other is not None:
-                listing.problems.append(
-                    Problem(
-                        f"{element.source_dir}/{METADATA}",
-                        f"uuid {element.uuid} is also used by {other.source_dir}; "
-                        "every element needs its own uuid",
-                    )
+                clash = Problem(
+                    f"{element.source_dir}/{METADATA}",
+                    f"uuid {element.uuid} is also used by {other.source_dir}; "
+                    "every element needs its own uuid",
                 )
+                listing.problems.append(clash)
+                listing.broken.append(BrokenFolder(kind, entry.name, (clash,)))
                 continue
             seen[element.uuid] = element
             listing.elements.append(element)
     return listing
+
+
+def _kind_root_problems(snapshot: Snapshot, kind: ElementKind) -> list[Problem]:
+    """Return the problem of a kind's folder that is a file (an empty folder has none)."""
+    root = snapshot.entry(kind.source_root)
+    if root is None or root.is_tree:
+        return []
+    return [Problem(kind.source_root, f"should be the folder of every {kind.name}, not a file")]
 
 
 def load_element(snapshot: Snapshot, kind: ElementKind, name: str) -> Element | None:
@@ -322,7 +350,11 @@ def load_manifest(snapshot: Snapshot, name: str, cache: ManifestCache | None = N
     check_name(name, "manifest")
     path = manifest_path(name)
     entry = snapshot.entry(path)
-    if entry is None or entry.is_tree:
+    if entry is not None and entry.is_tree:
+        raise ManifestInvalid(
+            [Problem(path, "is a folder; a manifest is a file named <name>.yaml")]
+        )
+    if entry is None:
         known = ", ".join(list_manifest_names(snapshot)) or "none yet"
         raise ManifestNotFound(
             f"there is no manifest {name!r} (manifests: {known}); create it first",

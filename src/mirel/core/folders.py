@@ -18,8 +18,8 @@ from mirel.errors import Problem
 MAX_PATH = 1024  # characters of a path inside an element (what an instance stores)
 MAX_PROBLEMS = 20  # per folder: a person reads the first few
 
-_LINK_MODE = 0o120000
-_SUBMODULE_MODE = 0o160000
+LINK_MODE = 0o120000
+SUBMODULE_MODE = 0o160000
 
 
 def _short(path: str) -> str:
@@ -52,9 +52,9 @@ def folder_problems(
             break  # a hostile folder may hold millions: counting on costs for nothing
         total += entry.size
         where = _short(f"{folder}/{entry.path}")
-        if entry.mode == _LINK_MODE:
+        if entry.mode == LINK_MODE:
             problems.append(Problem(where, "is a symbolic link; commit the file it points to"))
-        elif entry.mode == _SUBMODULE_MODE:
+        elif entry.mode == SUBMODULE_MODE:
             problems.append(Problem(where, "is a submodule; commit its files instead"))
         else:
             reason = _path_problem(entry.path)

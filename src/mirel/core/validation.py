@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from mirel.core.artifact import DEFAULT_LIMITS, ArtifactLimits, read_artifact
+from mirel.core.artifact import DEFAULT_LIMITS, NOT_A_FILE, ArtifactLimits, read_artifact
 from mirel.core.catalog import (
     Element,
     ElementListing,
@@ -15,7 +15,7 @@ from mirel.core.catalog import (
     parse_manifest_at,
     releases_of,
 )
-from mirel.core.folders import folder_problems
+from mirel.core.folders import LINK_MODE, SUBMODULE_MODE, folder_problems
 from mirel.core.kinds import KINDS, ElementKind
 from mirel.core.manifest import Manifest, manifest_name_from_path
 from mirel.core.names import is_valid_uuid
@@ -23,6 +23,7 @@ from mirel.core.resolve import resolve_manifest
 from mirel.core.rules import new_release_problems
 from mirel.core.snapshot import Snapshot, TreeEntry
 from mirel.core.versions import Version
+from mirel.core.words import with_article
 from mirel.errors import ArtifactInvalid, BlobTooLarge, Problem
 
 _KNOWN_TOP_LEVEL_DIST = {kind.plural for kind in KINDS}
@@ -99,11 +100,28 @@ def _release_folder_problems(
 ) -> list[Problem]:
     """Return the problems of one element's release folder: misnamed entries, bad artifacts."""
     problems: list[Problem] = []
+    odd = _not_files(snapshot, folder_path)
     for artifact in snapshot.list_dir(folder_path):
         problems.extend(
-            _artifact_problems(snapshot, kind, folder.name, folder_path, artifact, limits, progress)
+            _artifact_problems(
+                snapshot, kind, folder.name, folder_path, artifact, limits, progress, odd
+            )
         )
     return problems
+
+
+def _not_files(snapshot: Snapshot, folder_path: str) -> dict[str, str]:
+    """Return the entries of a release folder that git holds as links or submodules, each with
+    what to say of it (a submodule cannot even be read: its commit is not in the repository)."""
+    found: dict[str, str] = {}
+    for entry in snapshot.folder_entries(folder_path):
+        if "/" in entry.path:
+            continue  # inside a folder, reported as a misnamed entry
+        if entry.mode == LINK_MODE:
+            found[entry.path] = "is a symbolic link; a release artifact is a zip file"
+        elif entry.mode == SUBMODULE_MODE:
+            found[entry.path] = NOT_A_FILE
+    return found
 
 
 def _owns(elements: Mapping[str, Element], uuid: str, kind: ElementKind) -> bool:
@@ -113,7 +131,7 @@ def _owns(elements: Mapping[str, Element], uuid: str, kind: ElementKind) -> bool
 
 
 def _not_owned(folder_path: str, uuid: str, kind: ElementKind) -> Problem:
-    return Problem(folder_path, f"holds releases of {uuid}, which is not an {kind.name}")
+    return Problem(folder_path, f"holds releases of {uuid}, which is not {with_article(kind.name)}")
 
 
 def _artifact_problems(
@@ -124,13 +142,17 @@ def _artifact_problems(
     artifact: TreeEntry,
     limits: ArtifactLimits,
     progress: _Progress | None = None,
+    not_files: Mapping[str, str] | None = None,
 ) -> list[Problem]:
     """Return the problems of one entry of a release folder: its name, then the artifact in full
-    (limits, release.json, digest, and that it matches its path)."""
+    (limits, release.json, digest, and that it matches its path). `not_files` says which
+    entries are links or submodules (see `_not_files`)."""
     path = f"{folder_path}/{artifact.name}"
     version = artifact.name.removesuffix(".zip")
     if artifact.is_tree or not artifact.name.endswith(".zip") or not Version.is_valid(version):
         return [Problem(path, "should be a release artifact named X.Y.Z.zip")]
+    if not_files and artifact.name in not_files:
+        return [Problem(path, not_files[artifact.name])]
     if progress is not None:
         progress(path)
     try:
@@ -281,10 +303,13 @@ class _Change:
         if old is not None and old.oid == folder.oid:
             return problems
         known = {entry.name: entry.oid for entry in self.base.list_dir(path)} if old else {}
+        odd = _not_files(self.result, path)
         for artifact in self.result.list_dir(path):
             if known.get(artifact.name) != artifact.oid:  # else the base had it, and checked it
                 problems.extend(
-                    _artifact_problems(self.result, kind, folder.name, path, artifact, self.limits)
+                    _artifact_problems(
+                        self.result, kind, folder.name, path, artifact, self.limits, None, odd
+                    )
                 )
         return problems
 

@@ -9,8 +9,12 @@ from enum import StrEnum
 from mirel.errors import InvalidVersion
 
 # No leading zeros, no pre-release or build suffixes: exactly what SPEC.md §2.2 allows.
-_VERSION = re.compile(r"(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})")
-_LINE = re.compile(r"(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})")
+_PART = r"(0|[1-9][0-9]{0,8})"
+_VERSION = re.compile(rf"{_PART}\.{_PART}\.{_PART}")
+_LINE = re.compile(rf"{_PART}\.{_PART}")
+# The same rules as JSON Schema patterns (the API's OpenAPI document says them).
+VERSION_PATTERN = f"^{_VERSION.pattern}$"
+LINE_PATTERN = f"^{_LINE.pattern}$"
 # The largest number a version part may hold (nine digits, as the patterns above allow).
 MAX_PART = 999_999_999
 

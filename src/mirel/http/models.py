@@ -186,6 +186,20 @@ class MatrixRowPublic(Public):
     releases: list[str]
     latest: str | None
     pins: dict[str, MatrixCellPublic]
+    problems: list[str] = Field(
+        default_factory=list,
+        description="What keeps its working folder from being released or served; "
+        "empty when it can be.",
+    )
+
+
+class BrokenElementPublic(Public):
+    """A folder of apps/ or workflows/ that is not a valid element, with its problems."""
+
+    kind: str
+    name: str
+    path: str
+    problems: list[str]
 
 
 class InstanceSummary(Public):
@@ -211,6 +225,11 @@ class MatrixPublic(Public):
         description="The instances that reported what they serve, without the list."
     )
     problems: list[str]
+    broken: list[BrokenElementPublic] = Field(
+        default_factory=list,
+        description="Folders that are not valid elements (the query and kind apply), each "
+        "with why; the other elements read as usual.",
+    )
 
 
 # -- hotfixes ---------------------------------------------------------------------------------

@@ -11,9 +11,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from mirel.core.artifact import ArtifactLimits, ReleaseInfo, read_artifact, read_release_info
+from mirel.core.artifact import (
+    NOT_A_FILE,
+    ArtifactLimits,
+    ReleaseInfo,
+    read_artifact,
+)
 from mirel.core.catalog import (
     Element,
+    ElementListing,
     ManifestCache,
     MetadataCache,
     Release,
@@ -24,6 +30,7 @@ from mirel.core.catalog import (
     load_manifests,
     releases_of,
 )
+from mirel.core.folders import folder_problems
 from mirel.core.manifest import Manifest
 from mirel.core.resolve import resolve_pin
 from mirel.core.rules import (
@@ -67,8 +74,11 @@ class Catalog:
         self.limits = limits
         self._metadata = MetadataCache()
         self._manifests = ManifestCache()
-        # Release metadata never changes for a given artifact blob, so it is kept by blob id.
-        self._release_infos: dict[str, ReleaseInfo] = {}
+        # An artifact never changes for a given blob, so what checking it found is kept by blob
+        # id: its release.json, or (as text: an exception would keep the artifact's bytes alive
+        # through its traceback) why it cannot be read.
+        self._release_infos: dict[str, ReleaseInfo | str] = {}
+        self._folders: dict[str, tuple[Problem, ...]] = {}  # by folder path and tree id
 
     # -- commits -----------------------------------------------------------------------------
 
@@ -88,10 +98,28 @@ class Catalog:
 
     # -- elements ----------------------------------------------------------------------------
 
+    def listing(self, snapshot: CommitSnapshot | None = None) -> ElementListing:
+        """Return every element on the default branch and every folder that is not a valid
+        element (see BrokenFolder), each sorted by kind and name."""
+        found = list_elements(snapshot or self.snapshot(), self._metadata)
+        found.elements.sort(key=lambda element: (element.kind.name, element.name))
+        found.broken.sort(key=lambda folder: (folder.kind.name, folder.name))
+        return found
+
     def elements(self, snapshot: CommitSnapshot | None = None) -> list[Element]:
         """Return every element on the default branch, sorted by kind and name."""
-        listing = list_elements(snapshot or self.snapshot(), self._metadata)
-        return sorted(listing.elements, key=lambda element: (element.kind.name, element.name))
+        return self.listing(snapshot).elements
+
+    def folder_problems(self, element: Element, snapshot: CommitSnapshot) -> tuple[Problem, ...]:
+        """Return what keeps an element's working folder from being released or served (links,
+        submodules, names that are not UTF-8, its size), read once per version of the folder."""
+        key = f"{element.source_dir}@{element.tree_oid}"
+        found = self._folders.get(key)
+        if found is None:
+            entries = snapshot.folder_entries(element.source_dir)
+            found = tuple(folder_problems(element.source_dir, entries, self.limits))
+            self._folders[key] = found
+        return found
 
     def elements_by_uuid(self, snapshot: CommitSnapshot | None = None) -> dict[str, Element]:
         """Return the default branch's elements by uuid."""
@@ -120,12 +148,23 @@ class Catalog:
     # -- releases ----------------------------------------------------------------------------
 
     def release_info(self, path: str, blob_oid: str) -> ReleaseInfo:
-        """Return the release.json of an artifact, read once per blob."""
-        info = self._release_infos.get(blob_oid)
-        if info is None:
-            info = read_release_info(self._artifact_bytes(path, blob_oid), path, self.limits)
-            self._release_infos[blob_oid] = info
-        return info
+        """Return the release.json of an artifact once the whole artifact was checked (every
+        limit, every entry's CRC, its files against `files_sha256`); raise ArtifactInvalid.
+
+        Each blob is read once per process: artifacts are content-addressed and never change,
+        so a listing pays for an artifact the first time it shows it, and a release.json that
+        lies about its files is listed as broken instead of as valid until a deploy reads it.
+        """
+        found = self._release_infos.get(blob_oid)
+        if found is None:
+            try:
+                found = read_artifact(self._artifact_bytes(path, blob_oid), path, self.limits).info
+            except ArtifactInvalid as error:
+                found = error.reason
+            self._release_infos[blob_oid] = found
+        if isinstance(found, str):
+            raise ArtifactInvalid(path, found)  # the same blob may lie at several paths
+        return found
 
     def artifact_files(self, release: Release) -> Mapping[str, bytes]:
         """Return the files of a release, checked against every limit and its digest."""
@@ -138,6 +177,9 @@ class Catalog:
             return self.repo.read_blob(blob_oid, self.limits.max_artifact_file_bytes)
         except BlobTooLarge as error:
             raise ArtifactInvalid(path, error.message) from error
+        except LookupError as error:
+            # A submodule entry names a commit this repository does not hold.
+            raise ArtifactInvalid(path, NOT_A_FILE) from error
 
     def releases(self, reference: str) -> list[ReleaseView]:
         """Return the releases of one element on the default branch, newest first, each with

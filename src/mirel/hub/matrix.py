@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from mirel.core.catalog import Element, Release, releases_of
+from mirel.core.catalog import BrokenFolder, Element, Release, releases_of
 from mirel.core.kinds import ElementKind
 from mirel.core.manifest import Manifest
 from mirel.core.resolve import resolve_pin
 from mirel.core.versions import Version
+from mirel.errors import Problem
 from mirel.hub.catalog import Catalog
-from mirel.hub.values import CellDeploy, Matrix, MatrixCell, MatrixRow
+from mirel.hub.values import BrokenElement, CellDeploy, Matrix, MatrixCell, MatrixRow
 from mirel.providers.base import InstanceReport
 
 
@@ -64,6 +65,7 @@ def _row(
     found: Mapping[Version, Release],
     manifests: Mapping[str, Manifest],
     reports: Sequence[InstanceReport],
+    problems: Sequence[Problem] = (),
 ) -> MatrixRow:
     """Return one element's row: its releases and its cell in every manifest."""
     latest = max(found, default=None)
@@ -81,6 +83,16 @@ def _row(
         releases=tuple(str(version) for version in sorted(found, reverse=True)),
         latest=str(latest) if latest else None,
         pins=pins,
+        problems=tuple(str(problem) for problem in problems),
+    )
+
+
+def _broken(folder: BrokenFolder) -> BrokenElement:
+    return BrokenElement(
+        kind=folder.kind.name,
+        name=folder.name,
+        path=folder.path,
+        problems=tuple(str(problem) for problem in folder.problems),
     )
 
 
@@ -101,16 +113,28 @@ def matrix(
     snapshot = catalog.snapshot()
     manifests, problems = catalog.manifests_at(snapshot)
     needle = (query or "").strip().casefold()
+    listing = catalog.listing(snapshot)
     chosen = [
         element
-        for element in catalog.elements(snapshot)
+        for element in listing.elements
         if (kind is None or element.kind == kind) and needle in element.name.casefold()
     ]
+    broken = tuple(
+        _broken(folder)
+        for folder in listing.broken
+        if (kind is None or folder.kind == kind) and needle in folder.name.casefold()
+    )
     start = max(0, offset)
     page = chosen[start : None if limit is None else start + max(0, limit)]
     reports = catalog.provider.instance_reports()
     rows = tuple(
-        _row(element, releases_of(snapshot, element.kind, element.uuid), manifests, reports)
+        _row(
+            element,
+            releases_of(snapshot, element.kind, element.uuid),
+            manifests,
+            reports,
+            catalog.folder_problems(element, snapshot),
+        )
         for element in page
     )
     return Matrix(
@@ -121,4 +145,5 @@ def matrix(
         offset=start,
         instances=tuple(reports),
         problems=tuple(str(problem) for problem in problems),
+        broken=broken,
     )

@@ -148,6 +148,19 @@ class MatrixRow:
     releases: tuple[str, ...]  # newest first
     latest: str | None
     pins: dict[str, MatrixCell]  # by manifest name
+    # What keeps its working folder from being released or served (a link, a submodule...).
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BrokenElement:
+    """A folder of apps/ or workflows/ that is not a valid element, listed with its problems
+    beside the elements (it has no uuid to list it by: its metadata.json is what is wrong)."""
+
+    kind: str
+    name: str
+    path: str
+    problems: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -161,6 +174,7 @@ class Matrix:
     offset: int
     instances: tuple[InstanceReport, ...]
     problems: tuple[str, ...]
+    broken: tuple[BrokenElement, ...] = ()  # every match, on every page
 
 
 @dataclass(frozen=True)

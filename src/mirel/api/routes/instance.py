@@ -17,6 +17,7 @@ from mirel.api.auth import (
     require,
 )
 from mirel.api.bodies import DeployTest, ReleasesConfigPut
+from mirel.api.constraints import PRINTABLE
 from mirel.api.deps import HubDep, InstanceDep
 from mirel.http.envelope import ok
 from mirel.http.models import (
@@ -35,7 +36,7 @@ from mirel.http.models import (
 router = APIRouter()
 log = logging.getLogger("mirel.api")
 
-ElementUuid = Annotated[str, Path(description="The element's uuid.")]
+ElementUuid = Annotated[str, Path(description="The element's uuid.", json_schema_extra=PRINTABLE)]
 
 
 # -- deploys (compatible) ------------------------------------------------------------------------
@@ -175,7 +176,13 @@ def get_live_element(uuid: ElementUuid, instance: InstanceDep) -> Envelope[LiveE
 )
 def get_live_file(
     uuid: ElementUuid,
-    path: Annotated[str, Path(description="The file's path inside the element's folder.")],
+    path: Annotated[
+        str,
+        Path(
+            description="The file's path inside the element's folder.",
+            json_schema_extra=PRINTABLE,
+        ),
+    ],
     instance: InstanceDep,
 ) -> Envelope[LiveFilePublic]:
     """Return one live file: text as UTF-8, anything else base64-encoded."""

@@ -3,9 +3,11 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from mirel.api.auth import RELEASES_READ, RELEASES_WRITE, AuthorDep, require
 from mirel.api.bodies import CommitMessage, ManifestPut, PinBatch, PinPut
+from mirel.api.constraints import NAME
 from mirel.api.deps import DEPRECATED, AppDep, ElementDep, HubDep
 from mirel.core.manifest import manifest_path
 from mirel.core.manifest_reader import manifest_from_api
@@ -20,7 +22,20 @@ from mirel.http.models import (
 
 router = APIRouter(prefix="/source_control/manifests", tags=["manifests"])
 
-Name = Annotated[str, Path(description="The manifest's name: manifests/<name>.yaml.")]
+
+class ManifestSegment(StringConvertor):
+    """A path segment naming a manifest: anything but `_batch`, which is the batch route's own
+    path, so that `GET /manifests/_batch` is the 405 of that route (Allow: POST), not a GET of
+    a manifest with an invalid name. Other invalid names still reach the route's 400."""
+
+    regex = "(?!_batch$)[^/]+"
+
+
+register_url_convertor("manifest", ManifestSegment())
+
+Name = Annotated[
+    str, Path(description="The manifest's name: manifests/<name>.yaml.", json_schema_extra=NAME)
+]
 
 
 @router.get("", dependencies=[require(RELEASES_READ)], response_model=Envelope[ManifestList])
@@ -42,7 +57,9 @@ def change_pins(body: PinBatch, hub: HubDep, author: AuthorDep) -> Envelope[Chan
     )
 
 
-@router.get("/{name}", dependencies=[require(RELEASES_READ)], response_model=Envelope[ManifestOne])
+@router.get(
+    "/{name:manifest}", dependencies=[require(RELEASES_READ)], response_model=Envelope[ManifestOne]
+)
 def get_manifest(name: Name, hub: HubDep) -> Envelope[ManifestOne]:
     """Return one manifest."""
     found = ManifestPublic.of_manifest(hub.catalog.manifest(name))
@@ -50,7 +67,9 @@ def get_manifest(name: Name, hub: HubDep) -> Envelope[ManifestOne]:
 
 
 @router.put(
-    "/{name}", dependencies=[require(RELEASES_WRITE)], response_model=Envelope[ChangeRequestPublic]
+    "/{name:manifest}",
+    dependencies=[require(RELEASES_WRITE)],
+    response_model=Envelope[ChangeRequestPublic],
 )
 def put_manifest(
     name: Name, body: ManifestPut, hub: HubDep, author: AuthorDep

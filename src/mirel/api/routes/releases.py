@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path, Query
 
 from mirel.api.auth import RELEASES_READ, RELEASES_WRITE, AuthorDep, require
 from mirel.api.bodies import ReleaseCreate
+from mirel.api.constraints import VERSION
 from mirel.api.deps import DEPRECATED, AppDep, ElementDep, HubDep
 from mirel.core.catalog import Element
 from mirel.git.repository import Author
@@ -16,7 +17,7 @@ from mirel.hub.compare import release_diff
 
 router = APIRouter(prefix="/source_control/releases", tags=["releases"])
 
-Version = Annotated[str, Path(description="A release version X.Y.Z.")]
+Version = Annotated[str, Path(description="A release version X.Y.Z.", json_schema_extra=VERSION)]
 
 
 def _releases(hub: Hub, element: Element) -> Envelope[list[ReleasePublic]]:
@@ -108,7 +109,10 @@ def diff_release(
     hub: HubDep,
     against: Annotated[
         str | None,
-        Query(description="The release to compare with; default: the previous release."),
+        Query(
+            description="The release to compare with; default: the previous release.",
+            json_schema_extra=VERSION,
+        ),
     ] = None,
 ) -> Envelope[ReleaseDiffPublic]:
     """Return the files added, removed and changed between two releases, with text diffs."""

@@ -12,6 +12,7 @@ from mirel.api.bodies import (
     HotfixCreate,
     HotfixRelease,
 )
+from mirel.api.constraints import KIND, LINE, PRINTABLE
 from mirel.api.deps import ElementDep, HubDep, kind_named
 from mirel.http.envelope import ok
 from mirel.http.models import (
@@ -30,7 +31,9 @@ from mirel.providers.base import PullState
 
 router = APIRouter(prefix="/source_control")
 
-LinePath = Annotated[str, Path(description="The release line major.minor, for example 1.4.")]
+LinePath = Annotated[
+    str, Path(description="The release line major.minor, for example 1.4.", json_schema_extra=LINE)
+]
 Number = Annotated[int, Path(ge=1, le=2**31, description="The pull request's number.")]
 
 
@@ -46,9 +49,17 @@ Number = Annotated[int, Path(ge=1, le=2**31, description="The pull request's num
 def list_elements(
     hub: HubDep,
     q: Annotated[
-        str | None, Query(max_length=200, description="Only elements whose name holds this.")
+        str | None,
+        Query(
+            max_length=200,
+            description="Only elements whose name holds this.",
+            json_schema_extra=PRINTABLE,
+        ),
     ] = None,
-    kind: Annotated[str | None, Query(description="Only elements of this kind (app, ...).")] = None,
+    kind: Annotated[
+        str | None,
+        Query(description="Only elements of this kind (app, ...).", json_schema_extra=KIND),
+    ] = None,
     offset: Annotated[int, Query(ge=0, le=2**31, description="Skip this many elements.")] = 0,
     limit: Annotated[
         int | None, Query(ge=1, le=10_000, description="At most this many elements.")
@@ -83,7 +94,10 @@ def create_element(
     response_model=Envelope[ChangeRequestPublic],
 )
 def commit_to_branch(
-    branch: Annotated[str, Path(description="The branch; it may contain slashes.")],
+    branch: Annotated[
+        str,
+        Path(description="The branch; it may contain slashes.", json_schema_extra=PRINTABLE),
+    ],
     body: BranchCommit,
     hub: HubDep,
     author: AuthorDep,

@@ -23,7 +23,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mirel.core.artifact import ArtifactLimits, read_artifact
+from mirel.core.artifact import NOT_A_FILE, ArtifactLimits, read_artifact
 from mirel.core.folders import MAX_PATH, folder_problems
 from mirel.db.models import Source, SourceFile
 from mirel.errors import ArtifactInvalid, BlobTooLarge, InvalidInput, LeaseLost, MirelError
@@ -203,6 +203,9 @@ class SourceStore:
                 data = self._repo.read_blob(target.oid, self._limits.max_artifact_file_bytes)
             except BlobTooLarge as error:
                 raise ArtifactInvalid(target.path, error.message) from error
+            except LookupError as error:
+                # A submodule entry names a commit this repository does not hold.
+                raise ArtifactInvalid(target.path, NOT_A_FILE) from error
             artifact = read_artifact(
                 data,
                 target.path,

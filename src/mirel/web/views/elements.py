@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from mirel.core.catalog import Element
 from mirel.core.names import is_valid_name
 from mirel.core.versions import Version
-from mirel.errors import ElementNotFound, HotfixNotFound, ReleaseNotFound
+from mirel.errors import ElementNotFound, HotfixNotFound, Problem, ReleaseNotFound
 from mirel.git.repository import CommitInfo
 from mirel.hub import Hub, ReleaseView
 from mirel.hub.compare import release_diff
@@ -43,6 +43,7 @@ class ElementPage:
     history: list[CommitInfo]
     older: str | None  # where the next page of history starts
     pending: list[tuple[Version, PullRequest]]  # releases open pull requests add, newest first
+    problems: tuple[Problem, ...] = ()  # what keeps its working folder from being released
 
     @property
     def live_label(self) -> str:
@@ -83,6 +84,7 @@ def element_page(instance: Instance, kind: str, name: str, before: str | None) -
         history=history,
         older=older,
         pending=hub.proposals.releases_of(element),
+        problems=hub.catalog.folder_problems(element, hub.catalog.snapshot()),
     )
 
 
