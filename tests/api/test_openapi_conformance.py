@@ -7,6 +7,8 @@ bodies are the documented ones, a 405 lists every method of its path in `Allow`
 (unsupported_method, allow_header_conformance), a request without its token is refused
 (ignored_auth). Each operation is run twice: with generated path values (mostly unknown names, so
 404s) and with names of the seeded repository, so that generation reaches the routes' logic.
+Then stateful sequences follow the links schemathesis infers between operations (a manifest
+listed, then pinned; a deployment read, then its element's files), under the same checks.
 
 Failures are collected over every operation and reported together, each with an example.
 """
@@ -20,6 +22,7 @@ from typing import Any
 import pytest
 import schemathesis
 from api_support import Api, Seed, TokenMaker
+from hypothesis import HealthCheck, Phase, settings
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import overrides
@@ -169,4 +172,44 @@ def test_every_operation_answers_as_its_document_says(schema: Any, seed: Seed) -
     run_operations(schema, findings, None)
     run_operations(schema, findings, real_path_values(seed))
     assert findings.cases > 1000
+    assert not findings.found, findings.report()
+
+
+# Stateful runs: sequences of calls where a call's answer gives the next one's parameters (the
+# links schemathesis infers from the document: an element listed, then its releases read, a pull
+# request opened, then read, merged or closed).
+STATEFUL_SCENARIOS = 40
+
+
+def test_stateful_sequences_answer_as_the_document_says(schema: Any) -> None:
+    findings = Findings()
+
+    linked: collections.Counter[str] = collections.Counter()
+
+    class Sequences(schema.as_state_machine()):  # type: ignore[misc]
+        def step(self, input: Any) -> Any:
+            if input.transition is not None:
+                linked[input.transition.id] += 1
+            return super().step(input)
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            label = f"{case.operation.method.upper()} {case.operation.path}"
+            findings.validate(case, response, label, [])
+
+    # One scenario per run: the server's state carries over from one scenario to the next (a
+    # merge, a pin removed), which Hypothesis would take for a flaky strategy within one run.
+    for _ in range(STATEFUL_SCENARIOS):
+        Sequences.run(
+            settings=settings(
+                max_examples=1,
+                stateful_step_count=8,
+                deadline=None,
+                database=None,
+                phases=[Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
+        )
+    assert findings.cases > STATEFUL_SCENARIOS
+    # The sequences did follow links: many kinds of step took a value from an earlier answer.
+    assert len(linked) >= 10, linked
     assert not findings.found, findings.report()
