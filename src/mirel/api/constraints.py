@@ -67,8 +67,16 @@ EXACTLY_ONE_OF_BUMP_OR_VERSION: Schema = {
         },
     ]
 }
-# A file of an element's folder: a relative path of non-empty parts, none of them `.`, `..` or
-# `.git`, no backslash and no control character (mirel.git.repository.check_repo_path; libgit2
-# refuses a few more spellings of `.git`, such as `GIT~1`, which no pattern lists).
-_PART = r"(?!\.\.?(/|$))(?!\.git(/|$))[^/\\\x00-\x1f\x7f]+"
+# A file of an element's folder: a relative path of non-empty parts, none of them `.` or `..`,
+# no backslash and no control character (mirel.git.repository.check_repo_path), and none a
+# spelling of `.git` that libgit2 refuses as a tree entry: any case, with trailing dots or
+# spaces, `git~1` (its short name on NTFS), or followed by a colon (an NTFS stream). It also
+# refuses `.git` written with code points HFS+ ignores (zero-width joiners...): those alone are
+# a 400 the document does not list.
+_GIT = "[.][Gg][Ii][Tt]"
+_PART = (
+    r"(?!\.\.?(/|$))"
+    rf"(?!{_GIT}[. ]*(/|$))(?!{_GIT}:)(?![Gg][Ii][Tt]~[0-9]+(/|$))"
+    r"[^/\\\x00-\x1f\x7f]+"
+)
 FOLDER_PATHS: Schema = {"propertyNames": {"pattern": f"^{_PART}(/{_PART})*$"}}

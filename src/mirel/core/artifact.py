@@ -170,10 +170,16 @@ def files_digest(files: Mapping[str, bytes]) -> str:
     encoded as UTF-8 and sorted by path (Unicode code point order, which is also the byte order of
     the UTF-8 encoding). Paths never contain NUL, so the serialisation is unambiguous.
     """
+    return _digest_of(
+        {path: hashlib.sha256(content).hexdigest() for path, content in files.items()}
+    )
+
+
+def _digest_of(hashes: Mapping[str, str]) -> str:
+    """Return `files_digest` of files known by the sha256 hex digest of each one's content."""
     digest = hashlib.sha256()
-    for path in sorted(files):
-        line = f"{path}\0{hashlib.sha256(files[path]).hexdigest()}\n"
-        digest.update(line.encode("utf-8"))
+    for path in sorted(hashes):
+        digest.update(f"{path}\0{hashes[path]}\n".encode())
     return digest.hexdigest()
 
 
@@ -535,7 +541,32 @@ def read_artifact(
     repository path) release.json must agree with them.
     Raises only ArtifactInvalid, naming `artifact` (its repository path).
     """
+    expected = (expect_kind, expect_uuid, expect_version)
+    info, files = _read_checked(data, artifact, limits, expected, keep=True)
+    return Artifact(info=info, files=MappingProxyType(files))
+
+
+def check_artifact(
+    data: bytes, artifact: str, limits: ArtifactLimits = DEFAULT_LIMITS
+) -> ReleaseInfo:
+    """Return release.json once the artifact passes every check `read_artifact` makes, keeping
+    no file: each is hashed as it is read and let go, so a check holds one file at a time, not
+    the whole release (what a listing needs). Raises only ArtifactInvalid."""
+    info, _ = _read_checked(data, artifact, limits, (None, None, None), keep=False)
+    return info
+
+
+def _read_checked(
+    data: bytes,
+    artifact: str,
+    limits: ArtifactLimits,
+    expected: tuple[str | None, str | None, str | None],
+    *,
+    keep: bool,
+) -> tuple[ReleaseInfo, dict[str, bytes]]:
+    """Return release.json and (when `keep`) the files of a fully checked artifact."""
     files: dict[str, bytes] = {}
+    hashes: dict[str, str] = {}
     with (
         refusing_corruption(artifact, "is not a readable zip file"),
         zipfile.ZipFile(io.BytesIO(data)) as archive,
@@ -543,25 +574,23 @@ def read_artifact(
         release_entry, file_entries = check_directory(data, archive, artifact, limits)
         raw = read_release_json(archive, release_entry, artifact)
         info = _parse_release_json(raw, artifact)
-        _check_expected(
-            info,
-            artifact,
-            (
-                ("kind", info.kind, expect_kind),
-                ("uuid", info.uuid, expect_uuid),
-                ("version", info.version, expect_version),
-            ),
+        fields = zip(
+            ("kind", "uuid", "version"), (info.kind, info.uuid, info.version), expected, strict=True
         )
+        _check_expected(info, artifact, tuple(fields))
         budget = limits.max_total_bytes - len(raw)
         for entry in sorted(file_entries, key=lambda entry: entry.orig_filename):
             content = read_entry(archive, entry, artifact, budget, limits.max_total_bytes)
             budget -= len(content)
-            files[entry.orig_filename[len(FILES_PREFIX) :]] = content
-    digest = files_digest(files)
+            path = entry.orig_filename[len(FILES_PREFIX) :]
+            hashes[path] = hashlib.sha256(content).hexdigest()
+            if keep:
+                files[path] = content
+    digest = _digest_of(hashes)
     if digest != info.files_sha256:
         raise ArtifactInvalid(
             artifact,
             f"files_sha256 in release.json is {info.files_sha256} but the files hash to {digest}; "
             "the artifact was altered after it was built",
         )
-    return Artifact(info=info, files=MappingProxyType(files))
+    return info, files

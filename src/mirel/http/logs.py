@@ -32,7 +32,12 @@ _PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 access = logging.getLogger("mirel.access")
 
 # The attributes every LogRecord has; the others came in `extra=` and are written as fields.
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# uvicorn's `color_message` is its message again, with terminal colours: not a field.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class RequestIdFilter(logging.Filter):

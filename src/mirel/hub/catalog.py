@@ -9,12 +9,14 @@ a manifest's parse by its blob, a release.json by its artifact's blob.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 
 from mirel.core.artifact import (
     NOT_A_FILE,
     ArtifactLimits,
     ReleaseInfo,
+    check_artifact,
     read_artifact,
 )
 from mirel.core.catalog import (
@@ -47,7 +49,7 @@ from mirel.core.validation import validate_change, validate_snapshot
 from mirel.core.versions import Bump, Line, Version
 from mirel.errors import ArtifactInvalid, BlobTooLarge, HotfixNotFound, MirelError, Problem
 from mirel.git.repository import CommitInfo, GitRepository
-from mirel.git.snapshot import CommitSnapshot
+from mirel.git.snapshot import CommitSnapshot, folder_entries
 from mirel.hub.values import ConnectionCheck, HotfixView, ReleaseView
 from mirel.providers.base import Provider
 
@@ -79,6 +81,7 @@ class Catalog:
         # through its traceback) why it cannot be read.
         self._release_infos: dict[str, ReleaseInfo | str] = {}
         self._folders: dict[str, tuple[Problem, ...]] = {}  # by folder path and tree id
+        self._checking = threading.Lock()
 
     # -- commits -----------------------------------------------------------------------------
 
@@ -110,13 +113,14 @@ class Catalog:
         """Return every element on the default branch, sorted by kind and name."""
         return self.listing(snapshot).elements
 
-    def folder_problems(self, element: Element, snapshot: CommitSnapshot) -> tuple[Problem, ...]:
+    def folder_problems(self, element: Element) -> tuple[Problem, ...]:
         """Return what keeps an element's working folder from being released or served (links,
-        submodules, names that are not UTF-8, its size), read once per version of the folder."""
+        submodules, names that are not UTF-8, its size), read once per version of the folder:
+        its own tree is walked, so the answer is that version's whatever the branch does."""
         key = f"{element.source_dir}@{element.tree_oid}"
         found = self._folders.get(key)
         if found is None:
-            entries = snapshot.folder_entries(element.source_dir)
+            entries = folder_entries(self.repo, element.tree_oid)
             found = tuple(folder_problems(element.source_dir, entries, self.limits))
             self._folders[key] = found
         return found
@@ -157,14 +161,22 @@ class Catalog:
         """
         found = self._release_infos.get(blob_oid)
         if found is None:
-            try:
-                found = read_artifact(self._artifact_bytes(path, blob_oid), path, self.limits).info
-            except ArtifactInvalid as error:
-                found = error.reason
-            self._release_infos[blob_oid] = found
+            # One cold check at a time: each holds an artifact and its largest file, and a
+            # listing's requests run in many threads.
+            with self._checking:
+                found = self._release_infos.get(blob_oid)
+                if found is None:
+                    found = self._checked(path, blob_oid)
+                    self._release_infos[blob_oid] = found
         if isinstance(found, str):
             raise ArtifactInvalid(path, found)  # the same blob may lie at several paths
         return found
+
+    def _checked(self, path: str, blob_oid: str) -> ReleaseInfo | str:
+        try:
+            return check_artifact(self._artifact_bytes(path, blob_oid), path, self.limits)
+        except ArtifactInvalid as error:
+            return error.reason
 
     def artifact_files(self, release: Release) -> Mapping[str, bytes]:
         """Return the files of a release, checked against every limit and its digest."""

@@ -133,7 +133,7 @@ def matrix(
             releases_of(snapshot, element.kind, element.uuid),
             manifests,
             reports,
-            catalog.folder_problems(element, snapshot),
+            catalog.folder_problems(element),
         )
         for element in page
     )

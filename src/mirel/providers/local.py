@@ -457,8 +457,7 @@ class LocalProvider:
         for number in self.records.numbers():
             record, _ = self.records.read(number)
             head_ref = self.records.head_ref(number)
-            if repo.ref_sha(head_ref) is None:
-                repo.create_ref(head_ref, record.head_sha)
+            if repo.ref_sha(head_ref) is None and _created(repo, head_ref, record.head_sha):
                 done.append(f"pull request #{number}: its head commit is kept again")
             leftovers = self._has_leftovers(record)
             settled = self._settled(record)
@@ -471,8 +470,8 @@ class LocalProvider:
                 settled.state == _OPEN
                 and self.records.number_for_branch(branch) is None
                 and repo.branch_sha(branch) is not None
+                and _created(repo, self.records.branch_ref(branch), self.records.first_meta(number))
             ):
-                repo.create_ref(self.records.branch_ref(branch), self.records.first_meta(number))
                 done.append(f"pull request #{number}: found by its branch {branch} again")
         return done
 
@@ -485,3 +484,12 @@ class LocalProvider:
     def instance_reports(self) -> list[InstanceReport]:
         """Return the latest report of every instance, by name."""
         return self.reports.latest()
+
+
+def _created(repo: GitRepository, ref: str, sha: str) -> bool:
+    """Create `ref` unless another repair (or writer) made it first; return whether this did."""
+    try:
+        repo.create_ref(ref, sha)
+    except RefRaced:
+        return False
+    return True

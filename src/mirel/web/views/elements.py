@@ -84,7 +84,7 @@ def element_page(instance: Instance, kind: str, name: str, before: str | None) -
         history=history,
         older=older,
         pending=hub.proposals.releases_of(element),
-        problems=hub.catalog.folder_problems(element, hub.catalog.snapshot()),
+        problems=hub.catalog.folder_problems(element),
     )
 
 
