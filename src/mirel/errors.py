@@ -326,6 +326,13 @@ class RepositoryUnreachable(MirelError):
     http_status = 400
 
 
+class RemoteUnreachable(RepositoryUnreachable):
+    """The remote a mirror pushes to and fetches from does not answer, or refuses mirel's
+    credentials: a write is not made; reads go on from the mirror."""
+
+    http_status = 503
+
+
 class DatabaseUnreachable(MirelError):
     """The instance database cannot be opened or migrated."""
 

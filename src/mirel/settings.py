@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mirel.core.names import is_valid_name
@@ -29,7 +29,24 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MIREL_", extra="ignore")
 
     name: str = Field(default="mirel", description="The instance's display name.")
-    repo: str = Field(description="The shared repository: a path or file:// URL of a bare repo.")
+    repo: str = Field(
+        description="The shared repository: a path or file:// URL of a bare repository, or the "
+        "URL of a remote one (https://, ssh://, user@host:path), read through a local mirror."
+    )
+    mirror: str | None = Field(
+        default=None,
+        description="The folder of this instance's mirror of a remote repository (default: "
+        "one per URL in the user's cache folder); naming one mirrors a local path too.",
+    )
+    git_token: SecretStr | None = Field(
+        default=None, description="The token a remote over HTTPS takes as the password."
+    )
+    git_username: str = Field(
+        default="mirel", description="The user name sent with the token over HTTPS."
+    )
+    git_ssh_key: str | None = Field(
+        default=None, description="A private key file for a remote over SSH (.pub beside it)."
+    )
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
         description="SQLAlchemy URL of the instance database (SQLite file or PostgreSQL).",

@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mirel.errors import InvalidInput
+from mirel.git.remote import open_repository
 from mirel.git.repository import Author
 from mirel.http.models import ChangeRequestPublic
 from mirel.hub import ChangeRequest, Hub
@@ -59,7 +60,15 @@ class Options:
         path = self.repo or os.environ.get("MIREL_REPO")
         if not path:
             raise InvalidInput("say which repository: pass --repo PATH or set MIREL_REPO")
-        return Hub.open(path)
+        # A remote URL is read through a local mirror, brought up to date as it opens.
+        repository = open_repository(
+            path,
+            mirror=os.environ.get("MIREL_MIRROR") or None,
+            token=os.environ.get("MIREL_GIT_TOKEN") or None,
+            username=os.environ.get("MIREL_GIT_USERNAME") or "mirel",
+            ssh_key=os.environ.get("MIREL_GIT_SSH_KEY") or None,
+        )
+        return Hub.open(repository)
 
     def who(self, hub: Hub) -> Author:
         """Return the author: --author, MIREL_AUTHOR, else git's user.name and user.email."""

@@ -125,7 +125,7 @@ def serve(
         publishing = instance.state.selected_manifest() or "(no manifest)"
         started = (
             f"mirel instance {settings.name} on http://{settings.host}:{bound_port} publishing "
-            f"{publishing} from {instance.hub.repo.path}"
+            f"{publishing} from {instance.hub.repo.location}"
         )
         if log_format == "json":
             logging.getLogger("mirel.serve").info(started)

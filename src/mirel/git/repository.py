@@ -71,6 +71,15 @@ class GitRepository:
         pygit2.init_repository(str(target), bare=True, initial_head=default_branch)
         return cls(target)
 
+    @property
+    def location(self) -> str:
+        """Return where the repository is, as people name it (a mirror names its remote)."""
+        return str(self.path)
+
+    def refresh(self) -> None:
+        """Bring what this repository reads up to date; a local repository always is (a mirror
+        fetches from its remote)."""
+
     # -- references --------------------------------------------------------------------------
 
     @property

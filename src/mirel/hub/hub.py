@@ -67,15 +67,16 @@ class Hub:
     @classmethod
     def open(
         cls,
-        path: str | Path,
+        path: str | Path | GitRepository,
         *,
         web_url: str | None = None,
         limits: ArtifactLimits = DEFAULT_LIMITS,
         http: httpx.Client | None = None,
     ) -> Hub:
-        """Return the hub of the repository at `path`; links lead to `web_url` when given, and
-        `http` makes the provider's outbound calls."""
-        repository = GitRepository(path)
+        """Return the hub of the repository at `path` (or of an open repository, a mirror of a
+        remote one for instance); links lead to `web_url` when given, and `http` makes the
+        provider's outbound calls."""
+        repository = path if isinstance(path, GitRepository) else GitRepository(path)
         return cls(repository, open_provider(repository, web_url=web_url, http=http), limits)
 
     @classmethod

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.core.artifact import ArtifactLimits
 from mirel.db.engine import Database, open_database
+from mirel.git.remote import open_repository
 from mirel.hub import Hub
 from mirel.instance.deploy.deployer import Deployer
 from mirel.instance.deploy.lease import Lease
@@ -36,8 +37,15 @@ from mirel.settings import Settings
 
 def _open_hub(settings: Settings, limits: ArtifactLimits) -> Hub:
     """Return the hub of the repository the settings name, its links leading to this instance."""
+    repository = open_repository(
+        settings.repo,
+        mirror=settings.mirror,
+        token=settings.git_token.get_secret_value() if settings.git_token else None,
+        username=settings.git_username,
+        ssh_key=settings.git_ssh_key,
+    )
     # Links in answers (pull requests, branches) lead to this instance's own pages.
-    return Hub.open(settings.repo, web_url=settings.web_url, limits=limits)
+    return Hub.open(repository, web_url=settings.web_url, limits=limits)
 
 
 class Instance:
@@ -94,7 +102,7 @@ class Instance:
             manifest=self.state.selected_manifest(),
             deployed_commit=deployed.commit_sha,
             deployed_manifest=deployed.manifest,
-            repository=str(self.hub.repo.path),
+            repository=self.hub.repo.location,
             default_branch=self.hub.default_branch,
             last_deployment=self.deployments.last(),
         )

@@ -45,6 +45,7 @@ from mirel.errors import (
     MergeConflict,
     MirelError,
     PullRequestNotOpen,
+    RemoteUnreachable,
 )
 from mirel.git.snapshot import CommitSnapshot
 from mirel.hub import Hub
@@ -112,6 +113,7 @@ class Deployer:
         self.planner = Planner(sessions, hub.repo)
         self.sources = SourceStore(sessions, hub.repo, limits)
         self._switch = Switch(sessions, lease, state)
+        self._unreachable = ""  # the last failure to fetch, logged once
 
     @property
     def unpacked_count(self) -> int:
@@ -127,6 +129,7 @@ class Deployer:
         it finishes, so this request is served too, though not forced).
         """
         trigger = triggered_by[:_MAX_TRIGGER] if triggered_by else None
+        self._refresh()
         if not force:
             head = Attempt(self._hub.head(), self._state.selected_manifest())
             done = self._deployments.finished(head)
@@ -143,6 +146,18 @@ class Deployer:
                 return self._deployments.running_or_last(self._lease)
             # The lease was let go between the two statements: try to take it again.
         raise ConcurrentUpdate("could not take the deploy lease; try again in a moment")
+
+    def _refresh(self) -> None:
+        """Fetch what a mirror's remote holds before deploying; while the remote does not
+        answer, deploy what the mirror has (said once per failure in the log)."""
+        try:
+            self._hub.repo.refresh()
+        except RemoteUnreachable as error:
+            if str(error) != self._unreachable:
+                log.warning("deploying from the mirror: %s", error)
+                self._unreachable = str(error)
+        else:
+            self._unreachable = ""
 
     def test_deploy(self, commit_sha: str) -> Plan:
         """Return what deploying a commit would change and every problem; change nothing.
