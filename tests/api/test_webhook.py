@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 
@@ -76,29 +77,73 @@ def test_webhooks_are_off_without_a_secret(without_secret: Api) -> None:
     assert "MIREL_WEBHOOK_SECRET" in failed(response, 401)
 
 
-@pytest.mark.parametrize(
-    "header", ["X-Mirel-Delivery", "X-GitHub-Delivery", "X-Gitlab-Event-UUID", "X-Request-UUID"]
-)
-def test_a_replayed_delivery_is_409_and_deploys_nothing(
-    api: Api, instance: Instance, header: str
+def proof(provider: str, body: bytes, secret: str) -> dict[str, str]:
+    """Return the headers a host sends to prove a webhook is its own."""
+    if provider in ("local", "git", "codecommit"):
+        return {SIGNATURE_HEADER: sign(body, secret)}
+    if provider == "github":
+        return {"X-Hub-Signature-256": sign(body, secret)}
+    if provider == "gitlab":
+        return {"X-Gitlab-Token": secret}
+    if provider == "bitbucket":
+        return {"X-Hub-Signature": sign(body, secret)}
+    assert provider == "azure"
+    return {"Authorization": "Basic " + base64.b64encode(f"azure:{secret}".encode()).decode()}
+
+
+PROVIDERS = ["local", "git", "codecommit", "github", "gitlab", "bitbucket", "azure"]
+DELIVERY_HEADERS = {
+    "local": "X-Mirel-Delivery",
+    "github": "X-GitHub-Delivery",
+    "gitlab": "X-Gitlab-Event-UUID",
+    "bitbucket": "X-Request-UUID",
+}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_each_host_proves_its_webhooks_its_own_way(
+    api: Api, instance: Instance, provider: str
 ) -> None:
-    signed = {SIGNATURE_HEADER: sign(BODY, SECRET), header: "d5a1c9e0-delivery-1"}
-    assert data(api.post("/webhooks/github", content=BODY, headers=signed))
+    good = proof(provider, BODY, SECRET)
+    assert data(api.post(f"/webhooks/{provider}", content=BODY, headers=good))
     deployments = instance.deployments.recent()
-    message = failed(api.post("/webhooks/github", content=BODY, headers=signed), 409)
+    wrong = proof(provider, BODY, "a guessed secret")
+    message = failed(api.post(f"/webhooks/{provider}", content=BODY, headers=wrong), 401)
+    assert "does not match this instance's webhook secret" in message
+    # Another host's proof, however valid, is not this host's.
+    other = proof("gitlab" if provider != "gitlab" else "github", BODY, SECRET)
+    message = failed(api.post(f"/webhooks/{provider}", content=BODY, headers=other), 401)
+    assert "carries no proof of origin" in message
+    assert instance.deployments.recent() == deployments
+
+
+@pytest.mark.parametrize("provider", [*DELIVERY_HEADERS, "azure"])
+def test_a_replayed_delivery_is_409_and_deploys_nothing(
+    api: Api, instance: Instance, provider: str
+) -> None:
+    def delivery(name: str) -> tuple[bytes, dict[str, str]]:
+        if provider == "azure":  # Azure DevOps names the event in its body
+            body = json.dumps({"id": name, "eventType": "git.push"}).encode()
+            return body, proof(provider, body, SECRET)
+        return BODY, {**proof(provider, BODY, SECRET), DELIVERY_HEADERS[provider]: name}
+
+    body, signed = delivery("d5a1c9e0-delivery-1")
+    assert data(api.post(f"/webhooks/{provider}", content=body, headers=signed))
+    deployments = instance.deployments.recent()
+    message = failed(api.post(f"/webhooks/{provider}", content=body, headers=signed), 409)
     assert message == (
         "webhook delivery d5a1c9e0-delivery-1 was already received; a replay is not acted on"
     )
     assert instance.deployments.recent() == deployments
     # Another delivery is acted on.
-    other = {**signed, header: "d5a1c9e0-delivery-2"}
-    assert data(api.post("/webhooks/github", content=BODY, headers=other))
+    body, other = delivery("d5a1c9e0-delivery-2")
+    assert data(api.post(f"/webhooks/{provider}", content=body, headers=other))
 
 
 def test_a_replay_with_a_bad_signature_is_still_401(api: Api) -> None:
-    good = {SIGNATURE_HEADER: sign(BODY, SECRET), "X-GitHub-Delivery": "once"}
+    good = {**proof("github", BODY, SECRET), "X-GitHub-Delivery": "once"}
     assert data(api.post("/webhooks/github", content=BODY, headers=good))
-    bad = {SIGNATURE_HEADER: sign(BODY, "guess"), "X-GitHub-Delivery": "once"}
+    bad = {**proof("github", BODY, "guess"), "X-GitHub-Delivery": "once"}
     failed(api.post("/webhooks/github", content=BODY, headers=bad), 401)
 
 

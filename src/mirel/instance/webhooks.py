@@ -1,9 +1,8 @@
 """Webhook deliveries an instance has received, so that a replayed one is refused.
 
-A host names each delivery (GitHub `X-GitHub-Delivery`, GitLab `X-Gitlab-Event-UUID`, Bitbucket
-`X-Request-UUID`, mirel's own hooks `X-Mirel-Delivery`). The ids are kept in the instance
-database for `REPLAY_WINDOW`, shared by every process of the instance; a delivery id seen again
-within it is a replay: its signature is valid, but it was already acted on.
+A host names each delivery (mirel.providers.webhook_schemes says how). The ids are kept in the
+instance database for `REPLAY_WINDOW`, shared by every process of the instance; a delivery id
+seen again within it is a replay: its signature is valid, but it was already acted on.
 """
 
 from __future__ import annotations
@@ -15,18 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.db.models import WebhookDelivery
-from mirel.providers.hooks import DELIVERY_HEADER
 
 REPLAY_WINDOW = timedelta(hours=24)
 MAX_DELIVERY_ID = 200
-
-# The headers naming a delivery, in the order they are looked for.
-DELIVERY_HEADERS = (
-    DELIVERY_HEADER,
-    "X-GitHub-Delivery",
-    "X-Gitlab-Event-UUID",
-    "X-Request-UUID",
-)
 
 
 def first_delivery(sessions: sessionmaker[Session], delivery_id: str) -> bool:

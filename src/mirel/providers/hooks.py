@@ -6,8 +6,6 @@ sharing the repository calls them. A call is best effort: instances also poll.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -21,23 +19,19 @@ from typing import TypedDict
 import httpx
 
 from mirel.errors import InvalidInput, MirelError
+from mirel.providers.webhook_schemes import MIREL_DELIVERY, MIREL_SIGNATURE, sign
 
 log = logging.getLogger(__name__)
 
 HOOKS_FILE = "mirel-deploy-hooks.json"
-SIGNATURE_HEADER = "X-Mirel-Signature"
-DELIVERY_HEADER = "X-Mirel-Delivery"
+SIGNATURE_HEADER = MIREL_SIGNATURE
+DELIVERY_HEADER = MIREL_DELIVERY
 _TIMEOUT = 3.0
 
 
 class _Hook(TypedDict, total=False):
     url: str
     secret: str
-
-
-def sign(body: bytes, secret: str) -> str:
-    """Return the signature header value of a webhook body: `sha256=<hex HMAC-SHA256>`."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class DeployHooks:
