@@ -23,8 +23,8 @@ run: $(STAMP)
 	$(BIN)/mirel up --dir mirel-up --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check --no-cache src tests benchmarks
+	$(BIN)/ruff format --no-cache --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	cd benchmarks && $(abspath $(BIN))/mypy --strict bench.py generate.py

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from git_server import GitHttpServer
 
+from git_server import GitHttpServer
 from mirel.git.remote import open_repository
 from mirel.hub import Hub
 from support import AUTHOR

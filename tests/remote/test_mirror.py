@@ -5,9 +5,9 @@ credentials that do not allow a push. Real git over HTTP on loopback; no test re
 from __future__ import annotations
 
 import pytest
-from git_server import GitHttpServer
 
 from conftest import READ_TOKEN, WRITE_TOKEN, MirrorHub
+from git_server import GitHttpServer
 from mirel.core.kinds import APP
 from mirel.errors import RemoteUnreachable
 from mirel.git.remote import open_repository

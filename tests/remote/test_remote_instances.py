@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from git_server import GitHttpServer
 from pydantic import SecretStr
 
 from conftest import WRITE_TOKEN
+from git_server import GitHttpServer
 from mirel.hub import Hub
 from mirel.instance import Instance
 from mirel.settings import Settings
