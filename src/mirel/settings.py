@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +43,20 @@ class Settings(BaseSettings):
     )
     git_username: str = Field(
         default="mirel", description="The user name sent with the token over HTTPS."
+    )
+    provider: Literal["local", "git", "github"] = Field(
+        default="local",
+        description="Where pull requests live: local or git (in the repository itself, on any "
+        "git server), github (GitHub's pull requests, through its REST API).",
+    )
+    host_repository: str | None = Field(
+        default=None,
+        description="The repository on the host as owner/name (default: read from the URL).",
+    )
+    host_api_url: str | None = Field(
+        default=None,
+        description="The host's API (default: https://api.github.com; GitHub Enterprise: "
+        "https://HOST/api/v3).",
     )
     git_ssh_key: str | None = Field(
         default=None, description="A private key file for a remote over SSH (.pub beside it)."

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from git_server import GitHttpServer
+from github_sim import GitHubSimulator
 from mirel.git.remote import open_repository
 from mirel.hub import Hub
+from mirel.providers import HostSettings
 from support import AUTHOR
 
 WRITE_TOKEN = "s3cret-write-token"
@@ -49,5 +51,33 @@ def mirror_hub(git_server: GitHttpServer, origin: Hub, tmp_path: Path) -> Mirror
             git_server.url("shared"), mirror=tmp_path / "mirrors" / name, token=token
         )
         return Hub.open(repository)
+
+    return make
+
+
+@pytest.fixture
+def github(git_server: GitHttpServer, origin: Hub) -> Iterator[GitHubSimulator]:
+    """Return a GitHub simulator over the git server's repositories (the shared one is
+    acme/shared); the test fails if any body it handled broke GitHub's description."""
+    del origin
+    simulator = GitHubSimulator(git_server.root, WRITE_TOKEN)
+    simulator.start()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+    assert simulator.violations == []
+
+
+@pytest.fixture
+def github_hub(git_server: GitHttpServer, github: GitHubSimulator, tmp_path: Path) -> MirrorHub:
+    """Return a maker of hubs over their own mirror whose pull requests live on the simulator."""
+
+    def make(name: str) -> Hub:
+        repository = open_repository(
+            git_server.url("shared"), mirror=tmp_path / "mirrors" / name, token=WRITE_TOKEN
+        )
+        host = HostSettings("github", "acme/shared", github.api_url, WRITE_TOKEN)
+        return Hub.open(repository, host=host)
 
     return make

@@ -25,6 +25,7 @@ from mirel.git.remote import open_repository
 from mirel.git.repository import Author
 from mirel.http.models import ChangeRequestPublic
 from mirel.hub import ChangeRequest, Hub
+from mirel.providers import HostSettings, repository_path
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -61,14 +62,21 @@ class Options:
         if not path:
             raise InvalidInput("say which repository: pass --repo PATH or set MIREL_REPO")
         # A remote URL is read through a local mirror, brought up to date as it opens.
+        token = os.environ.get("MIREL_GIT_TOKEN") or None
         repository = open_repository(
             path,
             mirror=os.environ.get("MIREL_MIRROR") or None,
-            token=os.environ.get("MIREL_GIT_TOKEN") or None,
+            token=token,
             username=os.environ.get("MIREL_GIT_USERNAME") or "mirel",
             ssh_key=os.environ.get("MIREL_GIT_SSH_KEY") or None,
         )
-        return Hub.open(repository)
+        host = HostSettings(
+            os.environ.get("MIREL_PROVIDER") or "local",
+            os.environ.get("MIREL_HOST_REPOSITORY") or repository_path(path),
+            os.environ.get("MIREL_HOST_API_URL") or None,
+            token,
+        )
+        return Hub.open(repository, host=host)
 
     def who(self, hub: Hub) -> Author:
         """Return the author: --author, MIREL_AUTHOR, else git's user.name and user.email."""

@@ -29,7 +29,7 @@ from mirel.hub.plans import Plans
 from mirel.hub.propose import BranchWriter
 from mirel.hub.pulls import PullRequests
 from mirel.hub.releases import ReleaseChanges
-from mirel.providers import open_provider
+from mirel.providers import HostSettings, open_provider
 from mirel.providers.base import Provider
 
 _README = (
@@ -72,12 +72,14 @@ class Hub:
         web_url: str | None = None,
         limits: ArtifactLimits = DEFAULT_LIMITS,
         http: httpx.Client | None = None,
+        host: HostSettings | None = None,
     ) -> Hub:
         """Return the hub of the repository at `path` (or of an open repository, a mirror of a
         remote one for instance); links lead to `web_url` when given, and `http` makes the
         provider's outbound calls."""
         repository = path if isinstance(path, GitRepository) else GitRepository(path)
-        return cls(repository, open_provider(repository, web_url=web_url, http=http), limits)
+        provider = open_provider(repository, web_url=web_url, http=http, host=host)
+        return cls(repository, provider, limits)
 
     @classmethod
     def init(cls, path: str | Path, author: Author, default_branch: str = "main") -> Hub:

@@ -32,20 +32,28 @@ from mirel.instance.poller import Poller
 from mirel.instance.reports import Reporter
 from mirel.instance.state import StateStore
 from mirel.instance.values import Deployment, InstanceInfo
+from mirel.providers import HostSettings, repository_path
 from mirel.settings import Settings
 
 
 def _open_hub(settings: Settings, limits: ArtifactLimits) -> Hub:
     """Return the hub of the repository the settings name, its links leading to this instance."""
+    token = settings.git_token.get_secret_value() if settings.git_token else None
     repository = open_repository(
         settings.repo,
         mirror=settings.mirror,
-        token=settings.git_token.get_secret_value() if settings.git_token else None,
+        token=token,
         username=settings.git_username,
         ssh_key=settings.git_ssh_key,
     )
+    host = HostSettings(
+        settings.provider,
+        settings.host_repository or repository_path(settings.repo),
+        settings.host_api_url,
+        token,
+    )
     # Links in answers (pull requests, branches) lead to this instance's own pages.
-    return Hub.open(repository, web_url=settings.web_url, limits=limits)
+    return Hub.open(repository, web_url=settings.web_url, limits=limits, host=host)
 
 
 class Instance:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from mirel.git.repository import Author
+from mirel.git.repository import Author, GitRepository
 
 # The author of the commits mirel writes for itself (pull request records, instance reports).
 RECORDS_AUTHOR = Author("mirel", "mirel@localhost")
@@ -179,3 +179,18 @@ class Provider(Protocol):
     def instance_reports(self) -> list[InstanceReport]:
         """Return the latest report of every instance, by name."""
         ...
+
+
+def pull_diff(repo: GitRepository, pull: PullRequest) -> list[FileDiff]:
+    """Return the files a pull request changes against where it branched off, with diffs, read
+    from the repository (every provider's branches are in it, a host's through its mirror)."""
+    if pull.merge_commit_sha and pull.state is PullState.MERGED:
+        parents = repo.commit(pull.merge_commit_sha).parents
+        base_tip = parents[0] if parents else pull.base_sha
+    else:
+        base_tip = repo.branch_sha(pull.base_branch) or pull.base_sha
+    base = repo.merge_base(base_tip, pull.head_sha) or pull.base_sha
+    return [
+        FileDiff(path=change.path, status=change.status, patch=text)
+        for change, text in repo.patches(repo.tree_of(base), repo.tree_of(pull.head_sha))
+    ]

@@ -19,13 +19,13 @@ from typing import TypedDict
 import httpx
 
 from mirel.errors import InvalidInput, MirelError
-from mirel.providers.webhook_schemes import MIREL_DELIVERY, MIREL_SIGNATURE, sign
+from mirel.providers.webhook_schemes import DELIVERY_HEADER as DELIVERY_HEADER
+from mirel.providers.webhook_schemes import SIGNATURE_HEADER as SIGNATURE_HEADER
+from mirel.providers.webhook_schemes import sign as sign
 
 log = logging.getLogger(__name__)
 
 HOOKS_FILE = "mirel-deploy-hooks.json"
-SIGNATURE_HEADER = MIREL_SIGNATURE
-DELIVERY_HEADER = MIREL_DELIVERY
 _TIMEOUT = 3.0
 
 

@@ -31,7 +31,14 @@ from mirel.errors import (
     RefRaced,
 )
 from mirel.git.repository import HEADS, Author, GitRepository, retry_on_race
-from mirel.providers.base import FileDiff, InstanceReport, MergeCheck, PullRequest, PullState
+from mirel.providers.base import (
+    FileDiff,
+    InstanceReport,
+    MergeCheck,
+    PullRequest,
+    PullState,
+    pull_diff,
+)
 from mirel.providers.hooks import DeployHooks
 from mirel.providers.pull_records import PullRecord, PullRecords, now
 from mirel.providers.reports import InstanceReports
@@ -255,18 +262,7 @@ class LocalProvider:
 
     def diff(self, number: int) -> list[FileDiff]:
         """Return the files a pull request changes against where it branched off, with diffs."""
-        pull = self.get(number)
-        repo = self.repository
-        if pull.merge_commit_sha and pull.state is PullState.MERGED:
-            parents = repo.commit(pull.merge_commit_sha).parents
-            base_tip = parents[0] if parents else pull.base_sha
-        else:
-            base_tip = repo.branch_sha(pull.base_branch) or pull.base_sha
-        base = repo.merge_base(base_tip, pull.head_sha) or pull.base_sha
-        return [
-            FileDiff(path=change.path, status=change.status, patch=text)
-            for change, text in repo.patches(repo.tree_of(base), repo.tree_of(pull.head_sha))
-        ]
+        return pull_diff(self.repository, self.get(number))
 
     def merge(
         self,

@@ -21,8 +21,8 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-MIREL_SIGNATURE = "X-Mirel-Signature"
-MIREL_DELIVERY = "X-Mirel-Delivery"
+SIGNATURE_HEADER = "X-Mirel-Signature"
+DELIVERY_HEADER = "X-Mirel-Delivery"
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -67,10 +67,10 @@ def _basic(value: str, body: bytes, secret: str) -> bool:
 
 
 _MIREL = Scheme(
-    MIREL_SIGNATURE,
-    f"{MIREL_SIGNATURE}: sha256=<hex HMAC-SHA256 of the body with the webhook secret>",
+    SIGNATURE_HEADER,
+    f"{SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256 of the body with the webhook secret>",
     _hmac,
-    MIREL_DELIVERY,
+    DELIVERY_HEADER,
 )
 
 SCHEMES: Mapping[str, Scheme] = {

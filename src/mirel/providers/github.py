@@ -1,0 +1,300 @@
+"""The `github` provider: pull requests live on GitHub, the repository in a local mirror.
+
+Branches and commits are made in the mirror and pushed (mirel.git.remote); the pull request is
+then opened through GitHub's REST API, and a branch pushed for a pull request that could not be
+opened is removed again. Merges go through the API with the head the person saw (GitHub refuses
+one whose branch moved), after the merge gate has checked the merge commit mirel computes from
+the mirror. A merge made on GitHub's own page is seen at the next fetch, like any merge.
+Instance reports and deploy hooks are kept as with the local provider.
+
+What GitHub has no field for (mirel's author of the change, the branches a merge removes) is
+kept in a comment at the end of the description, which GitHub shows to nobody.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from mirel.errors import AlreadyProposed, MergeConflict, MirelError, PullRequestNotOpen
+from mirel.git.repository import HEADS, Author, GitRepository
+from mirel.providers.base import (
+    FileDiff,
+    InstanceReport,
+    MergeCheck,
+    PullRequest,
+    PullState,
+    pull_diff,
+)
+from mirel.providers.github_api import GitHubApi
+from mirel.providers.hooks import DeployHooks
+from mirel.providers.reports import InstanceReports
+
+_MARKER = re.compile(r"\n*<!-- mirel (\{.*?\}) -->\s*$", re.DOTALL)
+
+
+def _with_marker(description: str, author: Author, cleanup: Mapping[str, str]) -> str:
+    data = {"author": str(author), "cleanup": dict(cleanup)}
+    return f"{description.rstrip()}\n\n<!-- mirel {json.dumps(data, sort_keys=True)} -->\n"
+
+
+def _read_marker(body: str | None) -> tuple[str, dict[str, Any]]:
+    """Return a pull request's description without mirel's comment, and the comment's data."""
+    text = body or ""
+    found = _MARKER.search(text)
+    if found is None:
+        return text, {}
+    try:
+        data = json.loads(found.group(1))
+    except ValueError:
+        return text, {}
+    return text[: found.start()] + "\n", data if isinstance(data, dict) else {}
+
+
+class GitHubProvider:
+    """Pull requests on GitHub, over a mirror of the repository."""
+
+    name = "github"
+
+    def __init__(
+        self, repository: GitRepository, api: GitHubApi, http: httpx.Client | None = None
+    ) -> None:
+        self.repository = repository
+        self.api = api
+        self.hooks = DeployHooks(repository.git_dir, http)
+        self.reports = InstanceReports(repository)
+        where = api.repository
+        web = "https://github.com" if "api.github.com" in where.api_url else where.api_url
+        self._web = f"{web.removesuffix('/api/v3').rstrip('/')}/{where.owner}/{where.name}"
+
+    # -- urls and values ----------------------------------------------------------------------
+
+    def branch_url(self, branch: str) -> str:
+        """Return the branch's page on GitHub."""
+        return f"{self._web}/tree/{branch}"
+
+    def _to_pull(self, data: Mapping[str, Any], *, with_conflicts: bool) -> PullRequest:
+        description, extra = _read_marker(data.get("body"))
+        if data.get("merged_at"):
+            state = PullState.MERGED
+        elif data.get("state") == "closed":
+            state = PullState.CLOSED
+        else:
+            state = PullState.OPEN
+        head, base = data["head"], data["base"]
+        conflicts: tuple[str, ...] = ()
+        if state is PullState.OPEN and with_conflicts:
+            conflicts = tuple(self._conflicts(base["ref"], head["sha"]))
+            if conflicts:
+                state = PullState.CONFLICTING
+        merged_by = data.get("merged_by")
+        found = extra.get("cleanup")
+        cleanup: dict[str, str] = found if isinstance(found, dict) else {}
+        return PullRequest(
+            number=int(data["number"]),
+            title=str(data["title"]),
+            description=description,
+            author=str(extra.get("author") or data["user"]["login"]),
+            head_branch=str(head["ref"]),
+            base_branch=str(base["ref"]),
+            state=state,
+            created_at=str(data["created_at"]),
+            updated_at=str(data["updated_at"]),
+            head_sha=str(head["sha"]),
+            base_sha=str(base["sha"]),
+            url=str(data["html_url"]),
+            merge_commit_sha=str(data["merge_commit_sha"]) if state is PullState.MERGED else None,
+            merged_by=str(merged_by["login"]) if isinstance(merged_by, dict) else None,
+            cleanup_branches=tuple(sorted(cleanup)),
+            conflicts=conflicts,
+        )
+
+    def _conflicts(self, base_branch: str, head_sha: str) -> list[str]:
+        repo = self.repository
+        base_sha = repo.branch_sha(base_branch)
+        if base_sha is None or not _known(repo, head_sha):
+            return []
+        if repo.is_ancestor(head_sha, base_sha):
+            return []
+        return repo.merge_trees(base_sha, head_sha)[1]
+
+    # -- the Provider calls ------------------------------------------------------------------
+
+    def create_pull_request(
+        self,
+        *,
+        head_branch: str,
+        title: str,
+        description: str,
+        author: Author,
+        cleanup_branches: Mapping[str, str] | None = None,
+        head_sha: str | None = None,
+    ) -> PullRequest:
+        """Push the new branch (with `head_sha`), then open its pull request on GitHub; a branch
+        pushed for a pull request GitHub refused is removed again."""
+        repo = self.repository
+        if head_sha is not None:
+            repo.create_branch(head_branch, head_sha)
+        body = _with_marker(description, author, cleanup_branches or {})
+        try:
+            data = self.api.open_pull(
+                title=title, head=head_branch, base=repo.default_branch, body=body
+            )
+        except AlreadyProposed as error:
+            pending = self.open_pull_for_branch(head_branch)
+            if pending is not None and head_sha is None:
+                return pending
+            number = pending.number if pending is not None else 0
+            raise AlreadyProposed(
+                number,
+                f"branch {head_branch!r} already has pull request #{number}; merge or close "
+                "it first",
+            ) from error
+        except MirelError:
+            if head_sha is not None:
+                repo.delete_ref(HEADS + head_branch, head_sha)
+            raise
+        return self._to_pull(data, with_conflicts=False)
+
+    def get(self, number: int) -> PullRequest:
+        """Return one pull request as GitHub has it (conflicts checked on the mirror)."""
+        return self._to_pull(self.api.pull(number), with_conflicts=True)
+
+    def _pages(self, state: str, head: str | None = None) -> Iterator[dict[str, Any]]:
+        page = 1
+        while True:
+            found = self.api.pulls(state, head=head, page=page)
+            yield from found
+            if len(found) < 100:
+                return
+            page += 1
+
+    def list_pulls(
+        self,
+        state: PullState | None = None,
+        limit: int | None = None,
+        *,
+        before: int | None = None,
+        conflicts: bool = True,
+    ) -> list[PullRequest]:
+        """Return at most `limit` pull requests, newest first, optionally of one state."""
+        asked = {None: "all", PullState.OPEN: "open", PullState.CONFLICTING: "open"}
+        pulls: list[PullRequest] = []
+        for data in self._pages(asked.get(state, "closed")):
+            if limit is not None and len(pulls) >= limit:
+                break
+            if before is not None and int(data["number"]) >= before:
+                continue
+            pull = self._to_pull(data, with_conflicts=conflicts and data.get("state") == "open")
+            opened = (PullState.OPEN, PullState.CONFLICTING)
+            if state is None or pull.state is state or (state in opened and pull.state in opened):
+                pulls.append(pull)
+        return pulls
+
+    def open_pull_for_branch(self, branch: str) -> PullRequest | None:
+        """Return the open pull request whose head is `branch`, if any."""
+        for data in self.api.pulls("open", head=branch):
+            if data["head"]["ref"] == branch:
+                return self._to_pull(data, with_conflicts=False)
+        return None
+
+    def open_pulls(self) -> list[PullRequest]:
+        """Return every open pull request, newest first, without test-merging them."""
+        return [self._to_pull(data, with_conflicts=False) for data in self._pages("open")]
+
+    def diff(self, number: int) -> list[FileDiff]:
+        """Return the files a pull request changes, read from the mirror."""
+        self.repository.refresh()
+        return pull_diff(self.repository, self.get(number))
+
+    def merge(
+        self,
+        number: int,
+        author: Author,
+        expected_head: str | None = None,
+        check: MergeCheck | None = None,
+    ) -> PullRequest:
+        """Merge on GitHub, passing the head that was checked (and, with `expected_head`, the
+        one the person saw): GitHub refuses the merge if the branch moved meanwhile."""
+        self.repository.refresh()
+        pull = self.get(number)
+        if pull.state is PullState.MERGED or pull.state is PullState.CLOSED:
+            raise PullRequestNotOpen(f"pull request #{number} is already {pull.state}")
+        head = expected_head or pull.head_sha
+        if check is not None:
+            check(*self._merge_to_check(pull, head, author))
+        title = f"Merge pull request #{number} from {pull.head_branch}"
+        self.api.merge(number, sha=head, title=title)
+        self.repository.refresh()
+        merged = self.get(number)
+        self._finish(merged, cleanup=True)
+        self.hooks.notify(
+            {
+                "event": "merge",
+                "repository": self.repository.location,
+                "branch": merged.base_branch,
+                "commit_sha": merged.merge_commit_sha or "",
+                "pull_request": number,
+            }
+        )
+        return merged
+
+    def _merge_to_check(self, pull: PullRequest, head: str, author: Author) -> tuple[str, str]:
+        """Return the default branch's tip and the merge commit of `head` into it, made in the
+        mirror only (GitHub makes its own, of the same trees), for the merge gate."""
+        repo = self.repository
+        base = repo.require_branch(pull.base_branch)
+        tree, conflicts = repo.merge_trees(base, head)
+        if tree is None:
+            raise MergeConflict(pull.number, conflicts)
+        merge = repo.write_commit(
+            tree_oid=tree, parents=[base, head], message=f"{pull.title}\n", author=author
+        )
+        return base, merge
+
+    def close(self, number: int, author: Author) -> PullRequest:
+        """Close a pull request on GitHub without merging; its head branch is deleted."""
+        del author  # GitHub records the token's user as the one who closed it
+        pull = self._to_pull(self.api.close(number), with_conflicts=False)
+        self._finish(pull, cleanup=False)
+        return pull
+
+    def _finish(self, pull: PullRequest, *, cleanup: bool) -> None:
+        """Remove the head branch of a merged or closed pull request (unless it moved), and on
+        a merge the branches it names for cleanup."""
+        repo = self.repository
+        repo.delete_ref(HEADS + pull.head_branch, pull.head_sha)
+        if cleanup:
+            for branch in pull.cleanup_branches:
+                tip = repo.branch_sha(branch)
+                if tip is not None:
+                    repo.delete_ref(HEADS + branch, tip)
+
+    def repair(self) -> list[str]:
+        """Nothing to finish: GitHub keeps each pull request whole, and a branch pushed for a
+        pull request that could not be opened is removed by the write that pushed it."""
+        return []
+
+    # -- instance reports --------------------------------------------------------------------
+
+    def report_instance(self, report: InstanceReport) -> None:
+        """Record what an instance serves now, in the repository (pushed to GitHub)."""
+        self.reports.record(report)
+
+    def instance_reports(self) -> list[InstanceReport]:
+        """Return the latest report of every instance, by name."""
+        return self.reports.latest()
+
+
+def _known(repo: GitRepository, sha: str) -> bool:
+    """Return whether the mirror holds commit `sha` (a head GitHub names that was not fetched
+    yet is not test-merged)."""
+    try:
+        repo.commit(sha)
+    except MirelError:
+        return False
+    return True

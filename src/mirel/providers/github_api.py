@@ -1,0 +1,175 @@
+"""The few calls of GitHub's REST API that mirel makes, over httpx: open, read, list, merge and
+close pull requests. A thin adapter: GitHub's JSON in, GitHub's JSON out, and its failures
+turned into mirel's errors with messages that say what to do. (An SDK would bring far more than
+these five calls, and a second HTTP stack.)
+
+The token is a personal access token or an installation token; it only ever goes in the
+Authorization header, never in a message or a log line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from mirel.errors import (
+    AlreadyProposed,
+    InvalidInput,
+    MergeConflict,
+    MirelError,
+    PullRequestChanged,
+    PullRequestNotFound,
+    PullRequestNotOpen,
+    RemoteUnreachable,
+)
+
+API_VERSION = "2022-11-28"
+_TIMEOUT = 15.0
+PAGE = 100  # GitHub's largest page
+
+
+@dataclass(frozen=True)
+class GitHubRepository:
+    """Which repository, on which GitHub (github.com, or an Enterprise server's API URL)."""
+
+    owner: str
+    name: str
+    api_url: str = "https://api.github.com"
+
+    @property
+    def path(self) -> str:
+        return f"/repos/{self.owner}/{self.name}"
+
+
+class GitHubApi:
+    """Pull request calls on one repository, authenticated with one token."""
+
+    def __init__(
+        self, repository: GitHubRepository, token: str, client: httpx.Client | None = None
+    ) -> None:
+        self.repository = repository
+        self._token = token
+        self._client = client or httpx.Client(timeout=_TIMEOUT)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        url = f"{self.repository.api_url.rstrip('/')}{self.repository.path}{path}"
+        headers = {
+            "Authorization": f"Bearer {self._token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+        }
+        try:
+            answer = self._client.request(method, url, headers=headers, **kwargs)
+        except httpx.HTTPError as error:
+            raise RemoteUnreachable(
+                f"cannot reach GitHub at {self.repository.api_url}: {type(error).__name__}; "
+                "nothing was changed, try again once it answers"
+            ) from error
+        if answer.status_code in (401, 403):
+            raise RemoteUnreachable(
+                f"GitHub refused mirel's token for {self.repository.owner}/"
+                f"{self.repository.name} ({answer.status_code}: {_message(answer)}); give the "
+                "token read and write access to the repository's contents and pull requests"
+            )
+        if answer.status_code >= 500:
+            raise RemoteUnreachable(
+                f"GitHub answered {answer.status_code} ({_message(answer)}); nothing was "
+                "changed, try again in a moment"
+            )
+        return answer
+
+    def open_pull(self, *, title: str, head: str, base: str, body: str) -> dict[str, Any]:
+        """Open a pull request of branch `head` into `base`; return GitHub's pull request."""
+        answer = self._call(
+            "POST", "/pulls", json={"title": title, "head": head, "base": base, "body": body}
+        )
+        if answer.status_code == 422:
+            message = _message(answer)
+            if "already exists" in message:
+                raise AlreadyProposed(0, f"branch {head!r} already has an open pull request")
+            raise InvalidInput(f"GitHub refused the pull request of {head!r}: {message}")
+        return _object(answer, 201)
+
+    def pull(self, number: int) -> dict[str, Any]:
+        """Return pull request `number`."""
+        answer = self._call("GET", f"/pulls/{number}")
+        if answer.status_code == 404:
+            raise PullRequestNotFound(f"there is no pull request #{number} on GitHub")
+        return _object(answer, 200)
+
+    def pulls(self, state: str, *, head: str | None = None, page: int = 1) -> list[dict[str, Any]]:
+        """Return one page of pull requests (newest first) in `state` (open, closed, all)."""
+        params: dict[str, str | int] = {
+            "state": state,
+            "sort": "created",
+            "direction": "desc",
+            "per_page": PAGE,
+            "page": page,
+        }
+        if head is not None:
+            params["head"] = f"{self.repository.owner}:{head}"
+        found = _json(self._call("GET", "/pulls", params=params), 200)
+        if not isinstance(found, list):
+            raise RemoteUnreachable("GitHub answered a list of pull requests with something else")
+        return found
+
+    def merge(self, number: int, *, sha: str, title: str) -> str:
+        """Merge pull request `number` if its head is still `sha`; return the merge commit."""
+        answer = self._call(
+            "PUT",
+            f"/pulls/{number}/merge",
+            json={"sha": sha, "merge_method": "merge", "commit_title": title},
+        )
+        if answer.status_code == 409:
+            raise PullRequestChanged(
+                f"pull request #{number} has new commits since you opened it; look at its "
+                "changes again before merging"
+            )
+        if answer.status_code == 405:
+            raise MergeConflict(number, [_message(answer)])
+        if answer.status_code == 404:
+            raise PullRequestNotFound(f"there is no pull request #{number} on GitHub")
+        merged = _json(answer, 200)
+        return str(merged["sha"])
+
+    def close(self, number: int) -> dict[str, Any]:
+        """Close pull request `number` without merging it."""
+        answer = self._call("PATCH", f"/pulls/{number}", json={"state": "closed"})
+        if answer.status_code == 422:
+            raise PullRequestNotOpen(f"GitHub cannot close pull request #{number}")
+        return _object(answer, 200)
+
+
+def _message(answer: httpx.Response) -> str:
+    try:
+        found = answer.json()
+    except ValueError:
+        return answer.reason_phrase
+    if not isinstance(found, dict):
+        return answer.reason_phrase
+    # "Validation Failed" says little: the reasons are in `errors`.
+    details = [
+        str(error["message"])
+        for error in found.get("errors") or []
+        if isinstance(error, dict) and error.get("message")
+    ]
+    text = "; ".join([str(found.get("message") or answer.reason_phrase), *details])
+    return text[:300]
+
+
+def _json(answer: httpx.Response, status: int) -> Any:
+    if answer.status_code != status:
+        raise MirelError(f"GitHub answered {answer.status_code}: {_message(answer)}")
+    try:
+        return answer.json()
+    except ValueError as error:
+        raise RemoteUnreachable("GitHub answered something that is not JSON") from error
+
+
+def _object(answer: httpx.Response, status: int) -> dict[str, Any]:
+    found = _json(answer, status)
+    if not isinstance(found, dict):
+        raise RemoteUnreachable("GitHub answered a pull request with something else")
+    return found

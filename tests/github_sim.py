@@ -1,0 +1,304 @@
+"""A GitHub simulator for the tests: the pull request calls mirel makes, over real HTTP on
+loopback, on the very bare repositories the loopback git server (git_server.py) serves.
+
+It implements only what mirel calls (pulls: create, get, list, update, merge), checks every
+request body it takes and every answer it gives against the GitHub description in
+specs/github-pulls.json (each violation is kept in `violations`, which tests assert empty), and
+merges for real with libgit2. `merge_on_page` is a person pressing "Merge" on GitHub's page.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jsonschema_rs
+import pygit2
+
+SPEC = json.loads((Path(__file__).parent / "specs" / "github-pulls.json").read_text())
+USER = {
+    "login": "mirel-bot",
+    "id": 1,
+    "node_id": "U_1",
+    "avatar_url": "https://avatars.example.com/u/1",
+    "url": "https://api.example.com/users/mirel-bot",
+    "html_url": "https://github.example.com/mirel-bot",
+    "type": "User",
+    "site_admin": False,
+}
+
+
+def _validator(section: str, name: str) -> Any:
+    return jsonschema_rs.validator_for({**SPEC, "$ref": f"#/{section}/{name}"})
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class GitHubSimulator:
+    """Serves https://api.github.com's pull request calls for the repositories under `root`."""
+
+    def __init__(self, root: Path, token: str, owner: str = "acme") -> None:
+        self.root = root
+        self.token = token
+        self.owner = owner
+        self.port = 0
+        self.pulls: dict[int, dict[str, Any]] = {}
+        self.violations: list[str] = []
+        self.calls: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
+        server.daemon_threads = True
+        self.port = server.server_address[1]
+        self._server = server
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    # -- the repository ------------------------------------------------------------------------
+
+    def _git(self, name: str) -> pygit2.Repository:
+        return pygit2.Repository(str(self.root / f"{name}.git"))
+
+    def _branch(self, git: pygit2.Repository, branch: str) -> str | None:
+        found = git.references.get(f"refs/heads/{branch}")
+        return str(found.target) if found is not None else None
+
+    def check(self, what: str, name: str, value: Any) -> None:
+        """Keep a violation when `value` breaks GitHub's description of `name`."""
+        for error in _validator(what, name).iter_errors(value):
+            self.violations.append(f"{name}: {error.message} at {list(error.instance_path)}")
+
+    # -- pull requests -------------------------------------------------------------------------
+
+    def _ref(self, name: str, branch: str, sha: str) -> dict[str, Any]:
+        return {
+            "label": f"{self.owner}:{branch}",
+            "ref": branch,
+            "sha": sha,
+            "user": USER,
+            "repo": {"name": name, "full_name": f"{self.owner}/{name}"},
+        }
+
+    def view(self, name: str, number: int) -> dict[str, Any]:
+        """Return pull request `number` as GitHub shows it now (its head followed)."""
+        pull = self.pulls[number]
+        git = self._git(name)
+        if pull["state"] == "open":
+            head = self._branch(git, pull["head"]["ref"]) or pull["head"]["sha"]
+            pull["head"]["sha"] = head
+            base = self._branch(git, pull["base"]["ref"])
+            if base and head != base and git.descendant_of(base, head):
+                # Its commits reached the base by a push: GitHub marks it merged.
+                self._mark_merged(pull, base)
+        return pull
+
+    def _mark_merged(self, pull: dict[str, Any], merge_sha: str) -> None:
+        stamp = _now()
+        pull.update(
+            state="closed",
+            merged=True,
+            merged_at=stamp,
+            closed_at=stamp,
+            updated_at=stamp,
+            merge_commit_sha=merge_sha,
+            merged_by=USER,
+            mergeable=None,
+            mergeable_state="unknown",
+        )
+
+    def create(self, name: str, body: dict[str, Any]) -> tuple[int, Any]:
+        git = self._git(name)
+        head, base = body["head"].removeprefix(f"{self.owner}:"), body["base"]
+        head_sha, base_sha = self._branch(git, head), self._branch(git, base)
+        if head_sha is None or base_sha is None:
+            return 422, {"message": "Validation Failed", "errors": [{"field": "head"}]}
+        for pull in self.pulls.values():
+            if pull["state"] == "open" and pull["head"]["ref"] == head:
+                return 422, {
+                    "message": "Validation Failed",
+                    "errors": [
+                        {"message": f"A pull request already exists for {self.owner}:{head}."}
+                    ],
+                }
+        number = max(self.pulls, default=0) + 1
+        web = f"https://github.example.com/{self.owner}/{name}/pull/{number}"
+        stamp = _now()
+        self.pulls[number] = {
+            "url": f"{self.api_url}/repos/{self.owner}/{name}/pulls/{number}",
+            "id": 1000 + number,
+            "node_id": f"PR_{number}",
+            "html_url": web,
+            "diff_url": f"{web}.diff",
+            "patch_url": f"{web}.patch",
+            "number": number,
+            "state": "open",
+            "locked": False,
+            "title": body.get("title", ""),
+            "user": USER,
+            "body": body.get("body"),
+            "created_at": stamp,
+            "updated_at": stamp,
+            "closed_at": None,
+            "merged_at": None,
+            "merge_commit_sha": None,
+            "head": self._ref(name, head, head_sha),
+            "base": self._ref(name, base, base_sha),
+            "draft": False,
+            "merged": False,
+            "mergeable": True,
+            "mergeable_state": "clean",
+            "merged_by": None,
+            "comments": 0,
+            "commits": 1,
+            "additions": 0,
+            "deletions": 0,
+            "changed_files": 0,
+        }
+        return 201, self.pulls[number]
+
+    def merge(self, name: str, number: int, sha: str | None) -> tuple[int, Any]:
+        """Merge for real: a merge commit on the base branch, as GitHub's merge button makes."""
+        pull = self.view(name, number)
+        if pull["state"] != "open":
+            return 405, {"message": "Pull Request is not mergeable"}
+        if sha is not None and sha != pull["head"]["sha"]:
+            return 409, {"message": "Head branch was modified. Review and try the merge again."}
+        git = self._git(name)
+        base_ref = f"refs/heads/{pull['base']['ref']}"
+        base = git.references[base_ref].target
+        head = pygit2.Oid(hex=pull["head"]["sha"])
+        index = git.merge_commits(base, head)
+        if index.conflicts is not None:
+            return 405, {"message": "Pull Request is not mergeable"}
+        signature = pygit2.Signature("GitHub", "noreply@github.com")
+        message = f"Merge pull request #{number} from {self.owner}/{pull['head']['ref']}\n"
+        tree = index.write_tree(git)
+        merged = git.create_commit(None, signature, signature, message, tree, [base, head])
+        git.references[base_ref].set_target(merged)
+        self._mark_merged(pull, str(merged))
+        return 200, {
+            "sha": str(merged),
+            "merged": True,
+            "message": "Pull Request successfully merged",
+        }
+
+    def merge_on_page(self, name: str, number: int) -> None:
+        """A person merges the pull request on GitHub's own page."""
+        with self._lock:
+            status, answer = self.merge(name, number, None)
+        assert status == 200, answer
+
+
+def _handler(sim: GitHubSimulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            del format, args
+
+        def _answer(self, status: int, body: Any, schema: str | None = None) -> None:
+            if schema is not None and status < 300:
+                sim.check("responses", schema, body)
+            data = json.dumps(body).encode()
+            self.send_response(HTTPStatus(status))
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _body(self, schema: str) -> Any:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            found = json.loads(raw) if raw else None
+            sim.check("requests", schema, found)
+            return found or {}
+
+        def _route(self) -> tuple[str, list[str], dict[str, list[str]]] | None:
+            parts = urlsplit(self.path)
+            sim.calls.append((self.command, parts.path))
+            if self.headers.get("Authorization") != f"Bearer {sim.token}":
+                self._answer(401, {"message": "Bad credentials"})
+                return None
+            if self.headers.get("X-GitHub-Api-Version") != "2022-11-28":
+                sim.violations.append(f"{self.command} {parts.path}: no X-GitHub-Api-Version")
+            segments = parts.path.strip("/").split("/")
+            if len(segments) < 4 or segments[:2] != ["repos", sim.owner] or segments[3] != "pulls":
+                self._answer(404, {"message": "Not Found"})
+                return None
+            return segments[2], segments[4:], parse_qs(parts.query)
+
+        def do_GET(self) -> None:
+            found = self._route()
+            if found is None:
+                return
+            name, rest, query = found
+            with sim._lock:
+                if rest:
+                    number = int(rest[0])
+                    if number not in sim.pulls:
+                        self._answer(404, {"message": "Not Found"})
+                        return
+                    self._answer(200, sim.view(name, number), "pull-request")
+                    return
+                state = query.get("state", ["open"])[0]
+                head = query.get("head", [None])[0]
+                page = int(query.get("page", ["1"])[0])
+                size = int(query.get("per_page", ["30"])[0])
+                chosen = [
+                    sim.view(name, number)
+                    for number in sorted(sim.pulls, reverse=True)
+                    if state in ("all", sim.view(name, number)["state"])
+                    and (head is None or f"{sim.owner}:{sim.pulls[number]['head']['ref']}" == head)
+                ]
+                self._answer(200, chosen[(page - 1) * size : page * size], "pull-request-list")
+
+        def do_POST(self) -> None:
+            found = self._route()
+            if found is None:
+                return
+            name, _, _ = found
+            body = self._body("pulls-create")
+            with sim._lock:
+                status, answer = sim.create(name, body)
+            self._answer(status, answer, "pull-request")
+
+        def do_PATCH(self) -> None:
+            found = self._route()
+            if found is None:
+                return
+            name, rest, _ = found
+            body = self._body("pulls-update")
+            with sim._lock:
+                pull = sim.view(name, int(rest[0]))
+                if body.get("state") == "closed" and pull["state"] == "open":
+                    stamp = _now()
+                    pull.update(state="closed", closed_at=stamp, updated_at=stamp)
+                self._answer(200, pull, "pull-request")
+
+        def do_PUT(self) -> None:
+            found = self._route()
+            if found is None:
+                return
+            name, rest, _ = found
+            body = self._body("pulls-merge")
+            with sim._lock:
+                status, answer = sim.merge(name, int(rest[0]), body.get("sha"))
+            self._answer(status, answer, "pull-request-merge-result")
+
+    return Handler
