@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --no-cache --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	cd benchmarks && $(abspath $(BIN))/mypy --strict bench.py generate.py
+	cd benchmarks && MYPYPATH=../tests $(abspath $(BIN))/mypy --strict bench.py generate.py merge_to_live.py
 
 unit: $(STAMP)
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)

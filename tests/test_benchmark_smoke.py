@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -55,3 +57,21 @@ def test_the_benchmark_runs_and_reports_every_measure(tmp_path: Path) -> None:
     assert notes["deploy, cold"] == "6 elements switched, 6 artifacts unpacked"
     assert notes["deploy, one pin changed"] == "1 element switched, 1 artifact unpacked"
     assert all(row["seconds"] >= 0 for row in report["rows"])
+
+
+@pytest.mark.slow
+def test_the_merge_to_live_benchmark_runs_and_reports_both_paths() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "merge_to_live.py"), "--merges", "2", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["merges"] == 2
+    assert set(report["results"]) == {"webhook", "polling"}
+    for figures in report["results"].values():
+        assert set(figures) == {"p50", "p99", "max"}
+        assert 0 < figures["p50"] <= figures["p99"] <= figures["max"]

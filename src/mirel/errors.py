@@ -326,6 +326,13 @@ class RepositoryUnreachable(MirelError):
     http_status = 400
 
 
+class PushDeclined(Conflict):
+    """The remote refused a ref update for a reason of its own (a protected branch, a hook, a
+    policy): not a race, so trying again cannot help. The message quotes the remote."""
+
+    http_status = 409
+
+
 class RemoteUnreachable(RepositoryUnreachable):
     """The remote a mirror pushes to and fetches from does not answer, or refuses mirel's
     credentials: a write is not made; reads go on from the mirror."""

@@ -6,6 +6,7 @@ otherwise)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,23 @@ def test_an_instance_on_github_deploys_a_merge_made_on_githubs_page(
         assert deployment.status == "SUCCESS", deployment.log
         uuid = instance.hub.catalog.element("billing").uuid
         assert instance.live.element(uuid).live_release == "1.1.0"
+
+
+def test_a_description_edited_on_github_cannot_make_a_merge_delete_branches(
+    github_hub: MirrorHub, github: GitHubSimulator, origin: Hub
+) -> None:
+    add_element(origin, "app", "billing", {"main.rsx": b"v1"})
+    hub = github_hub("one")
+    keep = origin.elements.push("billing", {"main.rsx": b"other work"}, AUTHOR)
+    assert keep.pull_request is not None
+    kept = keep.pull_request.head_branch
+    hub.repo.refresh()
+    change = hub.elements.add(APP, "crm", {"main.rsx": b"x"}, AUTHOR)
+    assert change.pull_request is not None
+    # Someone who may edit the description names other branches for the merge to remove.
+    named = json.dumps({"author": "x", "cleanup": {"main": "", kept: ""}})
+    marker = f"<!-- mirel {named} -->"
+    github.pulls[change.pull_request.number]["body"] = f"Hijacked\n\n{marker}\n"
+    merge(hub, change)
+    assert origin.repo.branch_sha("main") is not None
+    assert origin.repo.branch_sha(kept) is not None

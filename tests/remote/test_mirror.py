@@ -4,12 +4,14 @@ credentials that do not allow a push. Real git over HTTP on loopback; no test re
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from conftest import READ_TOKEN, WRITE_TOKEN, MirrorHub
 from git_server import GitHttpServer
 from mirel.core.kinds import APP
-from mirel.errors import RemoteUnreachable
+from mirel.errors import PushDeclined, RemoteUnreachable
 from mirel.git.remote import open_repository
 from mirel.hub import Hub
 from support import AUTHOR, add_element, merge, refs, release
@@ -112,3 +114,44 @@ def test_credentials_that_cannot_push_are_named_and_never_shown(
         mirror_hub("stranger", token="not-a-token")
     assert "refused mirel's credentials" in str(wrong.value)
     assert "not-a-token" not in str(wrong.value)
+
+
+def test_a_push_the_remote_declines_is_refused_at_once_with_its_reason(
+    git_server: GitHttpServer, mirror_hub: MirrorHub, origin: Hub
+) -> None:
+    hook = origin.repo.path / "hooks" / "update"
+    hook.write_text(
+        '#!/bin/sh\ncase "$1" in refs/heads/mirel/*) echo "branches are frozen" >&2; exit 1;; '
+        "esac\nexit 0\n"
+    )
+    hook.chmod(0o755)
+    hub = mirror_hub("one")
+    before = refs(origin.repo.path)
+    with pytest.raises(PushDeclined) as declined:
+        hub.elements.add(APP, "crm", {"main.rsx": b"x"}, AUTHOR)
+    assert "declined the update of refs/heads/mirel/" in str(declined.value)
+    assert "nothing was changed" in str(declined.value)
+    # Refused at once: the write and the undo of the refs the remote took of it, no retry loop
+    # of pushes against a rule that will not change.
+    pushes = [path for _, path in git_server.requests if path.endswith("git-receive-pack")]
+    assert len(pushes) == 2
+    assert refs(origin.repo.path) == before
+
+
+def test_credentials_written_into_the_url_are_taken_out_of_it(
+    git_server: GitHttpServer, origin: Hub, tmp_path: Path
+) -> None:
+    del origin
+    url = git_server.url("shared").replace("http://", f"http://bot:{WRITE_TOKEN}@")
+    repository = open_repository(url, mirror=tmp_path / "mirror")
+    hub = Hub.open(repository)
+    assert hub.repo.location == git_server.url("shared")
+    assert WRITE_TOKEN not in (tmp_path / "mirror" / "config").read_text()
+    assert WRITE_TOKEN not in repr(repository.access)
+    git_server.stop()
+    try:
+        with pytest.raises(RemoteUnreachable) as refused:
+            hub.elements.add(APP, "crm", {"main.rsx": b"x"}, AUTHOR)
+        assert WRITE_TOKEN not in str(refused.value)
+    finally:
+        git_server.start()

@@ -22,15 +22,15 @@ import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pygit2
 from pygit2.enums import CredentialType, FetchPrune
 
-from mirel.errors import RefRaced, RemoteUnreachable, RepositoryUnreachable
+from mirel.errors import PushDeclined, RefRaced, RemoteUnreachable, RepositoryUnreachable
 from mirel.git.repository import GitRepository
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,8 @@ REMOTE = "origin"
 MIRROR_REFSPEC = "+refs/*:refs/*"
 _ZERO = "0" * 40
 _LOCK = "mirel-mirror.lock"
+# What receive-pack says when a ref moved between the negotiation and its lock.
+_LOST_RACE = re.compile(r"stale info|fetch first|failed to lock|cannot lock ref|non-fast-forward")
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class RemoteAccess:
     object: `shown_url` is what messages and logs name."""
 
     url: str
-    token: str | None = None  # HTTPS: sent as the password of basic authentication
+    token: str | None = field(default=None, repr=False)  # HTTPS: the basic-auth password
     username: str = "mirel"  # HTTPS: the user name sent with the token (hosts ignore most)
     ssh_key: Path | None = None  # SSH: a private key file, its public key beside it (.pub)
 
@@ -110,10 +112,17 @@ def _refused(access: RemoteAccess) -> str:
     )
 
 
+def _mask(text: str, access: RemoteAccess) -> str:
+    """Return `text` with the token, and any password written into a URL, replaced by ***."""
+    if access.token:
+        text = text.replace(access.token, "***")
+    return re.sub(r"(://[^/@\s:]+):[^/@\s]+@", r"\1:***@", text)
+
+
 def _unreachable(access: RemoteAccess, doing: str, error: Exception) -> RemoteUnreachable:
     if isinstance(error, RemoteUnreachable):
         return error
-    reason = str(error).replace(access.token or "\0", "***") if access.token else str(error)
+    reason = _mask(str(error), access)
     if "403" in reason:
         return RemoteUnreachable(
             f"the remote {access.shown_url} refused to let mirel {doing.split()[0]} (HTTP 403): "
@@ -222,14 +231,28 @@ class MirroredRepository(GitRepository):
             raise _unreachable(self.access, "push to", error) from error
         if not callbacks.rejected:
             return None
-        # The remote took some refs and refused others (it moved between the negotiation and
-        # its lock): put back those it took, as a write is all or nothing.
+        # The remote took some refs and refused others: put back those it took, as a write is
+        # all or nothing.
         taken = {
             ref: (new, old) for ref, (old, new) in changes.items() if ref not in callbacks.rejected
         }
-        if taken:
-            self._push_unlocked(taken)
-        return next(iter(callbacks.rejected))
+        left = self._push_unlocked(taken) if taken else None
+        if left is not None:
+            raise RemoteUnreachable(
+                f"the remote {self.access.shown_url} refused part of a write and then its undo "
+                f"({left} moved meanwhile); run 'mirel repair' to finish what was left"
+            )
+        ref, reason = next(iter(callbacks.rejected.items()))
+        if _LOST_RACE.search(reason):
+            return ref
+        # A hook, a protected branch or a policy of the host: trying again cannot help.
+        raise PushDeclined(
+            f"the remote {self.access.shown_url} declined the update of {ref}: "
+            f"{self._masked(reason)}; nothing was changed"
+        )
+
+    def _masked(self, text: str) -> str:
+        return _mask(text, self.access)
 
     # -- the reference writes, through the remote ------------------------------------------------
 
@@ -285,9 +308,20 @@ def open_repository(
     or any location when `mirror` is named) a mirror of it in `mirror`."""
     if mirror is None and not is_remote(location):
         return GitRepository(location.removeprefix("file://"))
+    # A user and password written into an HTTPS URL become credentials: the URL kept in the
+    # mirror's config, and shown in messages, holds neither.
+    parts = urlsplit(location)
+    if parts.scheme in ("http", "https") and "@" in parts.netloc:
+        userinfo, _, hostport = parts.netloc.rpartition("@")
+        user, _, password = userinfo.partition(":")
+        location = urlunsplit(parts._replace(netloc=hostport))
+        token = token or (unquote(password) or None)
+        username = unquote(user) or username
     access = RemoteAccess(location, token, username, Path(ssh_key) if ssh_key else None)
     folder = Path(mirror) if mirror is not None else default_mirror(location)
     try:
         return MirroredRepository.open(folder, access)
     except pygit2.GitError as error:
-        raise RepositoryUnreachable(f"cannot make a mirror at {folder}: {error}") from error
+        raise RepositoryUnreachable(
+            f"cannot make a mirror at {folder}: {_mask(str(error), access)}"
+        ) from error

@@ -8,7 +8,7 @@ git remote through a mirror) or a host's (`github`: pull requests through its RE
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -29,7 +29,7 @@ class HostSettings:
     kind: str = "local"  # local or git: mirel keeps them in the repository; github: GitHub
     repository: str | None = None  # owner/name on the host
     api_url: str | None = None  # the host's API (GitHub: https://api.github.com)
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
 
 
 def repository_path(url: str) -> str | None:

@@ -14,9 +14,11 @@ kept in a comment at the end of the description, which GitHub shows to nobody.
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import httpx
 
@@ -30,10 +32,12 @@ from mirel.providers.base import (
     PullState,
     pull_diff,
 )
-from mirel.providers.github_api import GitHubApi
+from mirel.providers.github_api import PAGE, GitHubApi
 from mirel.providers.hooks import DeployHooks
 from mirel.providers.reports import InstanceReports
 
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 _MARKER = re.compile(r"\n*<!-- mirel (\{.*?\}) -->\s*$", re.DOTALL)
 
 
@@ -156,6 +160,10 @@ class GitHubProvider:
             ) from error
         except MirelError:
             if head_sha is not None:
+                # GitHub may have opened it before the answer was lost: keep the branch then.
+                opened = _quietly(lambda: self.open_pull_for_branch(head_branch))
+                if opened is not None:
+                    return opened
                 repo.delete_ref(HEADS + head_branch, head_sha)
             raise
         return self._to_pull(data, with_conflicts=False)
@@ -169,7 +177,7 @@ class GitHubProvider:
         while True:
             found = self.api.pulls(state, head=head, page=page)
             yield from found
-            if len(found) < 100:
+            if len(found) < PAGE:
                 return
             page += 1
 
@@ -208,7 +216,7 @@ class GitHubProvider:
 
     def diff(self, number: int) -> list[FileDiff]:
         """Return the files a pull request changes, read from the mirror."""
-        self.repository.refresh()
+        _quietly(self.repository.refresh)  # while GitHub is down, the mirror's commits
         return pull_diff(self.repository, self.get(number))
 
     def merge(
@@ -229,9 +237,14 @@ class GitHubProvider:
             check(*self._merge_to_check(pull, head, author))
         title = f"Merge pull request #{number} from {pull.head_branch}"
         self.api.merge(number, sha=head, title=title)
-        self.repository.refresh()
-        merged = self.get(number)
-        self._finish(merged, cleanup=True)
+        # Merged on GitHub: what follows only tidies up, and must not report the merge failed.
+        try:
+            self.repository.refresh()
+            merged = self.get(number)
+            self._finish(merged, cleanup=True)
+        except MirelError as error:
+            log.warning("pull request #%d merged; tidying up failed: %s", number, error)
+            return replace(pull, state=PullState.MERGED)
         self.hooks.notify(
             {
                 "event": "merge",
@@ -268,15 +281,26 @@ class GitHubProvider:
         a merge the branches it names for cleanup."""
         repo = self.repository
         repo.delete_ref(HEADS + pull.head_branch, pull.head_sha)
-        if cleanup:
-            for branch in pull.cleanup_branches:
-                tip = repo.branch_sha(branch)
-                if tip is not None:
-                    repo.delete_ref(HEADS + branch, tip)
+        if not cleanup:
+            return
+        # The list rides in a description anyone who may edit it can change: a branch goes only
+        # if it is not the default one and all its commits came in with the merge (nothing of
+        # it is lost), whatever the list says.
+        for branch in pull.cleanup_branches:
+            tip = repo.branch_sha(branch)
+            if (
+                tip is not None
+                and branch != pull.base_branch
+                and repo.is_ancestor(tip, pull.head_sha)
+            ):
+                repo.delete_ref(HEADS + branch, tip)
 
     def repair(self) -> list[str]:
-        """Nothing to finish: GitHub keeps each pull request whole, and a branch pushed for a
-        pull request that could not be opened is removed by the write that pushed it."""
+        """Nothing to finish on GitHub, which keeps each pull request whole. A branch pushed for
+        a pull request that could not be opened is removed by the write that pushed it; one left
+        by a process killed in between is released by the next write of the same change (the
+        branch writer's leftovers) and stays visible on GitHub as a branch without a pull
+        request."""
         return []
 
     # -- instance reports --------------------------------------------------------------------
@@ -288,6 +312,15 @@ class GitHubProvider:
     def instance_reports(self) -> list[InstanceReport]:
         """Return the latest report of every instance, by name."""
         return self.reports.latest()
+
+
+def _quietly(call: Callable[[], _T]) -> _T | None:
+    """Return `call()`, or None when it fails with a MirelError (logged)."""
+    try:
+        return call()
+    except MirelError as error:
+        log.warning("github: %s", error)
+        return None
 
 
 def _known(repo: GitRepository, sha: str) -> bool:

@@ -18,7 +18,6 @@ from mirel.errors import (
     AlreadyProposed,
     InvalidInput,
     MergeConflict,
-    MirelError,
     PullRequestChanged,
     PullRequestNotFound,
     PullRequestNotOpen,
@@ -67,6 +66,15 @@ class GitHubApi:
                 f"cannot reach GitHub at {self.repository.api_url}: {type(error).__name__}; "
                 "nothing was changed, try again once it answers"
             ) from error
+        limited = answer.status_code == 429 or (
+            answer.status_code == 403 and answer.headers.get("x-ratelimit-remaining") == "0"
+        )
+        if limited:
+            wait = answer.headers.get("retry-after") or answer.headers.get("x-ratelimit-reset")
+            raise RemoteUnreachable(
+                f"GitHub is rate-limiting mirel's token (retry after {wait or 'a while'}); "
+                "nothing was changed, try again then"
+            )
         if answer.status_code in (401, 403):
             raise RemoteUnreachable(
                 f"GitHub refused mirel's token for {self.repository.owner}/"
@@ -161,7 +169,12 @@ def _message(answer: httpx.Response) -> str:
 
 def _json(answer: httpx.Response, status: int) -> Any:
     if answer.status_code != status:
-        raise MirelError(f"GitHub answered {answer.status_code}: {_message(answer)}")
+        # A moved or hidden repository (301, 404), or a refusal mirel does not expect: the host's
+        # answer, not the user's input, is what is wrong.
+        raise RemoteUnreachable(
+            f"GitHub answered {answer.status_code} ({_message(answer)}); check "
+            "MIREL_HOST_REPOSITORY and the token's access to it"
+        )
     try:
         return answer.json()
     except ValueError as error:
