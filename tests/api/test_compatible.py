@@ -13,7 +13,9 @@ from api_support import Api, Seed, TokenMaker, assert_change_request, data, fail
 from mirel.core.manifest import manifest_path
 from mirel.core.manifest_reader import parse_manifest
 from mirel.git.repository import HEADS
+from mirel.http.models import PlanPublic
 from mirel.hub import Hub
+from mirel.instance.values import Plan
 from support import AUTHOR, merge, refs
 
 RELEASE_KEYS = {
@@ -408,6 +410,8 @@ def test_test_deploy_returns_the_plan(api: Api, token: str, seed: Seed) -> None:
     assert set(found) >= {"commit_sha", "manifest", "changes", "errors"}
     assert found["commit_sha"] == head
     assert found["manifest"] == "dev"
+    # The seed API's scripts read data.success (and data.message when it fails).
+    assert (found["success"], found["message"]) == (True, None)
     missing = {"deploy_params": {"commit_sha": "0" * 40}}
     failed(api.post("/source_control/test_deploy", token, json=missing), 404)
     failed(api.post("/source_control/test_deploy", token, json={"deploy_params": {}}), 400)
@@ -416,6 +420,7 @@ def test_test_deploy_returns_the_plan(api: Api, token: str, seed: Seed) -> None:
 def test_test_connection(api: Api, token: str, seed: Seed) -> None:
     found = data(api.get("/source_control/test_connection", token))
     assert found == {
+        "success": True,
         "connected": True,
         "message": f"connected to {seed.hub.repo.path}",
         "default_branch": "main",
@@ -429,5 +434,13 @@ def test_test_connection_reports_an_unreachable_repository(
     shutil.rmtree(seed.hub.repo.path)
     found = data(api.get("/source_control/test_connection", token))
     assert found["connected"] is False
+    assert found["success"] is False
     assert found["message"].startswith(f"cannot read the repository at {seed.hub.repo.path}: ")
     assert found["commit_sha"] is None
+
+
+def test_a_test_deploy_that_would_fail_says_so_in_the_seed_apis_fields() -> None:
+    plan = Plan(commit_sha="a" * 40, manifest="prod", changes=[], errors=["x.zip: bad", "y: bad"])
+    shown = PlanPublic.of(plan).model_dump()
+    assert shown["success"] is False
+    assert shown["message"] == "x.zip: bad (and 1 more problem)"

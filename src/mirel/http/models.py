@@ -414,11 +414,16 @@ class PlanPublic(Public):
     manifest: str | None
     changes: list[ChangePublic]
     errors: list[str]
+    success: bool = Field(description="Whether the deploy would go through (no errors).")
+    message: str | None = Field(
+        default=None, description="What would stop it, in one line; null when nothing would."
+    )
 
 
 class ConnectionPublic(Public):
     """Whether the repository can be reached."""
 
+    success: bool = Field(description="The seed API's name for `connected`.")
     connected: bool
     message: str
     default_branch: str | None

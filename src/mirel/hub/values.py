@@ -207,6 +207,11 @@ class ConnectionCheck:
     default_branch: str | None
     commit_sha: str | None
 
+    @property
+    def success(self) -> bool:
+        """The seed API's `data.success`: the same as `connected`."""
+        return self.connected
+
 
 @dataclass(frozen=True)
 class ProposedPin:

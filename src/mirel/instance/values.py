@@ -101,6 +101,21 @@ class Plan:
     changes: list[Change]
     errors: list[str]
 
+    @property
+    def success(self) -> bool:
+        """Whether the deploy would go through (the seed API's `data.success`)."""
+        return not self.errors
+
+    @property
+    def message(self) -> str | None:
+        """What would stop it, in one line (the seed API's `data.message`), None when nothing."""
+        if not self.errors:
+            return None
+        more = len(self.errors) - 1
+        return self.errors[0] + (
+            f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        )
+
 
 @dataclass(frozen=True)
 class LiveElement:
