@@ -277,6 +277,8 @@ def test_a_test_deploy_reports_the_plan_and_changes_nothing(repo: Repo, database
             "manifest": "prod",
             "changes": [ChangePublic.of(moved).model_dump(by_alias=True)],
             "errors": [],
+            "success": True,
+            "message": None,
         }
         assert live_state(instance) == before
         assert [d.id for d in instance.deployments.recent()] == [deployed.id]
