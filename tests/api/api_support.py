@@ -96,3 +96,21 @@ class Seed:
     billing: str  # app: releases 1.0.0 and 1.1.0
     nightly: str  # workflow: release 1.0.0
     draft: str  # app without releases
+
+
+def path_values(seed: Seed, branch: str) -> dict[str, str]:
+    """Return, per path parameter of the API, a value naming something in the seeded
+    repository (`branch` for {branch}: each test writes to its own)."""
+    return {
+        "name": "dev",
+        "elementUuid": seed.billing,
+        "appUuid": seed.billing,
+        "uuid": seed.billing,
+        "version": "1.0.0",
+        "line": "1.0",
+        "number": "1",
+        "id": "1",
+        "branch": branch,
+        "path": "main.rsx",
+        "provider": "local",
+    }

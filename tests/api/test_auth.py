@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from api_support import Api, Seed, TokenMaker, failed
+from api_support import Api, Seed, TokenMaker, failed, path_values
 from fastapi import FastAPI
 
 from mirel.api.auth import WEBHOOK_AUTH, check_declared, require, route_scopes
@@ -73,19 +73,7 @@ EXPECTED = {
 
 def concrete(path: str, seed: Seed) -> str:
     """Return a URL for a route path, with plausible values for its parameters."""
-    values = {
-        "name": "dev",
-        "elementUuid": seed.billing,
-        "appUuid": seed.billing,
-        "uuid": seed.billing,
-        "version": "1.0.0",
-        "line": "1.0",
-        "number": "1",
-        "id": "1",
-        "branch": "feature/auth-check",
-        "path": "main.rsx",
-        "provider": "local",
-    }
+    values = path_values(seed, "feature/auth-check")
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda match: values[match[1]], path)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from api_support import Api, Seed, TokenMaker
+from api_support import Api, Seed, TokenMaker, path_values
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
@@ -55,23 +55,6 @@ EXCLUDED: dict[str, list[Callable[..., Any]]] = {
     # rest, with the 400 of an invalid manifest that SPEC.md §5 gives it.
     PUT_MANIFEST: [checks.positive_data_acceptance],
 }
-
-
-def real_path_values(seed: Seed) -> dict[str, str]:
-    """Return, per path parameter, a value that names something in the seeded repository."""
-    return {
-        "name": "dev",
-        "elementUuid": seed.billing,
-        "appUuid": seed.billing,
-        "uuid": seed.billing,
-        "version": "1.0.0",
-        "line": "1.0",
-        "number": "1",
-        "id": "1",
-        "branch": "feature/x",
-        "path": "main.rsx",
-        "provider": "local",
-    }
 
 
 class Findings:
@@ -170,7 +153,7 @@ def run_operations(schema: Any, findings: Findings, path_values: dict[str, str] 
 def test_every_operation_answers_as_its_document_says(schema: Any, seed: Seed) -> None:
     findings = Findings()
     run_operations(schema, findings, None)
-    run_operations(schema, findings, real_path_values(seed))
+    run_operations(schema, findings, path_values(seed, "feature/x"))
     assert findings.cases > 1000
     assert not findings.found, findings.report()
 
