@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import schemathesis
 from api_support import Api, Seed, TokenMaker, path_values
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, seed, settings
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import overrides
@@ -162,6 +162,7 @@ def test_every_operation_answers_as_its_document_says(schema: Any, seed: Seed) -
 # links schemathesis infers from the document: an element listed, then its releases read, a pull
 # request opened, then read, merged or closed).
 STATEFUL_SCENARIOS = 40
+STATEFUL_SEED = 20261204
 
 
 def test_stateful_sequences_answer_as_the_document_says(schema: Any) -> None:
@@ -181,7 +182,10 @@ def test_stateful_sequences_answer_as_the_document_says(schema: Any) -> None:
 
     # One scenario per run: the server's state carries over from one scenario to the next (a
     # merge, a pin removed), which Hypothesis would take for a flaky strategy within one run.
-    for _ in range(STATEFUL_SCENARIOS):
+    # Each scenario has a seed of its own: where CI is set, Hypothesis loads its `ci` profile,
+    # which derandomizes, and every scenario would otherwise run the very same sequence.
+    for scenario in range(STATEFUL_SCENARIOS):
+        seed(STATEFUL_SEED + scenario)(Sequences)
         Sequences.run(
             settings=settings(
                 max_examples=1,
