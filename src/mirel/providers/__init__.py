@@ -15,8 +15,8 @@ import httpx
 from mirel.errors import InvalidInput
 from mirel.git.repository import GitRepository
 from mirel.providers.base import Provider
-from mirel.providers.github import GitHubProvider
 from mirel.providers.github_api import GitHubApi, GitHubRepository
+from mirel.providers.hosted import HostedProvider
 from mirel.providers.local import LocalProvider
 
 PROVIDERS = ("local", "git", "github")
@@ -59,7 +59,7 @@ def open_provider(
             "and a token (MIREL_GIT_TOKEN)"
         )
     where = GitHubRepository(owner, name, host.api_url or "https://api.github.com")
-    return GitHubProvider(repository, GitHubApi(where, host.token, http), http)
+    return HostedProvider("github", repository, GitHubApi(where, host.token, http), http)
 
 
 __all__ = ["PROVIDERS", "HostSettings", "Provider", "open_provider", "repository_path"]

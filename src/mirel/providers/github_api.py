@@ -23,6 +23,7 @@ from mirel.errors import (
     PullRequestNotOpen,
     RemoteUnreachable,
 )
+from mirel.providers.host_api import HostedPull, HostState, ListedState
 
 API_VERSION = "2022-11-28"
 _TIMEOUT = 15.0
@@ -45,12 +46,23 @@ class GitHubRepository:
 class GitHubApi:
     """Pull request calls on one repository, authenticated with one token."""
 
+    host = "GitHub"
+    page_size = PAGE
+
     def __init__(
         self, repository: GitHubRepository, token: str, client: httpx.Client | None = None
     ) -> None:
         self.repository = repository
         self._token = token
         self._client = client or httpx.Client(timeout=_TIMEOUT)
+        api = repository.api_url
+        web = "https://github.com" if "api.github.com" in api else api
+        where = f"{repository.owner}/{repository.name}"
+        self._web = f"{web.removesuffix('/api/v3').rstrip('/')}/{where}"
+
+    def branch_url(self, branch: str) -> str:
+        """Return the branch's page on GitHub."""
+        return f"{self._web}/tree/{branch}"
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         url = f"{self.repository.api_url.rstrip('/')}{self.repository.path}{path}"
@@ -88,7 +100,7 @@ class GitHubApi:
             )
         return answer
 
-    def open_pull(self, *, title: str, head: str, base: str, body: str) -> dict[str, Any]:
+    def open_pull(self, *, title: str, head: str, base: str, body: str) -> HostedPull:
         """Open a pull request of branch `head` into `base`; return GitHub's pull request."""
         answer = self._call(
             "POST", "/pulls", json={"title": title, "head": head, "base": base, "body": body}
@@ -98,16 +110,18 @@ class GitHubApi:
             if "already exists" in message:
                 raise AlreadyProposed(0, f"branch {head!r} already has an open pull request")
             raise InvalidInput(f"GitHub refused the pull request of {head!r}: {message}")
-        return _object(answer, 201)
+        return _pull(_object(answer, 201))
 
-    def pull(self, number: int) -> dict[str, Any]:
+    def pull(self, number: int) -> HostedPull:
         """Return pull request `number`."""
         answer = self._call("GET", f"/pulls/{number}")
         if answer.status_code == 404:
             raise PullRequestNotFound(f"there is no pull request #{number} on GitHub")
-        return _object(answer, 200)
+        return _pull(_object(answer, 200))
 
-    def pulls(self, state: str, *, head: str | None = None, page: int = 1) -> list[dict[str, Any]]:
+    def pulls(
+        self, state: ListedState, *, head: str | None = None, page: int = 1
+    ) -> list[HostedPull]:
         """Return one page of pull requests (newest first) in `state` (open, closed, all)."""
         params: dict[str, str | int] = {
             "state": state,
@@ -121,7 +135,7 @@ class GitHubApi:
         found = _json(self._call("GET", "/pulls", params=params), 200)
         if not isinstance(found, list):
             raise RemoteUnreachable("GitHub answered a list of pull requests with something else")
-        return found
+        return [_pull(item) for item in found if isinstance(item, dict)]
 
     def merge(self, number: int, *, sha: str, title: str) -> str:
         """Merge pull request `number` if its head is still `sha`; return the merge commit."""
@@ -142,12 +156,41 @@ class GitHubApi:
         merged = _json(answer, 200)
         return str(merged["sha"])
 
-    def close(self, number: int) -> dict[str, Any]:
+    def close(self, number: int) -> HostedPull:
         """Close pull request `number` without merging it."""
         answer = self._call("PATCH", f"/pulls/{number}", json={"state": "closed"})
         if answer.status_code == 422:
             raise PullRequestNotOpen(f"GitHub cannot close pull request #{number}")
-        return _object(answer, 200)
+        return _pull(_object(answer, 200))
+
+
+def _pull(data: dict[str, Any]) -> HostedPull:
+    """Return GitHub's pull request as mirel reads it."""
+    try:
+        state: HostState = (
+            "merged" if data.get("merged_at") else "closed" if data["state"] == "closed" else "open"
+        )
+        head, base, merged_by = data["head"], data["base"], data.get("merged_by")
+        return HostedPull(
+            number=int(data["number"]),
+            title=str(data["title"]),
+            body=data.get("body"),
+            state=state,
+            head_branch=str(head["ref"]),
+            head_sha=str(head["sha"]),
+            base_branch=str(base["ref"]),
+            base_sha=str(base["sha"]),
+            author=str(data["user"]["login"]),
+            created_at=str(data["created_at"]),
+            updated_at=str(data["updated_at"]),
+            url=str(data["html_url"]),
+            merge_sha=str(data["merge_commit_sha"]) if data.get("merge_commit_sha") else None,
+            merged_by=str(merged_by["login"]) if isinstance(merged_by, dict) else None,
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise RemoteUnreachable(
+            f"GitHub answered a pull request without {error}; is MIREL_HOST_API_URL GitHub's API?"
+        ) from error
 
 
 def _message(answer: httpx.Response) -> str:

@@ -1,14 +1,16 @@
-"""The `github` provider: pull requests live on GitHub, the repository in a local mirror.
+"""The hosted providers: pull requests live on a git host (GitHub, GitLab, Bitbucket, Azure
+Repos, CodeCommit), the repository in a local mirror. One class for every host; what differs is
+the host's API adapter (`host_api.PullApi`).
 
 Branches and commits are made in the mirror and pushed (mirel.git.remote); the pull request is
-then opened through GitHub's REST API, and a branch pushed for a pull request that could not be
-opened is removed again. Merges go through the API with the head the person saw (GitHub refuses
+then opened through the host's REST API, and a branch pushed for a pull request that could not be
+opened is removed again. Merges go through the API with the head the person saw (the host refuses
 one whose branch moved), after the merge gate has checked the merge commit mirel computes from
-the mirror. A merge made on GitHub's own page is seen at the next fetch, like any merge.
+the mirror. A merge made on the host's own page is seen at the next fetch, like any merge.
 Instance reports and deploy hooks are kept as with the local provider.
 
-What GitHub has no field for (mirel's author of the change, the branches a merge removes) is
-kept in a comment at the end of the description, which GitHub shows to nobody.
+What a host has no field for (mirel's author of the change, the branches a merge removes) is
+kept in a comment at the end of the description, which the hosts render as nothing.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from mirel.providers.base import (
     PullState,
     pull_diff,
 )
-from mirel.providers.github_api import PAGE, GitHubApi
 from mirel.providers.hooks import DeployHooks
+from mirel.providers.host_api import HostedPull, ListedState, PullApi
 from mirel.providers.reports import InstanceReports
 
 log = logging.getLogger(__name__)
@@ -59,60 +61,55 @@ def _read_marker(body: str | None) -> tuple[str, dict[str, Any]]:
     return text[: found.start()] + "\n", data if isinstance(data, dict) else {}
 
 
-class GitHubProvider:
-    """Pull requests on GitHub, over a mirror of the repository."""
-
-    name = "github"
+class HostedProvider:
+    """Pull requests on a git host, over a mirror of the repository."""
 
     def __init__(
-        self, repository: GitRepository, api: GitHubApi, http: httpx.Client | None = None
+        self,
+        name: str,
+        repository: GitRepository,
+        api: PullApi,
+        http: httpx.Client | None = None,
     ) -> None:
+        self.name = name  # github, gitlab, bitbucket, azure or codecommit
         self.repository = repository
         self.api = api
         self.hooks = DeployHooks(repository.git_dir, http)
         self.reports = InstanceReports(repository)
-        where = api.repository
-        web = "https://github.com" if "api.github.com" in where.api_url else where.api_url
-        self._web = f"{web.removesuffix('/api/v3').rstrip('/')}/{where.owner}/{where.name}"
 
     # -- urls and values ----------------------------------------------------------------------
 
     def branch_url(self, branch: str) -> str:
-        """Return the branch's page on GitHub."""
-        return f"{self._web}/tree/{branch}"
+        """Return the branch's page on the host."""
+        return self.api.branch_url(branch)
 
-    def _to_pull(self, data: Mapping[str, Any], *, with_conflicts: bool) -> PullRequest:
-        description, extra = _read_marker(data.get("body"))
-        if data.get("merged_at"):
-            state = PullState.MERGED
-        elif data.get("state") == "closed":
-            state = PullState.CLOSED
-        else:
-            state = PullState.OPEN
-        head, base = data["head"], data["base"]
+    def _to_pull(self, data: HostedPull, *, with_conflicts: bool) -> PullRequest:
+        description, extra = _read_marker(data.body)
+        state = {"merged": PullState.MERGED, "closed": PullState.CLOSED}.get(
+            data.state, PullState.OPEN
+        )
         conflicts: tuple[str, ...] = ()
         if state is PullState.OPEN and with_conflicts:
-            conflicts = tuple(self._conflicts(base["ref"], head["sha"]))
+            conflicts = tuple(self._conflicts(data.base_branch, data.head_sha))
             if conflicts:
                 state = PullState.CONFLICTING
-        merged_by = data.get("merged_by")
         found = extra.get("cleanup")
         cleanup: dict[str, str] = found if isinstance(found, dict) else {}
         return PullRequest(
-            number=int(data["number"]),
-            title=str(data["title"]),
+            number=data.number,
+            title=data.title,
             description=description,
-            author=str(extra.get("author") or data["user"]["login"]),
-            head_branch=str(head["ref"]),
-            base_branch=str(base["ref"]),
+            author=str(extra.get("author") or data.author),
+            head_branch=data.head_branch,
+            base_branch=data.base_branch,
             state=state,
-            created_at=str(data["created_at"]),
-            updated_at=str(data["updated_at"]),
-            head_sha=str(head["sha"]),
-            base_sha=str(base["sha"]),
-            url=str(data["html_url"]),
-            merge_commit_sha=str(data["merge_commit_sha"]) if state is PullState.MERGED else None,
-            merged_by=str(merged_by["login"]) if isinstance(merged_by, dict) else None,
+            created_at=data.created_at,
+            updated_at=data.updated_at,
+            head_sha=data.head_sha,
+            base_sha=data.base_sha,
+            url=data.url,
+            merge_commit_sha=data.merge_sha if state is PullState.MERGED else None,
+            merged_by=data.merged_by,
             cleanup_branches=tuple(sorted(cleanup)),
             conflicts=conflicts,
         )
@@ -138,8 +135,8 @@ class GitHubProvider:
         cleanup_branches: Mapping[str, str] | None = None,
         head_sha: str | None = None,
     ) -> PullRequest:
-        """Push the new branch (with `head_sha`), then open its pull request on GitHub; a branch
-        pushed for a pull request GitHub refused is removed again."""
+        """Push the new branch (with `head_sha`), then open its pull request on the host; a
+        branch pushed for a pull request the host refused is removed again."""
         repo = self.repository
         if head_sha is not None:
             repo.create_branch(head_branch, head_sha)
@@ -160,7 +157,7 @@ class GitHubProvider:
             ) from error
         except MirelError:
             if head_sha is not None:
-                # GitHub may have opened it before the answer was lost: keep the branch then.
+                # The host may have opened it before the answer was lost: keep the branch then.
                 opened = _quietly(lambda: self.open_pull_for_branch(head_branch))
                 if opened is not None:
                     return opened
@@ -169,15 +166,15 @@ class GitHubProvider:
         return self._to_pull(data, with_conflicts=False)
 
     def get(self, number: int) -> PullRequest:
-        """Return one pull request as GitHub has it (conflicts checked on the mirror)."""
+        """Return one pull request as the host has it (conflicts checked on the mirror)."""
         return self._to_pull(self.api.pull(number), with_conflicts=True)
 
-    def _pages(self, state: str, head: str | None = None) -> Iterator[dict[str, Any]]:
+    def _pages(self, state: ListedState, head: str | None = None) -> Iterator[HostedPull]:
         page = 1
         while True:
             found = self.api.pulls(state, head=head, page=page)
             yield from found
-            if len(found) < PAGE:
+            if len(found) < self.api.page_size:
                 return
             page += 1
 
@@ -190,14 +187,18 @@ class GitHubProvider:
         conflicts: bool = True,
     ) -> list[PullRequest]:
         """Return at most `limit` pull requests, newest first, optionally of one state."""
-        asked = {None: "all", PullState.OPEN: "open", PullState.CONFLICTING: "open"}
+        asked: dict[PullState | None, ListedState] = {
+            None: "all",
+            PullState.OPEN: "open",
+            PullState.CONFLICTING: "open",
+        }
         pulls: list[PullRequest] = []
         for data in self._pages(asked.get(state, "closed")):
             if limit is not None and len(pulls) >= limit:
                 break
-            if before is not None and int(data["number"]) >= before:
+            if before is not None and data.number >= before:
                 continue
-            pull = self._to_pull(data, with_conflicts=conflicts and data.get("state") == "open")
+            pull = self._to_pull(data, with_conflicts=conflicts and data.state == "open")
             opened = (PullState.OPEN, PullState.CONFLICTING)
             if state is None or pull.state is state or (state in opened and pull.state in opened):
                 pulls.append(pull)
@@ -206,7 +207,7 @@ class GitHubProvider:
     def open_pull_for_branch(self, branch: str) -> PullRequest | None:
         """Return the open pull request whose head is `branch`, if any."""
         for data in self.api.pulls("open", head=branch):
-            if data["head"]["ref"] == branch:
+            if data.head_branch == branch:
                 return self._to_pull(data, with_conflicts=False)
         return None
 
@@ -216,7 +217,7 @@ class GitHubProvider:
 
     def diff(self, number: int) -> list[FileDiff]:
         """Return the files a pull request changes, read from the mirror."""
-        _quietly(self.repository.refresh)  # while GitHub is down, the mirror's commits
+        _quietly(self.repository.refresh)  # while the host is down, the mirror's commits
         return pull_diff(self.repository, self.get(number))
 
     def merge(
@@ -226,8 +227,8 @@ class GitHubProvider:
         expected_head: str | None = None,
         check: MergeCheck | None = None,
     ) -> PullRequest:
-        """Merge on GitHub, passing the head that was checked (and, with `expected_head`, the
-        one the person saw): GitHub refuses the merge if the branch moved meanwhile."""
+        """Merge on the host, passing the head that was checked (and, with `expected_head`, the
+        one the person saw): the host refuses the merge if the branch moved meanwhile."""
         self.repository.refresh()
         pull = self.get(number)
         if pull.state is PullState.MERGED or pull.state is PullState.CLOSED:
@@ -237,7 +238,7 @@ class GitHubProvider:
             check(*self._merge_to_check(pull, head, author))
         title = f"Merge pull request #{number} from {pull.head_branch}"
         self.api.merge(number, sha=head, title=title)
-        # Merged on GitHub: what follows only tidies up, and must not report the merge failed.
+        # Merged on the host: what follows only tidies up, and must not report the merge failed.
         try:
             self.repository.refresh()
             merged = self.get(number)
@@ -258,7 +259,7 @@ class GitHubProvider:
 
     def _merge_to_check(self, pull: PullRequest, head: str, author: Author) -> tuple[str, str]:
         """Return the default branch's tip and the merge commit of `head` into it, made in the
-        mirror only (GitHub makes its own, of the same trees), for the merge gate."""
+        mirror only (the host makes its own, of the same trees), for the merge gate."""
         repo = self.repository
         base = repo.require_branch(pull.base_branch)
         tree, conflicts = repo.merge_trees(base, head)
@@ -270,8 +271,8 @@ class GitHubProvider:
         return base, merge
 
     def close(self, number: int, author: Author) -> PullRequest:
-        """Close a pull request on GitHub without merging; its head branch is deleted."""
-        del author  # GitHub records the token's user as the one who closed it
+        """Close a pull request on the host without merging; its head branch is deleted."""
+        del author  # the host records the token's user as the one who closed it
         pull = self._to_pull(self.api.close(number), with_conflicts=False)
         self._finish(pull, cleanup=False)
         return pull
@@ -296,17 +297,17 @@ class GitHubProvider:
                 repo.delete_ref(HEADS + branch, tip)
 
     def repair(self) -> list[str]:
-        """Nothing to finish on GitHub, which keeps each pull request whole. A branch pushed for
-        a pull request that could not be opened is removed by the write that pushed it; one left
-        by a process killed in between is released by the next write of the same change (the
-        branch writer's leftovers) and stays visible on GitHub as a branch without a pull
+        """Nothing to finish on the host, which keeps each pull request whole. A branch pushed
+        for a pull request that could not be opened is removed by the write that pushed it; one
+        left by a process killed in between is released by the next write of the same change
+        (the branch writer's leftovers) and stays visible on the host as a branch without a pull
         request."""
         return []
 
     # -- instance reports --------------------------------------------------------------------
 
     def report_instance(self, report: InstanceReport) -> None:
-        """Record what an instance serves now, in the repository (pushed to GitHub)."""
+        """Record what an instance serves now, in the repository (pushed to the host)."""
         self.reports.record(report)
 
     def instance_reports(self) -> list[InstanceReport]:
@@ -319,12 +320,12 @@ def _quietly(call: Callable[[], _T]) -> _T | None:
     try:
         return call()
     except MirelError as error:
-        log.warning("github: %s", error)
+        log.warning("hosted provider: %s", error)
         return None
 
 
 def _known(repo: GitRepository, sha: str) -> bool:
-    """Return whether the mirror holds commit `sha` (a head GitHub names that was not fetched
+    """Return whether the mirror holds commit `sha` (a head the host names that was not fetched
     yet is not test-merged)."""
     try:
         repo.commit(sha)

@@ -1,0 +1,74 @@
+"""What a git host's pull request API gives mirel, whichever host it is: the `PullApi` protocol
+each adapter (github_api, gitlab_api, bitbucket_api, azure_api, codecommit_api) implements over
+httpx, and `HostedPull`, one pull request as every host has it.
+
+An adapter is thin: the host's JSON in and out, its failures turned into mirel's errors
+(`RemoteUnreachable` for a host that is down, refuses the token or answers something unexpected;
+`AlreadyProposed`, `PullRequestChanged`, `MergeConflict`, `PullRequestNotFound` and
+`PullRequestNotOpen` for what the person can act on). Secrets only ever go in request headers,
+never in a message or a log line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+HostState = Literal["open", "merged", "closed"]
+ListedState = Literal["open", "closed", "all"]
+
+
+@dataclass(frozen=True)
+class HostedPull:
+    """One pull request (merge request) as its host has it."""
+
+    number: int
+    title: str
+    body: str | None
+    state: HostState
+    head_branch: str
+    head_sha: str
+    base_branch: str
+    base_sha: str
+    author: str  # the host's account that opened it
+    created_at: str  # ISO 8601
+    updated_at: str
+    url: str  # its page on the host
+    merge_sha: str | None = None
+    merged_by: str | None = None
+
+
+class PullApi(Protocol):
+    """The pull request calls on one repository of one host."""
+
+    host: str  # the host's name, for messages: "GitHub", "GitLab", ...
+    page_size: int  # how many pull requests `pulls` answers at most per page
+
+    def branch_url(self, branch: str) -> str:
+        """Return the branch's page on the host."""
+        ...
+
+    def open_pull(self, *, title: str, head: str, base: str, body: str) -> HostedPull:
+        """Open a pull request of branch `head` into `base`; raise AlreadyProposed when the
+        branch has an open one."""
+        ...
+
+    def pull(self, number: int) -> HostedPull:
+        """Return pull request `number`; raise PullRequestNotFound when there is none."""
+        ...
+
+    def pulls(
+        self, state: ListedState, *, head: str | None = None, page: int = 1
+    ) -> list[HostedPull]:
+        """Return one page (from 1) of pull requests, newest first, in `state`, optionally only
+        those whose head is branch `head`."""
+        ...
+
+    def merge(self, number: int, *, sha: str, title: str) -> str:
+        """Merge pull request `number` if its head is still `sha` (PullRequestChanged if not);
+        return the merge commit's sha."""
+        ...
+
+    def close(self, number: int) -> HostedPull:
+        """Close (decline, abandon) pull request `number` without merging it."""
+        ...
