@@ -21,6 +21,9 @@ from urllib.parse import parse_qs, urlsplit
 import jsonschema_rs
 import pygit2
 
+from mirel.providers import HostSettings
+from mirel.providers.webhook_schemes import sign
+
 SPEC = json.loads((Path(__file__).parent / "specs" / "github-pulls.json").read_text())
 USER = {
     "login": "mirel-bot",
@@ -43,7 +46,10 @@ def _now() -> str:
 
 
 class GitHubSimulator:
-    """Serves https://api.github.com's pull request calls for the repositories under `root`."""
+    """Serves https://api.github.com's pull request calls for the repositories under `root`
+    (a hosts.SimulatedHost)."""
+
+    kind = "github"
 
     def __init__(self, root: Path, token: str, owner: str = "acme") -> None:
         self.root = root
@@ -200,6 +206,27 @@ class GitHubSimulator:
             "merged": True,
             "message": "Pull Request successfully merged",
         }
+
+    def settings(self, repository: str) -> HostSettings:
+        return HostSettings("github", f"{self.owner}/{repository}", self.api_url, self.token)
+
+    def state(self, repository: str, number: int) -> str:
+        with self._lock:
+            pull = self.view(repository, number)
+        return "merged" if pull["merged"] else str(pull["state"])
+
+    def pull_fields(self, repository: str, number: int) -> dict[str, str]:
+        with self._lock:
+            pull = self.view(repository, number)
+        return {
+            "title": pull["title"],
+            "description": pull["body"] or "",
+            "head": pull["head"]["ref"],
+            "base": pull["base"]["ref"],
+        }
+
+    def webhook_proof(self, body: bytes, secret: str) -> dict[str, str]:
+        return {"X-Hub-Signature-256": sign(body, secret), "X-GitHub-Event": "push"}
 
     def merge_on_page(self, name: str, number: int) -> None:
         """A person merges the pull request on GitHub's own page."""

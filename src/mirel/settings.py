@@ -44,19 +44,35 @@ class Settings(BaseSettings):
     git_username: str = Field(
         default="mirel", description="The user name sent with the token over HTTPS."
     )
-    provider: Literal["local", "git", "github"] = Field(
-        default="local",
-        description="Where pull requests live: local or git (in the repository itself, on any "
-        "git server), github (GitHub's pull requests, through its REST API).",
+    provider: Literal["local", "git", "github", "gitlab", "bitbucket", "azure", "codecommit"] = (
+        Field(
+            default="local",
+            description="Where pull requests live: local or git (in the repository itself, on "
+            "any git server), or a host's own, through its REST API: github, gitlab, bitbucket "
+            "(Cloud), azure (Azure Repos), codecommit.",
+        )
     )
     host_repository: str | None = Field(
         default=None,
-        description="The repository on the host as owner/name (default: read from the URL).",
+        description="The repository on the host (default: read from the URL): owner/name on "
+        "GitHub, group/project on GitLab, workspace/slug on Bitbucket, organization/project/"
+        "repository on Azure Repos, the repository's name on CodeCommit.",
     )
     host_api_url: str | None = Field(
         default=None,
-        description="The host's API (default: https://api.github.com; GitHub Enterprise: "
-        "https://HOST/api/v3).",
+        description="The host's API, when not its public one (GitHub Enterprise: "
+        "https://HOST/api/v3; GitLab: https://HOST/api/v4; Azure DevOps Server: "
+        "https://HOST/COLLECTION; CodeCommit: https://codecommit.REGION.amazonaws.com).",
+    )
+    host_token: SecretStr | None = Field(
+        default=None,
+        description="The token of the host's API (default: the git token); on CodeCommit, the "
+        "AWS secret access key.",
+    )
+    host_username: str | None = Field(
+        default=None,
+        description="The user name the host's API takes with the token (Bitbucket: the account "
+        "of an app password; CodeCommit: the AWS access key id).",
     )
     git_ssh_key: str | None = Field(
         default=None, description="A private key file for a remote over SSH (.pub beside it)."

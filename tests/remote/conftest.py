@@ -3,6 +3,7 @@ repository, and hubs that work on their own mirrors of it."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,9 +11,9 @@ import pytest
 
 from git_server import GitHttpServer
 from github_sim import GitHubSimulator
+from hosts import SimulatedHost, hosted_kinds, open_simulator
 from mirel.git.remote import open_repository
 from mirel.hub import Hub
-from mirel.providers import HostSettings
 from support import AUTHOR
 
 WRITE_TOKEN = "s3cret-write-token"
@@ -55,12 +56,11 @@ def mirror_hub(git_server: GitHttpServer, origin: Hub, tmp_path: Path) -> Mirror
     return make
 
 
-@pytest.fixture
-def github(git_server: GitHttpServer, origin: Hub) -> Iterator[GitHubSimulator]:
-    """Return a GitHub simulator over the git server's repositories (the shared one is
-    acme/shared); the test fails if any body it handled broke GitHub's description."""
-    del origin
-    simulator = GitHubSimulator(git_server.root, WRITE_TOKEN)
+@contextlib.contextmanager
+def running_simulator(kind: str, git_server: GitHttpServer) -> Iterator[SimulatedHost]:
+    """Run the simulator of host `kind` over the git server's repositories (the shared one is
+    `shared`); fail the test if any body it handled broke the host's description."""
+    simulator = open_simulator(kind, git_server.root, WRITE_TOKEN)
     simulator.start()
     try:
         yield simulator
@@ -69,15 +69,44 @@ def github(git_server: GitHttpServer, origin: Hub) -> Iterator[GitHubSimulator]:
     assert simulator.violations == []
 
 
-@pytest.fixture
-def github_hub(git_server: GitHttpServer, github: GitHubSimulator, tmp_path: Path) -> MirrorHub:
-    """Return a maker of hubs over their own mirror whose pull requests live on the simulator."""
+def simulated_hub_maker(
+    simulator: SimulatedHost, git_server: GitHttpServer, mirrors: Path
+) -> MirrorHub:
+    """Return a maker of hubs over their own mirror whose pull requests live on `simulator`."""
 
     def make(name: str) -> Hub:
         repository = open_repository(
-            git_server.url("shared"), mirror=tmp_path / "mirrors" / name, token=WRITE_TOKEN
+            git_server.url("shared"), mirror=mirrors / name, token=WRITE_TOKEN
         )
-        host = HostSettings("github", "acme/shared", github.api_url, WRITE_TOKEN)
-        return Hub.open(repository, host=host)
+        return Hub.open(repository, host=simulator.settings("shared"))
 
     return make
+
+
+@pytest.fixture(params=hosted_kinds())
+def simulated(request: pytest.FixtureRequest, origin: Hub) -> Iterator[SimulatedHost]:
+    """Return each host's simulator in turn (one test per hosted provider)."""
+    del origin
+    with running_simulator(request.param, request.getfixturevalue("git_server")) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def simulated_hub(simulated: SimulatedHost, git_server: GitHttpServer, tmp_path: Path) -> MirrorHub:
+    """Return a maker of hubs whose pull requests live on the `simulated` host."""
+    return simulated_hub_maker(simulated, git_server, tmp_path / "mirrors")
+
+
+@pytest.fixture
+def github(git_server: GitHttpServer, origin: Hub) -> Iterator[GitHubSimulator]:
+    """Return the GitHub simulator (acme/shared is the shared repository)."""
+    del origin
+    with running_simulator("github", git_server) as simulator:
+        assert isinstance(simulator, GitHubSimulator)
+        yield simulator
+
+
+@pytest.fixture
+def github_hub(git_server: GitHttpServer, github: GitHubSimulator, tmp_path: Path) -> MirrorHub:
+    """Return a maker of hubs over their own mirror whose pull requests live on the simulator."""
+    return simulated_hub_maker(github, git_server, tmp_path / "mirrors")

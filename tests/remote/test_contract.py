@@ -1,6 +1,7 @@
 """One contract, every adapter (issue 10): the same calls against the `git` provider (pull
-requests kept in the repository, on a plain git server) and the `github` provider (GitHub's pull
-requests, on the simulator), each over its own mirror of a repository on the loopback git server.
+requests kept in the repository, on a plain git server) and every hosted provider (the host's
+pull requests, on its simulator: tests/hosts.py), each over its own mirror of a repository on
+the loopback git server.
 
 Open, list, merge with the head that was seen, a merge refused when the head moved, close, a
 conflict, a merge made elsewhere (another machine, the host's page), and the webhook of the host
@@ -9,12 +10,14 @@ accepted with its proof and refused without it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from conftest import MirrorHub
+from conftest import MirrorHub, running_simulator, simulated_hub_maker
+from hosts import hosted_kinds
 from mirel.core.kinds import APP
 from mirel.errors import MergeConflict, PullRequestChanged
 from mirel.hub import Hub
@@ -36,8 +39,8 @@ class Host:
     proof: dict[str, str]  # the headers of a webhook the host signs with SECRET
 
 
-@pytest.fixture(params=["git", "github"])
-def host(request: pytest.FixtureRequest, origin: Hub) -> Host:
+@pytest.fixture(params=["git", *hosted_kinds()])
+def host(request: pytest.FixtureRequest, origin: Hub, tmp_path: Path) -> Iterator[Host]:
     if request.param == "git":
         maker: MirrorHub = request.getfixturevalue("mirror_hub")
         elsewhere = maker("elsewhere")
@@ -50,20 +53,17 @@ def host(request: pytest.FixtureRequest, origin: Hub) -> Host:
             elsewhere.pulls.merge(number, AUTHOR)
 
         proof = {"X-Mirel-Signature": sign(b"{}", SECRET)}
-        return Host("git", maker, git_state, git_merge, proof)
-    github = request.getfixturevalue("github")
-
-    def github_state(number: int) -> str:
-        pull = github.view("shared", number)
-        return "merged" if pull["merged"] else str(pull["state"])
-
-    return Host(
-        "github",
-        request.getfixturevalue("github_hub"),
-        github_state,
-        lambda number: github.merge_on_page("shared", number),
-        {"X-Hub-Signature-256": sign(b"{}", SECRET)},
-    )
+        yield Host("git", maker, git_state, git_merge, proof)
+        return
+    git_server = request.getfixturevalue("git_server")
+    with running_simulator(request.param, git_server) as simulator:
+        yield Host(
+            request.param,
+            simulated_hub_maker(simulator, git_server, tmp_path / "mirrors"),
+            lambda number: simulator.state("shared", number),
+            lambda number: simulator.merge_on_page("shared", number),
+            simulator.webhook_proof(b"{}", SECRET),
+        )
 
 
 def test_open_and_list(host: Host) -> None:

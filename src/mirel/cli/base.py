@@ -74,7 +74,8 @@ class Options:
             os.environ.get("MIREL_PROVIDER") or "local",
             os.environ.get("MIREL_HOST_REPOSITORY") or repository_path(path),
             os.environ.get("MIREL_HOST_API_URL") or None,
-            token,
+            os.environ.get("MIREL_HOST_TOKEN") or token,
+            os.environ.get("MIREL_HOST_USERNAME") or None,
         )
         return Hub.open(repository, host=host)
 

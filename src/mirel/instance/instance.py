@@ -50,7 +50,8 @@ def _open_hub(settings: Settings, limits: ArtifactLimits) -> Hub:
         settings.provider,
         settings.host_repository or repository_path(settings.repo),
         settings.host_api_url,
-        token,
+        settings.host_token.get_secret_value() if settings.host_token else token,
+        settings.host_username,
     )
     # Links in answers (pull requests, branches) lead to this instance's own pages.
     return Hub.open(repository, web_url=settings.web_url, limits=limits, host=host)

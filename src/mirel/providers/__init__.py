@@ -2,40 +2,37 @@
 
 `base.Provider` is the seam every other package uses; `open_provider` picks the implementation:
 the `local` provider (pull requests kept in the repository itself, which also serves any plain
-git remote through a mirror) or a host's (`github`: pull requests through its REST API).
+git remote through a mirror, as `git`) or a host's (`hosted.HostedProvider` over the host's API
+adapter, one module per host: `github_api`, ...).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 import httpx
 
 from mirel.errors import InvalidInput
 from mirel.git.repository import GitRepository
+from mirel.providers import github_api
 from mirel.providers.base import Provider
-from mirel.providers.github_api import GitHubApi, GitHubRepository
+from mirel.providers.host_api import ApiOpener, HostSettings
 from mirel.providers.hosted import HostedProvider
 from mirel.providers.local import LocalProvider
 
-PROVIDERS = ("local", "git", "github")
-
-
-@dataclass(frozen=True)
-class HostSettings:
-    """Which host keeps the pull requests, and how to reach its API."""
-
-    kind: str = "local"  # local or git: mirel keeps them in the repository; github: GitHub
-    repository: str | None = None  # owner/name on the host
-    api_url: str | None = None  # the host's API (GitHub: https://api.github.com)
-    token: str | None = field(default=None, repr=False)
+# The hosts whose pull requests mirel keeps through their API, by provider name.
+HOST_APIS: dict[str, ApiOpener] = {
+    "github": github_api.open_api,
+}
+PROVIDERS = ("local", "git", *HOST_APIS)
 
 
 def repository_path(url: str) -> str | None:
-    """Return `owner/name` read from a host's repository URL (HTTPS, SSH or scp-like)."""
-    found = re.search(r"[:/]([^/:]+)/([^/]+?)(?:\.git)?/?$", url)
-    return f"{found[1]}/{found[2]}" if found else None
+    """Return the repository's path on its host, read from its URL (HTTPS, SSH or scp-like),
+    without `.git`: `owner/name`, `group/sub/project`, `org/project/_git/repo`; None when the
+    URL names no host (a local path)."""
+    found = re.match(r"^(?:[a-z][a-z0-9+.-]*://[^/]+/|[^/@:]+@[^/:]+:)(.+?)(?:\.git)?/?$", url)
+    return found[1] if found and "/" in found[1] else None
 
 
 def open_provider(
@@ -50,16 +47,10 @@ def open_provider(
     host's API); without it each call opens its own connection."""
     if host is None or host.kind in ("local", "git"):
         return LocalProvider(repository, web_url=web_url, http=http)
-    if host.kind != "github":
+    opener = HOST_APIS.get(host.kind)
+    if opener is None:
         raise InvalidInput(f"provider {host.kind!r}: use one of {', '.join(PROVIDERS)}")
-    owner, _, name = (host.repository or "").partition("/")
-    if not owner or not name or not host.token:
-        raise InvalidInput(
-            "the github provider needs the repository as owner/name (MIREL_HOST_REPOSITORY) "
-            "and a token (MIREL_GIT_TOKEN)"
-        )
-    where = GitHubRepository(owner, name, host.api_url or "https://api.github.com")
-    return HostedProvider("github", repository, GitHubApi(where, host.token, http), http)
+    return HostedProvider(host.kind, repository, opener(host, http), http)
 
 
-__all__ = ["PROVIDERS", "HostSettings", "Provider", "open_provider", "repository_path"]
+__all__ = ["HOST_APIS", "PROVIDERS", "HostSettings", "Provider", "open_provider", "repository_path"]

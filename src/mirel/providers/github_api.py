@@ -23,7 +23,7 @@ from mirel.errors import (
     PullRequestNotOpen,
     RemoteUnreachable,
 )
-from mirel.providers.host_api import HostedPull, HostState, ListedState
+from mirel.providers.host_api import HostedPull, HostSettings, HostState, ListedState
 
 API_VERSION = "2022-11-28"
 _TIMEOUT = 15.0
@@ -191,6 +191,18 @@ def _pull(data: dict[str, Any]) -> HostedPull:
         raise RemoteUnreachable(
             f"GitHub answered a pull request without {error}; is MIREL_HOST_API_URL GitHub's API?"
         ) from error
+
+
+def open_api(host: HostSettings, http: httpx.Client | None) -> GitHubApi:
+    """Return the adapter of the repository `host` names (owner/name, with a token)."""
+    owner, _, name = (host.repository or "").partition("/")
+    if not owner or not name or "/" in name or not host.token:
+        raise InvalidInput(
+            "the github provider needs the repository as owner/name (MIREL_HOST_REPOSITORY) "
+            "and a token (MIREL_HOST_TOKEN or MIREL_GIT_TOKEN)"
+        )
+    where = GitHubRepository(owner, name, host.api_url or "https://api.github.com")
+    return GitHubApi(where, host.token, http)
 
 
 def _message(answer: httpx.Response) -> str:

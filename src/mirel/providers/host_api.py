@@ -11,11 +11,25 @@ never in a message or a log line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
+
+import httpx
 
 HostState = Literal["open", "merged", "closed"]
 ListedState = Literal["open", "closed", "all"]
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    """Which host keeps the pull requests, and how to reach its API."""
+
+    kind: str = "local"  # local or git: mirel keeps them in the repository; else the host's name
+    repository: str | None = None  # the repository on the host: owner/name, group/project, ...
+    api_url: str | None = None  # the host's API, when not its public default
+    token: str | None = field(default=None, repr=False)  # the API's token (or password, secret)
+    username: str | None = None  # for hosts whose API takes a user name with the token
 
 
 @dataclass(frozen=True)
@@ -72,3 +86,7 @@ class PullApi(Protocol):
     def close(self, number: int) -> HostedPull:
         """Close (decline, abandon) pull request `number` without merging it."""
         ...
+
+
+ApiOpener = Callable[[HostSettings, "httpx.Client | None"], PullApi]
+"""How a host's adapter is made from the settings (each `<host>_api.open_api`)."""

@@ -1,0 +1,73 @@
+"""The simulated git hosts of the tests, one per hosted provider, all behind one interface so
+that the same fixtures, contract suite and seed flow run against each (tests/remote).
+
+A simulator serves the host's pull request API over real HTTP on loopback, for the bare
+repositories under the loopback git server's root (git_server.py), merges for real with
+libgit2, and checks every request body it takes and every answer it gives against the host's
+published description (a subset kept in tests/specs/), keeping each violation in `violations`,
+which the fixtures assert empty.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from mirel.providers import HostSettings
+
+
+class SimulatedHost(Protocol):
+    """What the tests need of a host's simulator."""
+
+    kind: str  # the provider's name: github, gitlab, ...
+    violations: list[str]  # requests and answers that broke the host's description
+    calls: list[tuple[str, str]]  # (method, path) of every request, in order
+
+    @property
+    def api_url(self) -> str:
+        """The URL mirel's adapter is given as MIREL_HOST_API_URL."""
+        ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def settings(self, repository: str) -> HostSettings:
+        """Return the settings that point mirel's adapter at `repository` (a bare repository
+        `<repository>.git` under the root) on this simulator, with its valid credentials."""
+        ...
+
+    def state(self, repository: str, number: int) -> str:
+        """Return open, merged or closed: pull request `number` as the host has it now."""
+        ...
+
+    def pull_fields(self, repository: str, number: int) -> dict[str, str]:
+        """Return the pull request's title, description, head and base (branch names) as the
+        host stores them."""
+        ...
+
+    def merge_on_page(self, repository: str, number: int) -> None:
+        """A person merges the pull request on the host's own web page."""
+        ...
+
+    def webhook_proof(self, body: bytes, secret: str) -> dict[str, str]:
+        """Return the headers with which the host proves a webhook delivery of `body`."""
+        ...
+
+
+# Provider name -> the simulator's class, made as Simulator(root, token) where `root` holds
+# the bare repositories and `token` is the one credential the simulator accepts.
+def simulators() -> dict[str, Any]:
+    from github_sim import GitHubSimulator
+
+    return {"github": GitHubSimulator}
+
+
+def hosted_kinds() -> list[str]:
+    """Return the names of the hosted providers that have a simulator."""
+    return sorted(simulators())
+
+
+def open_simulator(kind: str, root: Path, token: str) -> SimulatedHost:
+    simulator: SimulatedHost = simulators()[kind](root, token)
+    return simulator
