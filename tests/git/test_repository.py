@@ -567,3 +567,32 @@ def test_author_parse_accepts_name_and_email(text: str, expected: Author) -> Non
 def test_author_parse_refuses_other_text(text: str) -> None:
     with pytest.raises(InvalidInput, match="Name <email>"):
         Author.parse(text)
+
+
+# -- releasing a claim whose pull request may be in flight ------------------------------------
+
+
+def test_a_claim_is_removed_only_while_its_guard_is_neither_there_nor_being_written(
+    repo: GitRepository,
+) -> None:
+    import pygit2
+
+    tip = repo.require_branch("main")
+    claim, guard = HEADS + "mirel/release/x", "refs/mirel/branch-pulls/mirel/release/x"
+    repo.create_ref(claim, tip)
+    # Another writer's transaction holds the guard's lock (its branch already visible to
+    # readers, its index entry not yet): the claim stays.
+    other = pygit2.Repository(str(repo.path))
+    with other.transaction() as transaction:
+        transaction.lock_ref(guard)
+        assert repo.delete_ref_unguarded_by(claim, tip, guard) is False
+        assert repo.ref_sha(claim) == tip
+        transaction.set_target(guard, tip)
+    # The writer is done: its pull request is indexed, so the claim is live.
+    assert repo.delete_ref_unguarded_by(claim, tip, guard) is False
+    assert repo.delete_ref(guard)
+    # A claim that moved is someone's new one.
+    assert repo.delete_ref_unguarded_by(claim, "0" * 40, guard) is False
+    # Nobody writes it and nothing indexes it: abandoned, removed.
+    assert repo.delete_ref_unguarded_by(claim, tip, guard) is True
+    assert repo.ref_sha(claim) is None

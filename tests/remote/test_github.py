@@ -122,3 +122,20 @@ def test_a_description_edited_on_github_cannot_make_a_merge_delete_branches(
     merge(hub, change)
     assert origin.repo.branch_sha("main") is not None
     assert origin.repo.branch_sha(kept) is not None
+
+
+def test_a_pushed_claim_is_released_only_after_its_grace(
+    github_hub: MirrorHub, github: GitHubSimulator, origin: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mirel.providers import hosted
+
+    hub = github_hub("one")
+    claim = "mirel/release/app/00000000-0000-4000-8000-000000000000/9.9.9"
+    hub.repo.create_branch(claim, hub.head())
+    # Just pushed: its writer may be opening the pull request on GitHub right now.
+    assert hub.provider.release_claim(claim, hub.head()) is False
+    assert hub.repo.branch_sha(claim) == hub.head()
+    monkeypatch.setattr(hosted, "CLAIM_GRACE", 0.0)
+    assert hub.provider.release_claim(claim, hub.head()) is True
+    assert origin.repo.branch_sha(claim) is None
+    del github

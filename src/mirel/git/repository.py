@@ -246,6 +246,32 @@ class GitRepository:
                 time.sleep(random.uniform(0.001, 0.01))
         return False
 
+    def delete_ref_unguarded_by(self, ref: str, expected_sha: str, guard: str) -> bool:
+        """Delete `ref` if it still points to `expected_sha` and reference `guard` neither exists
+        nor is being written; return whether it was deleted.
+
+        Both are locked in one transaction and `guard` is read under its lock: a writer whose own
+        transaction creates `ref` with `guard` is either done (the guard is seen), or holds the
+        guard's lock (this refuses), or has not begun (then `ref` is not there to delete).
+        Readers can see one reference of another transaction before the next one, so looking
+        without the lock could take a writer's claim in flight for an abandoned one.
+        """
+        try:
+            with self._repo.transaction() as transaction:
+                transaction.lock_ref(guard)
+                transaction.lock_ref(ref)
+                current = self._repo.references.get(ref)
+                if self._repo.references.get(guard) is not None or current is None:
+                    return False
+                if str(current.target) != expected_sha:
+                    return False
+                transaction.remove(ref)
+        except _REF_ERRORS as error:
+            if _is_lock_error(error):
+                return False  # someone is writing it now: not abandoned
+            raise
+        return True
+
     # -- reading -----------------------------------------------------------------------------
 
     def commit(self, sha: str) -> CommitInfo:

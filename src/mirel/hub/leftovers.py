@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 
 from mirel.core.rules import BRANCH_PREFIX, HOTFIX_PREFIX
-from mirel.git.repository import HEADS, GitRepository
+from mirel.git.repository import GitRepository
 from mirel.providers.base import Provider
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,9 @@ class Leftovers:
         tip = self.repo.branch_sha(branch)
         if tip is None or self.provider.open_pull_for_branch(branch) is not None:
             return False
-        # At the commit it held: a branch made again meanwhile is someone's new claim.
-        released = self.repo.delete_ref(HEADS + branch, tip)
+        # At the commit it held (a branch made again meanwhile is someone's new claim), and only
+        # if its writer is not opening its pull request at this very moment.
+        released = self.provider.release_claim(branch, tip)
         if released:
             log.warning(
                 "released %s: a claim without a pull request, left by an interrupted command",

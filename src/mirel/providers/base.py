@@ -142,6 +142,12 @@ class Provider(Protocol):
         interrupted merge or close left of it."""
         ...
 
+    def release_claim(self, branch: str, tip: str) -> bool:
+        """Remove `branch` (still at `tip`), a claim of mirel's seen without an open pull
+        request, unless its writer may still be opening that pull request; return whether it
+        was removed."""
+        ...
+
     def repair(self) -> list[str]:
         """Finish every write an interrupted process left (a merge or close cut short, a pull
         request its branch cannot find) and return what was done, one line each."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -39,6 +40,9 @@ from mirel.providers.host_api import HostedPull, ListedState, PullApi
 from mirel.providers.reports import InstanceReports
 
 log = logging.getLogger(__name__)
+# How long a pushed branch may wait for its pull request before another process takes it for a
+# write cut short (seconds): far longer than a push and one API call take.
+CLAIM_GRACE = 600.0
 _T = TypeVar("_T")
 _MARKER = re.compile(r"\n*<!-- mirel (\{.*?\}) -->\s*$", re.DOTALL)
 
@@ -296,12 +300,20 @@ class HostedProvider:
             ):
                 repo.delete_ref(HEADS + branch, tip)
 
+    def release_claim(self, branch: str, tip: str) -> bool:
+        """Remove a pushed claim without a pull request once it is older than CLAIM_GRACE: its
+        writer opens the pull request on the host right after the push, and another process
+        cannot see that call in flight, so a younger claim may still be a write under way."""
+        if time.time() - self.repository.commit(tip).time < CLAIM_GRACE:
+            return False
+        return self.repository.delete_ref(HEADS + branch, tip)
+
     def repair(self) -> list[str]:
         """Nothing to finish on the host, which keeps each pull request whole. A branch pushed
         for a pull request that could not be opened is removed by the write that pushed it; one
-        left by a process killed in between is released by the next write of the same change
-        (the branch writer's leftovers) and stays visible on the host as a branch without a pull
-        request."""
+        left by a process killed in between stays visible on the host as a branch without a
+        pull request, and is released by the next write of the same change once it is older
+        than CLAIM_GRACE (release_claim)."""
         return []
 
     # -- instance reports --------------------------------------------------------------------

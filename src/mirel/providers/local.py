@@ -246,6 +246,14 @@ class LocalProvider:
             return self._to_pull(record, with_conflicts=False)
         return None
 
+    def release_claim(self, branch: str, tip: str) -> bool:
+        """Remove a claim without a pull request, unless its writer's transaction is still
+        adding the pull request's index entry (locked with the branch: see
+        GitRepository.delete_ref_unguarded_by)."""
+        return self.repository.delete_ref_unguarded_by(
+            HEADS + branch, tip, self.records.branch_ref(branch)
+        )
+
     def open_pulls(self) -> list[PullRequest]:
         """Return every open pull request, newest first, without test-merging them.
 
