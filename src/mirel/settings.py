@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         description="The user name the host's API takes with the token (Bitbucket: the account "
         "of an app password; CodeCommit: the AWS access key id).",
     )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="The key that encrypts the source control secrets stored in the database "
+        "(a long random string; keep it as safe as the database).",
+    )
     git_ssh_key: str | None = Field(
         default=None, description="A private key file for a remote over SSH (.pub beside it)."
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from api_support import SECRET, Api, Seed, TokenMaker
+from pydantic import SecretStr
 
 from mirel.hub import Hub
 from mirel.instance import Instance
@@ -14,6 +15,8 @@ from mirel.instance.accounts.tokens import SCOPES, create_token
 from mirel.server import create_app
 from mirel.settings import Settings
 from support import AUTHOR, add_element, merge, release
+
+SECRET_KEY = "the instance's secret key, long and random enough for a test"
 
 
 def seed_repository(hub: Hub) -> Seed:
@@ -55,6 +58,7 @@ def open_instance(seed: Seed, url: str) -> Instance:
         manifest="dev",
         poll_interval=0,
         webhook_secret=SECRET,
+        secret_key=SecretStr(SECRET_KEY),
     )
     return Instance(settings, seed.hub)
 

@@ -54,6 +54,12 @@ EXCLUDED: dict[str, list[Callable[..., Any]]] = {
     # uuid, a release it has): the document says the manifest's shape, the repository says the
     # rest, with the 400 of an invalid manifest that SPEC.md §5 gives it.
     PUT_MANIFEST: [checks.positive_data_acceptance],
+    # A configuration's `config` holds each provider's own fields (docs/remote.md), which the
+    # store checks per provider (a GitHub one needs its token, a CodeCommit one its keys...).
+    **{
+        f"{method} /api/v2/source_control/config": [checks.positive_data_acceptance]
+        for method in ("POST", "PUT")
+    },
 }
 
 

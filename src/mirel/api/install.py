@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from mirel.api.auth import check_declared
 from mirel.api.routes import instance as instance_routes
-from mirel.api.routes import manifests, releases, source_control
+from mirel.api.routes import manifests, releases, source_control, source_control_config
 from mirel.http.envelope import API_PREFIX
 from mirel.http.models import ErrorEnvelope
 
@@ -29,6 +29,7 @@ def install_api(app: FastAPI) -> None:
         manifests.router,
         releases.router,
         source_control.router,
+        source_control_config.router,
         instance_routes.router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=_ERRORS)

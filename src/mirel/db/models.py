@@ -9,6 +9,9 @@
 - `live_elements`: what this instance serves: one row per element, pointing at a source.
 - `deployments`: every deploy with its changes, errors and log.
 - `tokens`: API tokens, stored only as sha256 hashes.
+- `source_control`: the connection to the repository's host set through the API, the page or
+  `mirel connect` (row `config`; its secrets encrypted with the instance's secret key), and the
+  source control settings (row `settings`).
 - `locks`: leases that make deploys one at a time across processes sharing a database.
 - `users` / `web_sessions`: the web UI's local users (argon2 password hashes) and their sign-ins
   (only a hash of each session cookie is stored), with each session's CSRF token and the pin
@@ -23,7 +26,7 @@ the highest id in use plus one, the id of a row just deleted).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from sqlalchemy import (
     JSON,
@@ -253,3 +256,14 @@ class SignInThrottle(Base):
     # No attempt is even checked before this moment; None: no wait.
     blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     locked: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)  # until unlocked
+
+
+class SourceControlRecord(Base):
+    """The stored source control configuration (`config`) or settings (`settings`)."""
+
+    __tablename__ = "source_control"
+
+    key: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)  # no secret in it
+    secrets: Mapped[bytes | None] = mapped_column(LargeBinary)  # a Fernet token of JSON
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -7,6 +7,7 @@
 - `instance.live`: what it serves: `page(...)`, `elements()`, `element(uuid)`, `file(uuid, path)`;
 - `instance.state`: `selected_manifest()`, `select_manifest(name)`, `deployed()`;
 - `instance.poller`: `start()`, `stop()`; `instance.reports`: `report()`;
+- `instance.source_control`: the stored connection to the host and the source control settings;
 - `instance.info()`: all of the above in one value, for the home page and GET /instance.
 """
 
@@ -23,6 +24,7 @@ from mirel.core.artifact import ArtifactLimits
 from mirel.db.engine import Database, open_database
 from mirel.git.remote import open_repository
 from mirel.hub import Hub
+from mirel.instance.connection import Connection
 from mirel.instance.deploy.deployer import Deployer
 from mirel.instance.deploy.lease import Lease
 from mirel.instance.deploy.steps import Checkpoint, no_checkpoint
@@ -30,22 +32,16 @@ from mirel.instance.deployments import DeploymentStore
 from mirel.instance.live import LiveStore
 from mirel.instance.poller import Poller
 from mirel.instance.reports import Reporter
+from mirel.instance.source_control import SecretBox, SourceControlStore
 from mirel.instance.state import StateStore
 from mirel.instance.values import Deployment, InstanceInfo
 from mirel.providers import HostSettings, repository_path
 from mirel.settings import Settings
 
 
-def _open_hub(settings: Settings, limits: ArtifactLimits) -> Hub:
-    """Return the hub of the repository the settings name, its links leading to this instance."""
+def settings_connection(settings: Settings) -> Connection:
+    """Return the connection the instance settings (MIREL_REPO and the host's) describe."""
     token = settings.git_token.get_secret_value() if settings.git_token else None
-    repository = open_repository(
-        settings.repo,
-        mirror=settings.mirror,
-        token=token,
-        username=settings.git_username,
-        ssh_key=settings.git_ssh_key,
-    )
     host = HostSettings(
         settings.provider,
         settings.host_repository or repository_path(settings.repo),
@@ -53,8 +49,22 @@ def _open_hub(settings: Settings, limits: ArtifactLimits) -> Hub:
         settings.host_token.get_secret_value() if settings.host_token else token,
         settings.host_username,
     )
+    return Connection(settings.repo, host, settings.git_username, token)
+
+
+def _open_hub(settings: Settings, limits: ArtifactLimits, stored: Connection | None) -> Hub:
+    """Return the hub of the repository the stored connection names (else the settings), its
+    links leading to this instance."""
+    connection = stored or settings_connection(settings)
+    repository = open_repository(
+        connection.repo,
+        mirror=settings.mirror,
+        token=connection.git_token,
+        username=connection.git_username,
+        ssh_key=settings.git_ssh_key,
+    )
     # Links in answers (pull requests, branches) lead to this instance's own pages.
-    return Hub.open(repository, web_url=settings.web_url, limits=limits, host=host)
+    return Hub.open(repository, web_url=settings.web_url, limits=limits, host=connection.host)
 
 
 class Instance:
@@ -67,9 +77,19 @@ class Instance:
         # Told of each deployment that ran and its seconds (the server's metrics listen here).
         self.deploy_listeners: list[Callable[[Deployment, float], None]] = []
         limits = ArtifactLimits(max_total_bytes=settings.max_artifact_bytes)
-        self.hub = hub if hub is not None else _open_hub(settings, limits)
         self.database: Database = open_database(settings.database_url)
         self.sessions: sessionmaker[Session] = self.database.sessions
+        secret_key = settings.secret_key.get_secret_value() if settings.secret_key else None
+        self.source_control = SourceControlStore(self.sessions, SecretBox(secret_key))
+        try:
+            self.hub = (
+                hub
+                if hub is not None
+                else _open_hub(settings, limits, self.source_control.connection())
+            )
+        except BaseException:
+            self.database.close()
+            raise
         self.state = StateStore(self.sessions, self.hub, settings.manifest)
         self.deployments = DeploymentStore(self.sessions, self.state)
         self.live = LiveStore(self.sessions)
