@@ -58,9 +58,19 @@ class SimulatedHost(Protocol):
 # Provider name -> the simulator's class, made as Simulator(root, token) where `root` holds
 # the bare repositories and `token` is the one credential the simulator accepts.
 def simulators() -> dict[str, Any]:
+    from azure_sim import AzureSimulator
+    from bitbucket_sim import BitbucketSimulator
+    from codecommit_sim import CodeCommitSimulator
     from github_sim import GitHubSimulator
+    from gitlab_sim import GitLabSimulator
 
-    return {"github": GitHubSimulator}
+    return {
+        "azure": AzureSimulator,
+        "bitbucket": BitbucketSimulator,
+        "codecommit": CodeCommitSimulator,
+        "github": GitHubSimulator,
+        "gitlab": GitLabSimulator,
+    }
 
 
 def hosted_kinds() -> list[str]:

@@ -13,7 +13,8 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
 
 def test_the_documented_scope_table_matches_the_application(sqlite_api: Api) -> None:
-    rows = re.findall(r"^\| (GET|POST|PUT|DELETE) \| `([^`]+)` \| ([^|]+) \|$", DOC.read_text(), re.M)
+    row = r"^\| (GET|POST|PUT|DELETE) \| `([^`]+)` \| ([^|]+) \|$"
+    rows = re.findall(row, DOC.read_text(), re.M)
     documented = {(method, path): scope.strip() for method, path, scope in rows}
     declared = {
         (method, re.sub(r":\w+}", "}", path.removeprefix("/api/v2"))): scope

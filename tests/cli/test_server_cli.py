@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -341,3 +342,34 @@ def test_user_commands_refuse_bad_input_in_one_line(
     assert message in result.stderr
     assert result.stderr.count("\n") == 1
     assert cli("user", "list", "--db", database, "--json").json == {"users": []}
+
+
+def test_connect_stores_the_connection_with_its_secret_sealed(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from mirel.db.engine import open_database
+    from mirel.instance.source_control import SecretBox, SourceControlStore
+
+    url = f"sqlite:///{tmp_path / 'instance.db'}"
+    secret = "glpat-the-project-token-of-the-test"
+    args = ["connect", "gitlab", "--db", url, "--org", "acme", "--name", "shared"]
+    # Without the instance's key nothing is stored, and the message says which key.
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"project_access_token={secret}\n"))
+    refused = cli(*args, "--secrets-stdin")
+    assert refused.exit_code == 1
+    assert "MIREL_SECRET_KEY" in refused.stderr
+    monkeypatch.setenv("MIREL_SECRET_KEY", "the key of this test, long and random")
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"project_access_token={secret}\n"))
+    done = cli(*args, "--field", "url=https://gitlab.example.com", "--secrets-stdin", "--json")
+    assert done.exit_code == 0, done.stderr
+    assert done.json["config"]["project_access_token"] == "********"
+    assert secret not in done.stdout + done.stderr
+    with open_database(url) as database:
+        store = SourceControlStore(database.sessions, SecretBox(os.environ["MIREL_SECRET_KEY"]))
+        connection = store.connection()
+    assert connection is not None
+    assert connection.repo == "https://gitlab.example.com/acme/shared.git"
+    assert connection.host.api_url == "https://gitlab.example.com/api/v4"
+    assert connection.host.token == secret

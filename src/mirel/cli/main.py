@@ -17,6 +17,7 @@ import click
 
 from mirel.cli import (
     admin,
+    connect,
     elements,
     hotfixes,
     manifests,
@@ -54,6 +55,7 @@ COMMANDS: tuple[click.Command, ...] = (
     serve.up,
     admin.token,
     admin.user,
+    connect.connect,
     remote.deploy,
     remote.deployments,
     remote.status,

@@ -14,7 +14,7 @@ import httpx
 
 from mirel.errors import InvalidInput
 from mirel.git.repository import GitRepository
-from mirel.providers import github_api
+from mirel.providers import azure_api, bitbucket_api, codecommit_api, github_api, gitlab_api
 from mirel.providers.base import Provider
 from mirel.providers.host_api import ApiOpener, HostSettings
 from mirel.providers.hosted import HostedProvider
@@ -22,7 +22,11 @@ from mirel.providers.local import LocalProvider
 
 # The hosts whose pull requests mirel keeps through their API, by provider name.
 HOST_APIS: dict[str, ApiOpener] = {
+    "azure": azure_api.open_api,
+    "bitbucket": bitbucket_api.open_api,
+    "codecommit": codecommit_api.open_api,
     "github": github_api.open_api,
+    "gitlab": gitlab_api.open_api,
 }
 PROVIDERS = ("local", "git", *HOST_APIS)
 

@@ -88,6 +88,14 @@ class HostedProvider:
         return self.api.branch_url(branch)
 
     def _to_pull(self, data: HostedPull, *, with_conflicts: bool) -> PullRequest:
+        repo = self.repository
+        merge_sha = _full_sha(repo, data.merge_sha) if data.merge_sha else None
+        data = replace(
+            data,
+            head_sha=_full_sha(repo, data.head_sha),
+            base_sha=_full_sha(repo, data.base_sha),
+            merge_sha=merge_sha,
+        )
         description, extra = _read_marker(data.body)
         state = {"merged": PullState.MERGED, "closed": PullState.CLOSED}.get(
             data.state, PullState.OPEN
@@ -334,6 +342,18 @@ def _quietly(call: Callable[[], _T]) -> _T | None:
     except MirelError as error:
         log.warning("hosted provider: %s", error)
         return None
+
+
+def _full_sha(repo: GitRepository, sha: str) -> str:
+    """Return the full sha of a commit the host names by an abbreviated one (Bitbucket gives 12
+    hex digits), as the mirror knows it; `sha` itself when it is full, or when the mirror has no
+    commit (or several) of that prefix (a head that was not fetched yet)."""
+    if len(sha) >= 40 or len(sha) < 7:
+        return sha
+    try:
+        return repo.commit(sha).sha
+    except MirelError:
+        return sha
 
 
 def _known(repo: GitRepository, sha: str) -> bool:

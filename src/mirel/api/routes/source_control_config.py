@@ -20,6 +20,7 @@ from mirel.http.models import Envelope
 router = APIRouter()
 
 Text = Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")]
+FieldName = Annotated[str, StringConstraints(max_length=100)]
 Provider = Literal["GitHub", "GitLab", "Bitbucket", "Azure Repos", "AWS CodeCommit", "Git"]
 
 
@@ -34,9 +35,7 @@ class ProviderConfig(BaseModel):
     repo: Text = ""
     default_branch: Text = "main"
     repo_version: Text | None = None
-    config: dict[Annotated[str, StringConstraints(max_length=100)], Text | int | StrictBool] = Field(
-        default_factory=dict, max_length=20
-    )
+    config: dict[FieldName, Text | int | StrictBool] = Field(default_factory=dict, max_length=20)
 
 
 class ConfigBody(BaseModel):
