@@ -422,7 +422,8 @@ def test_test_connection(api: Api, token: str, seed: Seed) -> None:
     assert found == {
         "success": True,
         "connected": True,
-        "message": f"connected to {seed.hub.repo.path}",
+        "message": f"connected to {seed.hub.repo.path}: read it, wrote and removed a probe "
+        "reference, and its pull requests answer",
         "default_branch": "main",
         "commit_sha": seed.hub.head(),
     }

@@ -47,9 +47,10 @@ from mirel.core.rules import (
 )
 from mirel.core.validation import validate_change, validate_snapshot
 from mirel.core.versions import Bump, Line, Version
-from mirel.errors import ArtifactInvalid, BlobTooLarge, HotfixNotFound, MirelError, Problem
+from mirel.errors import ArtifactInvalid, BlobTooLarge, HotfixNotFound, Problem
 from mirel.git.repository import CommitInfo, GitRepository
 from mirel.git.snapshot import CommitSnapshot, folder_entries
+from mirel.hub.connection_check import check_connection
 from mirel.hub.values import ConnectionCheck, HotfixView, ReleaseView
 from mirel.providers.base import Provider
 
@@ -360,25 +361,9 @@ class Catalog:
     # -- checks ------------------------------------------------------------------------------
 
     def check_connection(self) -> ConnectionCheck:
-        """Return whether the repository can be read now, with its default branch and head."""
-        try:
-            branch, head = self.default_branch, self.head()
-        except Exception as error:
-            # A probe: whatever the failure, the answer is "not reachable", and why.
-            message = error.message if isinstance(error, MirelError) else f"{error!r}"
-            log.warning("the repository at %s cannot be read: %s", self.repo.path, message)
-            return ConnectionCheck(
-                connected=False,
-                message=f"cannot read the repository at {self.repo.path}: {message}",
-                default_branch=None,
-                commit_sha=None,
-            )
-        return ConnectionCheck(
-            connected=True,
-            message=f"connected to {self.repo.path}",
-            default_branch=branch,
-            commit_sha=head,
-        )
+        """Return whether the repository can be read and written and the host's API answers
+        (hub.connection_check), with the default branch and its head, or what fails."""
+        return check_connection(self.repo, self.provider)
 
     def change_problems(
         self, base: CommitSnapshot, result: CommitSnapshot, since: CommitSnapshot | None = None

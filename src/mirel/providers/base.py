@@ -142,6 +142,11 @@ class Provider(Protocol):
         interrupted merge or close left of it."""
         ...
 
+    def check_api(self) -> str | None:
+        """Call the host's pull request API once; return what is wrong (a refused token, an
+        unknown repository, a host that does not answer), or None when it answers."""
+        ...
+
     def release_claim(self, branch: str, tip: str) -> bool:
         """Remove `branch` (still at `tip`), a claim of mirel's seen without an open pull
         request, unless its writer may still be opening that pull request; return whether it

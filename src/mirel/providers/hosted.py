@@ -308,6 +308,14 @@ class HostedProvider:
             ):
                 repo.delete_ref(HEADS + branch, tip)
 
+    def check_api(self) -> str | None:
+        """List one page of open pull requests on the host; return its refusal, if any."""
+        try:
+            self.api.pulls("open", page=1)
+        except MirelError as error:
+            return f"{self.api.host}'s API: {error.message}"
+        return None
+
     def release_claim(self, branch: str, tip: str) -> bool:
         """Remove a pushed claim without a pull request once it is older than CLAIM_GRACE: its
         writer opens the pull request on the host right after the push, and another process

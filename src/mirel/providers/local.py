@@ -246,6 +246,10 @@ class LocalProvider:
             return self._to_pull(record, with_conflicts=False)
         return None
 
+    def check_api(self) -> str | None:
+        """Nothing to call: the pull requests live in the repository itself."""
+        return None
+
     def release_claim(self, branch: str, tip: str) -> bool:
         """Remove a claim without a pull request, unless its writer's transaction is still
         adding the pull request's index entry (locked with the branch: see
