@@ -223,3 +223,19 @@ def test_the_settings_name_what_is_missing_and_links_lead_to_bitbucket() -> None
     assert (
         api.branch_url("mirel/add-crm") == "https://bitbucket.org/acme/shared/branch/mirel/add-crm"
     )
+
+
+def test_mirels_data_rides_in_a_markdown_comment_bitbucket_does_not_show(
+    bitbucket_hub: MirrorHub, bitbucket: BitbucketSimulator
+) -> None:
+    hub = bitbucket_hub("one")
+    change = hub.elements.add(APP, "crm", {"main.rsx": b"x"}, AUTHOR)
+    assert change.pull_request is not None
+    shown = bitbucket.pull_fields("shared", change.pull_request.number)["description"]
+    # Bitbucket escapes HTML: an HTML comment would be printed on its page.
+    assert "<!--" not in shown
+    assert "[//]: # (mirel " in shown
+    assert str(AUTHOR) not in shown  # encoded, not spelled out on the page
+    read = hub.provider.get(change.pull_request.number)
+    assert read.author == str(AUTHOR)
+    assert "[//]" not in read.description

@@ -15,6 +15,7 @@ kept in a comment at the end of the description, which the hosts render as nothi
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -45,24 +46,39 @@ log = logging.getLogger(__name__)
 CLAIM_GRACE = 600.0
 _T = TypeVar("_T")
 _MARKER = re.compile(r"\n*<!-- mirel (\{.*?\}) -->\s*$", re.DOTALL)
+# A Markdown link reference definition, which renderers show as nothing, for hosts that print
+# HTML comments as text (Bitbucket Cloud escapes HTML); base64url, so that no quote or
+# parenthesis of the data can end it early.
+_LINK_MARKER = re.compile(r"\n*\[//\]: # \(mirel ([A-Za-z0-9_=-]+)\)\s*$")
+_HTML_SHOWN_AS_TEXT = frozenset({"bitbucket"})
 
 
-def _with_marker(description: str, author: Author, cleanup: Mapping[str, str]) -> str:
-    data = {"author": str(author), "cleanup": dict(cleanup)}
-    return f"{description.rstrip()}\n\n<!-- mirel {json.dumps(data, sort_keys=True)} -->\n"
+def _with_marker(
+    description: str, author: Author, cleanup: Mapping[str, str], *, markdown: bool = False
+) -> str:
+    data = json.dumps({"author": str(author), "cleanup": dict(cleanup)}, sort_keys=True)
+    if markdown:
+        encoded = base64.urlsafe_b64encode(data.encode()).decode()
+        return f"{description.rstrip()}\n\n[//]: # (mirel {encoded})\n"
+    return f"{description.rstrip()}\n\n<!-- mirel {data} -->\n"
 
 
 def _read_marker(body: str | None) -> tuple[str, dict[str, Any]]:
     """Return a pull request's description without mirel's comment, and the comment's data."""
     text = body or ""
     found = _MARKER.search(text)
-    if found is None:
+    linked = _LINK_MARKER.search(text) if found is None else None
+    if found is None and linked is None:
         return text, {}
     try:
-        data = json.loads(found.group(1))
+        if found is not None:
+            data, start = json.loads(found.group(1)), found.start()
+        else:
+            assert linked is not None
+            data, start = json.loads(base64.urlsafe_b64decode(linked.group(1))), linked.start()
     except ValueError:
         return text, {}
-    return text[: found.start()] + "\n", data if isinstance(data, dict) else {}
+    return text[:start] + "\n", data if isinstance(data, dict) else {}
 
 
 class HostedProvider:
@@ -152,7 +168,9 @@ class HostedProvider:
         repo = self.repository
         if head_sha is not None:
             repo.create_branch(head_branch, head_sha)
-        body = _with_marker(description, author, cleanup_branches or {})
+        body = _with_marker(
+            description, author, cleanup_branches or {}, markdown=self.name in _HTML_SHOWN_AS_TEXT
+        )
         try:
             data = self.api.open_pull(
                 title=title, head=head_branch, base=repo.default_branch, body=body
