@@ -158,7 +158,7 @@ LOCATED = [
     pytest.param(
         f"version: 1.0.0\nname: prod\napps:\n  - uuid: {APP_1}\n    release: 1.0\n",
         5,
-        "release must be \"latest\" or X.Y.Z, got '1.0'",
+        "release must be \"latest\", X.Y.Z, ~X.Y or ^X, got '1.0'",
         id="release-float",
     ),
     pytest.param(
@@ -390,7 +390,7 @@ def test_a_problem_reads_as_file_line_message() -> None:
     with pytest.raises(ManifestInvalid) as raised:
         parse_manifest(text, PATH)
     assert str(raised.value) == (
-        "manifests/prod.yaml:5: release must be \"latest\" or X.Y.Z, got '1.0'"
+        "manifests/prod.yaml:5: release must be \"latest\", X.Y.Z, ~X.Y or ^X, got '1.0'"
     )
 
 
@@ -745,7 +745,7 @@ def test_api_body_problems_name_the_field() -> None:
     assert messages == [
         "unknown key 'version'; use only name, apps, workflows",
         "name must be 'prod' to match the name in the request path, got 'staging'",
-        'apps[0].release must be "latest" or X.Y.Z, got 1.0',
+        'apps[0].release must be "latest", X.Y.Z, ~X.Y or ^X, got 1.0',
         "apps[1] must be a mapping with uuid and release, got 'x'",
         f"apps[2].uuid {APP_1} is listed twice in apps (first at apps[0]); keep one entry",
         "workflows must be a list of uuid and release entries, got an object; "

@@ -11,7 +11,7 @@ from typing import Any
 from mirel.core.kinds import KINDS
 from mirel.core.manifest import LATEST
 from mirel.core.names import NAME_PATTERN, UUID_PATTERN
-from mirel.core.versions import LINE_PATTERN, VERSION_PATTERN
+from mirel.core.versions import LINE_PATTERN, RANGE_PATTERN, VERSION_PATTERN
 from mirel.instance.deploy.deployer import REVISION_PATTERN
 
 Schema = dict[str, Any]
@@ -24,7 +24,7 @@ ELEMENT: Schema = {"pattern": f"^(({_KIND_FOLDERS})/)?{NAME_PATTERN[1:]}"}
 VERSION: Schema = {"pattern": VERSION_PATTERN}
 LINE: Schema = {"pattern": LINE_PATTERN}
 # What a pin holds: "latest" or a strict X.Y.Z.
-PIN_RELEASE: Schema = {"pattern": f"^({LATEST}|{VERSION_PATTERN[1:-1]})$"}
+PIN_RELEASE: Schema = {"pattern": f"^({LATEST}|{VERSION_PATTERN[1:-1]}|{RANGE_PATTERN[1:-1]})$"}
 # A manifest in a body (mirel.core.manifest_reader.manifest_from_api reads it): its pins by kind,
 # each uuid once. Every pin must also resolve on the default branch, which no schema can say.
 _PIN = {

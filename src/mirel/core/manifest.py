@@ -18,7 +18,7 @@ import yaml
 
 from mirel.core.kinds import KINDS, ElementKind
 from mirel.core.names import check_name, is_valid_name, is_valid_uuid
-from mirel.core.versions import Version
+from mirel.core.versions import Version, VersionRange
 from mirel.errors import InvalidInput, InvalidVersion
 
 LATEST = "latest"
@@ -36,8 +36,8 @@ _resolve: Callable[[type[yaml.Node], str, tuple[bool, bool]], str] = (
 
 
 def bad_release_message(shown: str) -> str:
-    """Return the message for a release that is not "latest" or X.Y.Z (`shown` as quoted)."""
-    return f'release must be "latest" or X.Y.Z, got {shown}'
+    """Return the message for a release that is not a pin (`shown` as quoted)."""
+    return f'release must be "latest", X.Y.Z, ~X.Y or ^X, got {shown}'
 
 
 def bad_uuid_message(shown: str, value: object) -> str:
@@ -49,8 +49,9 @@ def bad_uuid_message(shown: str, value: object) -> str:
 
 
 def is_release(text: str) -> bool:
-    """Return whether `text` is what a pin may hold: "latest" or a strict X.Y.Z."""
-    return text == LATEST or Version.is_valid(text)
+    """Return whether `text` is what a pin may hold: "latest", a strict X.Y.Z, or a range
+    ~X.Y or ^X."""
+    return text == LATEST or Version.is_valid(text) or VersionRange.is_valid(text)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class Pin:
     """One manifest entry: an element's uuid and the release it is pinned to."""
 
     uuid: str
-    release: str  # "latest" or a strict "X.Y.Z"
+    release: str  # "latest", a strict "X.Y.Z", or a range "~X.Y" / "^X"
 
     def __post_init__(self) -> None:
         # Checked here so that no code path can build a pin that would write an unreadable manifest.

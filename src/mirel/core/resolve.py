@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from mirel.core.catalog import Element, Release
 from mirel.core.manifest import LATEST, Manifest, manifest_path
-from mirel.core.versions import Version
+from mirel.core.versions import Version, VersionRange
 from mirel.errors import Problem
 
 # How a working version is named where a release version would be ("X.Y.Z" or "working").
@@ -36,12 +36,28 @@ class Desired:
 def resolve_pin(pin: str, releases: Mapping[Version, Release]) -> Release | None:
     """Return the release a pin selects; None means the working version.
 
-    `latest` is the highest release, or the working version when there is none. An exact pin
-    that is not among `releases` raises KeyError (the caller reports it as a problem).
+    `latest` is the highest release, or the working version when there is none. A range
+    (`~X.Y`, `^X`) is the highest release in it. An exact pin that is not among `releases`, or a
+    range no release is in, raises KeyError (the caller reports it as a problem).
     """
     if pin == LATEST:
         return releases[max(releases)] if releases else None
+    if VersionRange.is_valid(pin):
+        highest = VersionRange.parse(pin).highest(releases)
+        if highest is None:
+            raise KeyError(pin)
+        return releases[highest]
     return releases[Version.parse(pin)]
+
+
+def missing_pin_message(element: Element, pin: str) -> str:
+    """Return why `pin` selects no release of `element` (resolve_pin raised KeyError)."""
+    if VersionRange.is_valid(pin):
+        return f"pins {element.name} {pin}, which no release of it is in"
+    return (
+        f"pins {element.name} {pin}, which is not released "
+        f"(missing {element.kind.artifact_path(element.uuid, pin)})"
+    )
 
 
 def resolve_manifest(
@@ -73,13 +89,7 @@ def resolve_manifest(
                 try:
                     release = resolve_pin(pin.release, releases)
                 except KeyError:
-                    problems.append(
-                        Problem(
-                            path,
-                            f"pins {element.name} {pin.release}, which is not released "
-                            f"(missing {element.kind.artifact_path(element.uuid, pin.release)})",
-                        )
-                    )
+                    problems.append(Problem(path, missing_pin_message(element, pin.release)))
                     continue
                 desired.append(Desired(element=element, pin=pin.release, release=release))
     for element in elements:

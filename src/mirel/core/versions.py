@@ -1,8 +1,10 @@
-"""Strict semantic versions `X.Y.Z` and the Major/Minor/Patch bumps."""
+"""Strict semantic versions `X.Y.Z`, the Major/Minor/Patch bumps, and the version ranges a pin
+may hold (`~X.Y`: the highest `X.Y.*`; `^X`: the highest `X.*.*`)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -12,9 +14,11 @@ from mirel.errors import InvalidVersion
 _PART = r"(0|[1-9][0-9]{0,8})"
 _VERSION = re.compile(rf"{_PART}\.{_PART}\.{_PART}")
 _LINE = re.compile(rf"{_PART}\.{_PART}")
+_RANGE = re.compile(rf"~{_PART}\.{_PART}|\^{_PART}")
 # The same rules as JSON Schema patterns (the API's OpenAPI document says them).
 VERSION_PATTERN = f"^{_VERSION.pattern}$"
 LINE_PATTERN = f"^{_LINE.pattern}$"
+RANGE_PATTERN = f"^({_RANGE.pattern})$"
 # The largest number a version part may hold (nine digits, as the patterns above allow).
 MAX_PART = 999_999_999
 
@@ -112,3 +116,47 @@ def next_version(existing: list[Version] | set[Version], part: Bump) -> Version:
     """Return the version a bump gives after the highest of `existing` (from 0.0.0 when empty)."""
     highest = max(existing, default=ZERO)
     return highest.bump(part)
+
+
+@dataclass(frozen=True)
+class VersionRange:
+    """A pin's range: `~X.Y` takes the highest `X.Y.*`, `^X` the highest `X.*.*`.
+
+    Like `latest`, a range is resolved against the releases of the commit deployed, so a hotfix
+    on the line (or a minor release, for `^X`) goes live at the next deploy without a new pin.
+    Unlike npm's, `^0` is the whole 0 major: mirel's versions say nothing of stability.
+    """
+
+    major: int
+    minor: int | None  # None for `^X`
+
+    @classmethod
+    def parse(cls, text: str) -> VersionRange:
+        """Return the range written as `~X.Y` or `^X`, or raise InvalidVersion."""
+        match = _RANGE.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
+            raise InvalidVersion(
+                f"{text!r} is not a version range; write ~X.Y (the highest X.Y.*) or ^X "
+                "(the highest X.*.*)"
+            )
+        if match[3] is not None:
+            return cls(int(match[3]), None)
+        return cls(int(match[1]), int(match[2]))
+
+    @classmethod
+    def is_valid(cls, text: str) -> bool:
+        """Return whether `text` is a range `~X.Y` or `^X`."""
+        return isinstance(text, str) and _RANGE.fullmatch(text) is not None
+
+    def contains(self, version: Version) -> bool:
+        """Return whether `version` is in this range."""
+        if version.major != self.major:
+            return False
+        return self.minor is None or version.minor == self.minor
+
+    def highest(self, versions: Iterable[Version]) -> Version | None:
+        """Return the highest of `versions` in this range, None when none is."""
+        return max((version for version in versions if self.contains(version)), default=None)
+
+    def __str__(self) -> str:
+        return f"^{self.major}" if self.minor is None else f"~{self.major}.{self.minor}"

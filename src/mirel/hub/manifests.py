@@ -14,7 +14,7 @@ from mirel.core.manifest import LATEST, Manifest, manifest_path, write_manifest
 from mirel.core.names import check_name
 from mirel.core.resolve import resolve_manifest
 from mirel.core.rules import manifest_branch
-from mirel.core.versions import Version
+from mirel.core.versions import Version, VersionRange
 from mirel.errors import (
     AlreadyProposed,
     InvalidInput,
@@ -22,6 +22,7 @@ from mirel.errors import (
     ManifestInvalid,
     ManifestNotFound,
     NothingToChange,
+    ReleaseNotFound,
 )
 from mirel.git.repository import Author
 from mirel.git.snapshot import CommitSnapshot
@@ -184,7 +185,14 @@ class ManifestChanges:
                     f"manifest {manifest.name} does not pin {element.name}; nothing to unset"
                 )
             return manifest.without_pin(element.uuid), f"{manifest.name}: unpin {element.name}"
-        if release != LATEST:
+        if VersionRange.is_valid(release):
+            found = releases_of(snapshot, element.kind, element.uuid)
+            if VersionRange.parse(release).highest(found) is None:
+                raise ReleaseNotFound(
+                    f"no release of {element.name} is in {release}; pin a range that holds "
+                    f"one of {', '.join(str(v) for v in sorted(found)) or 'its releases'}"
+                )
+        elif release != LATEST:
             get_release(snapshot, element, Version.parse(release))
         if current is not None and current[1].release == release:
             raise NothingToChange(
