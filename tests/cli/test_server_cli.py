@@ -373,3 +373,29 @@ def test_connect_stores_the_connection_with_its_secret_sealed(
     assert connection.repo == "https://gitlab.example.com/acme/shared.git"
     assert connection.host.api_url == "https://gitlab.example.com/api/v4"
     assert connection.host.token == secret
+
+
+def test_connect_never_echoes_a_secret_nor_takes_one_as_an_argument(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from mirel.cli.connect import SECRET_FIELDS as LISTED
+    from mirel.instance.connection import SECRET_FIELDS
+
+    assert LISTED == SECRET_FIELDS
+    monkeypatch.setenv("MIREL_SECRET_KEY", "the key of this test, long and random")
+    url = f"sqlite:///{tmp_path / 'instance.db'}"
+    args = ["connect", "github", "--db", url, "--org", "acme", "--name", "shared"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("ghp_a-token-without-its-name\n"))
+    nameless = cli(*args, "--secrets-stdin")
+    assert nameless.exit_code == 1
+    assert "ghp_a-token-without-its-name" not in nameless.stdout + nameless.stderr
+    argument = cli(*args, "--field", "personal_access_token=ghp_in-the-shell-history")
+    assert argument.exit_code == 1
+    assert "--secret" in argument.stderr
+    assert "ghp_in-the-shell-history" not in argument.stdout + argument.stderr
+    monkeypatch.setattr("sys.stdin", io.StringIO("api_token=x\n"))
+    unknown = cli(*args, "--secrets-stdin")
+    assert unknown.exit_code == 1
+    assert "not a secret field" in unknown.stderr

@@ -152,3 +152,18 @@ def test_the_hosts_webhook_is_accepted_with_its_proof_only(host: Host) -> None:
     assert refusal(host.provider, host.proof, b"{}", SECRET) is None
     assert refusal(host.provider, host.proof, b"{}", "another secret") is not None
     assert refusal(host.provider, {}, b"{}", SECRET) is not None
+
+
+def test_the_conflicting_list_holds_the_conflicting_ones_only(host: Host) -> None:
+    hub = host.hub("one")
+    add_element(hub, "app", "crm", {"main.rsx": b"base"})
+    first = hub.elements.push("crm", {"main.rsx": b"first"}, AUTHOR)
+    second = hub.elements.push("crm", {"main.rsx": b"second"}, AUTHOR)
+    other = hub.elements.add(APP, "sales", {"main.rsx": b"x"}, AUTHOR)
+    merge(hub, first)
+    assert second.pull_request is not None
+    assert other.pull_request is not None
+    conflicting = hub.provider.list_pulls(PullState.CONFLICTING)
+    assert [pull.number for pull in conflicting] == [second.pull_request.number]
+    opened = {pull.number for pull in hub.provider.list_pulls(PullState.OPEN)}
+    assert opened == {second.pull_request.number, other.pull_request.number}

@@ -18,6 +18,21 @@ from mirel.cli.admin import _database_url, database_option
 from mirel.cli.base import common, emit, stdout
 from mirel.errors import InvalidInput
 
+# The seed API's secret fields (mirel.instance.connection.SECRET_FIELDS, which a test keeps
+# equal), written out so that `mirel --help` does not import the instance.
+SECRET_FIELDS = frozenset(
+    {
+        "personal_access_token",
+        "private_key",
+        "project_access_token",
+        "app_password",
+        "token",
+        "secret_access_key",
+        "https_password",
+        "password",
+    }
+)
+
 PROVIDERS = {
     "github": "GitHub",
     "gitlab": "GitLab",
@@ -30,18 +45,38 @@ PROVIDERS = {
 
 def _pairs(given: tuple[str, ...], what: str) -> dict[str, str]:
     found: dict[str, str] = {}
-    for item in given:
+    for number, item in enumerate(given, 1):
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise InvalidInput(f"{what} {item!r}: write NAME=VALUE")
+            # Never quoted: the line may be a secret written without its name.
+            raise InvalidInput(f"{what} {number} is not NAME=VALUE")
         found[name.strip()] = value
     return found
 
 
 def _secrets(names: tuple[str, ...], from_stdin: bool) -> dict[str, str]:
     if from_stdin:
-        return _pairs(tuple(line.strip() for line in sys.stdin if line.strip()), "secret line")
-    return {name: getpass.getpass(f"{name}: ") for name in names}
+        found = _pairs(tuple(line.strip() for line in sys.stdin if line.strip()), "secret line")
+    else:
+        found = {name: getpass.getpass(f"{name}: ") for name in names}
+    unknown = sorted(set(found) - SECRET_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            f"{', '.join(unknown)} is not a secret field (those are "
+            f"{', '.join(sorted(SECRET_FIELDS))}); give other fields with --field"
+        )
+    return found
+
+
+def _fields(given: tuple[str, ...]) -> dict[str, str]:
+    found = _pairs(given, "field")
+    secret = sorted(set(found) & SECRET_FIELDS)
+    if secret:
+        raise InvalidInput(
+            f"{', '.join(secret)} is a secret: give it with --secret NAME (asked for) or "
+            "--secrets-stdin, never as an argument, which the shell's history and ps keep"
+        )
+    return found
 
 
 @click.command()
@@ -81,7 +116,7 @@ def connect(
     from mirel.db.engine import open_database
     from mirel.instance.source_control import SecretBox, SourceControlStore
 
-    config: dict[str, str] = {**_pairs(fields, "field"), **_secrets(secrets, secrets_stdin)}
+    config: dict[str, str] = {**_fields(fields), **_secrets(secrets, secrets_stdin)}
     if provider == "github":
         config.setdefault("type", "Personal")
     body = {

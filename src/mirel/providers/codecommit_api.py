@@ -351,7 +351,7 @@ class CodeCommitApi:
         self.pull(number)  # the id could be another repository's
         payload = {"pullRequestId": str(number), "pullRequestStatus": "CLOSED"}
         answer = self._call("UpdatePullRequestStatus", payload)
-        if answer.error in ("InvalidPullRequestStatusUpdateException", "PullRequestAlreadyClosed"):
+        if answer.error == "InvalidPullRequestStatusUpdateException":
             raise PullRequestNotOpen(f"CodeCommit cannot close pull request #{number}")
         if answer.error in _NOT_FOUND:
             raise PullRequestNotFound(f"there is no pull request #{number} on CodeCommit")

@@ -7,7 +7,8 @@ The project is named by its path (`group/subgroup/project`), URL-encoded as GitL
 token (personal, project or group access token with the `api` scope) only ever goes in the
 PRIVATE-TOKEN header, never in a message or a log line.
 
-mirel's "closed" is GitLab's merged or closed (or locked, a merge under way): GitLab filters on
+mirel's "closed" is GitLab's merged or closed (a locked one, a merge under way, is open: its
+source branch must not be taken for a leftover while GitLab merges it). GitLab filters on
 one state at a time, so those pages are read from GitLab's `state=all` list with the open ones
 left out, refilled from the next of GitLab's pages so that each page mirel gets is full until
 the last (`HostedProvider` stops at the first short page).
@@ -43,7 +44,7 @@ _STATES: dict[str, HostState] = {
     "opened": "open",
     "merged": "merged",
     "closed": "closed",
-    "locked": "closed",
+    "locked": "open",
 }
 
 

@@ -26,7 +26,14 @@ from typing import Any, TypeVar
 
 import httpx
 
-from mirel.errors import AlreadyProposed, MergeConflict, MirelError, PullRequestNotOpen
+from mirel.errors import (
+    AlreadyProposed,
+    MergeConflict,
+    MirelError,
+    PullRequestChanged,
+    PullRequestNotOpen,
+    PushDeclined,
+)
 from mirel.git.repository import HEADS, Author, GitRepository
 from mirel.providers.base import (
     FileDiff,
@@ -176,7 +183,11 @@ class HostedProvider:
                 title=title, head=head_branch, base=repo.default_branch, body=body
             )
         except AlreadyProposed as error:
-            pending = self.open_pull_for_branch(head_branch)
+            if head_sha is not None:
+                # An open pull request of a branch that was deleted (GitLab, Bitbucket, Azure and
+                # CodeCommit keep them): the push just gave it this commit. Take it back.
+                repo.delete_ref(HEADS + head_branch, head_sha)
+            pending = _quietly(lambda: self.open_pull_for_branch(head_branch))
             if pending is not None and head_sha is None:
                 return pending
             number = pending.number if pending is not None else 0
@@ -185,7 +196,7 @@ class HostedProvider:
                 f"branch {head_branch!r} already has pull request #{number}; merge or close "
                 "it first",
             ) from error
-        except MirelError:
+        except Exception:
             if head_sha is not None:
                 # The host may have opened it before the answer was lost: keep the branch then.
                 opened = _quietly(lambda: self.open_pull_for_branch(head_branch))
@@ -200,10 +211,16 @@ class HostedProvider:
         return self._to_pull(self.api.pull(number), with_conflicts=True)
 
     def _pages(self, state: ListedState, head: str | None = None) -> Iterator[HostedPull]:
+        # Pages are offsets into a list that moves while it is read: a pull request opened
+        # meanwhile pushes one already seen onto the next page. Each is given once.
+        seen: set[int] = set()
         page = 1
         while True:
             found = self.api.pulls(state, head=head, page=page)
-            yield from found
+            for pull in found:
+                if pull.number not in seen:
+                    seen.add(pull.number)
+                    yield pull
             if len(found) < self.api.page_size:
                 return
             page += 1
@@ -229,8 +246,12 @@ class HostedProvider:
             if before is not None and data.number >= before:
                 continue
             pull = self._to_pull(data, with_conflicts=conflicts and data.state == "open")
-            opened = (PullState.OPEN, PullState.CONFLICTING)
-            if state is None or pull.state is state or (state in opened and pull.state in opened):
+            # OPEN asks for every open one, conflicting or not; CONFLICTING only for those.
+            if (
+                state is None
+                or pull.state is state
+                or (state is PullState.OPEN and pull.state is PullState.CONFLICTING)
+            ):
                 pulls.append(pull)
         return pulls
 
@@ -263,29 +284,75 @@ class HostedProvider:
         pull = self.get(number)
         if pull.state is PullState.MERGED or pull.state is PullState.CLOSED:
             raise PullRequestNotOpen(f"pull request #{number} is already {pull.state}")
-        head = expected_head or pull.head_sha
+        if expected_head is not None and expected_head != pull.head_sha:
+            raise PullRequestChanged(
+                f"pull request #{number} has new commits since you opened it; look at its "
+                "changes again before merging"
+            )
+        base = None
         if check is not None:
-            check(*self._merge_to_check(pull, head, author))
-        title = f"Merge pull request #{number} from {pull.head_branch}"
-        self.api.merge(number, sha=head, title=title)
-        # Merged on the host: what follows only tidies up, and must not report the merge failed.
+            base, merge_commit = self._merge_to_check(pull, pull.head_sha, author)
+            check(base, merge_commit)
+        sha = self._merge_on_host(pull, checked=check is not None)
+        return self._after_merge(pull, sha, base)
+
+    def _merge_on_host(self, pull: PullRequest, *, checked: bool) -> str:
+        """Ask the host to merge `pull` at its head; return the merge commit's sha."""
+        title = f"Merge pull request #{pull.number} from {pull.head_branch}"
+        try:
+            return self.api.merge(pull.number, sha=pull.head_sha, title=title)
+        except MergeConflict as error:
+            now = _quietly(lambda: self.api.pull(pull.number))
+            if now is not None and now.state != "open":
+                message = f"pull request #{pull.number} is already {now.state}"
+                raise PullRequestNotOpen(message) from error
+            if not checked:
+                raise
+            # mirel merged the same trees without a conflict: what the host refuses is its own
+            # rule (required reviews or checks, a merge method the repository forbids...).
+            raise PushDeclined(
+                f"{self.api.host} refused to merge pull request #{pull.number}: "
+                f"{'; '.join(error.paths)}; nothing was merged"
+            ) from error
+
+    def _after_merge(self, pull: PullRequest, sha: str, base: str | None) -> PullRequest:
+        """Tidy up after a merge the host made (which must not be reported as failed), and tell
+        the deploy hooks of it."""
+        merged = replace(pull, state=PullState.MERGED, merge_commit_sha=sha)
         try:
             self.repository.refresh()
-            merged = self.get(number)
+            merged = self.get(pull.number)
             self._finish(merged, cleanup=True)
+            self._check_base(merged, base)
         except MirelError as error:
-            log.warning("pull request #%d merged; tidying up failed: %s", number, error)
-            return replace(pull, state=PullState.MERGED)
+            log.warning("pull request #%d merged; tidying up failed: %s", pull.number, error)
         self.hooks.notify(
             {
                 "event": "merge",
                 "repository": self.repository.location,
                 "branch": merged.base_branch,
-                "commit_sha": merged.merge_commit_sha or "",
-                "pull_request": number,
+                "commit_sha": merged.merge_commit_sha or sha,
+                "pull_request": pull.number,
             }
         )
         return merged
+
+    def _check_base(self, merged: PullRequest, base: str | None) -> None:
+        """Say loudly when the host merged onto another base than the one the gate checked (the
+        default branch moved between the check and the merge): the result was never checked."""
+        sha = merged.merge_commit_sha
+        if base is None or not sha or not _known(self.repository, sha):
+            return
+        parents = self.repository.commit(sha).parents
+        if parents and parents[0] != base:
+            log.error(
+                "%s merged pull request #%d onto %s, not onto %s where mirel checked it: run "
+                "'mirel validate' on the default branch",
+                self.api.host,
+                merged.number,
+                parents[0],
+                base,
+            )
 
     def _merge_to_check(self, pull: PullRequest, head: str, author: Author) -> tuple[str, str]:
         """Return the default branch's tip and the merge commit of `head` into it, made in the
@@ -304,6 +371,8 @@ class HostedProvider:
         """Close a pull request on the host without merging; its head branch is deleted."""
         del author  # the host records the token's user as the one who closed it
         pull = self._to_pull(self.api.close(number), with_conflicts=False)
+        if pull.state is not PullState.CLOSED:  # merged meanwhile: some hosts answer 200
+            raise PullRequestNotOpen(f"pull request #{number} is already {pull.state}")
         self._finish(pull, cleanup=False)
         return pull
 
