@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from mirel.hub import Hub
 from mirel.instance import Instance
@@ -23,8 +24,11 @@ PASSWORD_HASH = hash_password(PASSWORD)
 USERS = {"ada": Role.ADMIN, "eve": Role.EDITOR, "vic": Role.VIEWER}
 
 
-def open_web_instance(hub: Hub, database_url: str, name: str = "web") -> Instance:
-    """Return an instance publishing `dev`, deployed once, with users ada, eve and vic."""
+def open_web_instance(
+    hub: Hub, database_url: str, name: str = "web", secret_key: str | None = None
+) -> Instance:
+    """Return an instance publishing `dev`, deployed once, with users ada, eve and vic (and a
+    secret key, which storing a source control configuration with secrets needs)."""
     instance = Instance(
         Settings(
             name=name,
@@ -32,6 +36,7 @@ def open_web_instance(hub: Hub, database_url: str, name: str = "web") -> Instanc
             database_url=database_url,
             manifest="dev",
             poll_interval=0,
+            secret_key=SecretStr(secret_key) if secret_key else None,
         ),
         hub,
     )

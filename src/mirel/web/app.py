@@ -17,6 +17,7 @@ from mirel.web.routes import (
     pulls,
     releases_tab,
     session,
+    source_control,
     tokens,
     users,
 )
@@ -67,6 +68,7 @@ def install_web(app: FastAPI) -> None:
         config.router,
         manifests.router,
         releases_tab.router,
+        source_control.router,
         users.router,
         tokens.router,
         pulls.router,

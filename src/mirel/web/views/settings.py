@@ -11,6 +11,7 @@ from mirel.hub import Hub
 from mirel.instance import Instance, InstanceInfo
 from mirel.providers.base import InstanceReport, PullRequest
 from mirel.web.views.plans import created_manifests
+from mirel.web.views.source_control import provider_in_use
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class SettingsPage:
     reports: list[InstanceReport]
     head: str  # the default branch's commit
     pending_manifests: dict[str, list[PullRequest]]  # manifests open pull requests create
+    provider: str  # the provider of the connection in use
 
 
 def settings_page(instance: Instance) -> SettingsPage:
@@ -33,6 +35,7 @@ def settings_page(instance: Instance) -> SettingsPage:
         reports=hub.provider.instance_reports(),
         head=hub.head(),
         pending_manifests=created_manifests(hub.proposals.all()),
+        provider=provider_in_use(instance),
     )
 
 
