@@ -3,8 +3,9 @@ ships with git) behind a small threaded HTTP server that asks for a token.
 
 Clients sign in with HTTP basic authentication, any user name and the token as the password, as
 on the hosts (GitHub takes `x-access-token:<token>`). A token may be read-only: it fetches, and
-its pushes are refused with 403. `stop()` closes the port, so the remote stops answering, and
-`start()` opens it again on the same port.
+its pushes are refused with 403. `authorize`, when set, is asked about the credentials `tokens`
+does not hold (the GitHub simulator's short-lived installation tokens). `stop()` closes the
+port, so the remote stops answering, and `start()` opens it again on the same port.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import base64
 import os
 import subprocess
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +27,8 @@ class GitHttpServer:
     def __init__(self, root: Path, tokens: dict[str, str]) -> None:
         self.root = root
         self.tokens = tokens  # token -> "write" or "read"
+        # (user, token) -> "write", "read" or None, for the tokens not in `tokens`.
+        self.authorize: Callable[[str, str], str | None] | None = None
         self.port = 0
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request served
         self._server: ThreadingHTTPServer | None = None
@@ -58,10 +62,13 @@ class GitHttpServer:
         if not authorization or not authorization.startswith("Basic "):
             return None
         try:
-            _, _, token = base64.b64decode(authorization[6:]).decode().partition(":")
+            user, _, token = base64.b64decode(authorization[6:]).decode().partition(":")
         except ValueError:
             return None
-        return self.tokens.get(token)
+        found = self.tokens.get(token)
+        if found is None and self.authorize is not None:
+            return self.authorize(user, token)
+        return found
 
 
 def _read_body(handler: BaseHTTPRequestHandler) -> bytes:

@@ -1,16 +1,29 @@
 """A GitHub simulator for the tests: the pull request calls mirel makes, over real HTTP on
 loopback, on the very bare repositories the loopback git server (git_server.py) serves.
 
-It implements only what mirel calls (pulls: create, get, list, update, merge), checks every
-request body it takes and every answer it gives against the GitHub description in
-specs/github-pulls.json (each violation is kept in `violations`, which tests assert empty), and
-merges for real with libgit2. `merge_on_page` is a person pressing "Merge" on GitHub's page.
+It implements only what mirel calls (pulls: create, get, list, update, merge; and a GitHub
+App's installation tokens), checks every request body it takes and every answer it gives
+against the GitHub description in specs/github-pulls.json (each violation is kept in
+`violations`, which tests assert empty), and merges for real with libgit2. `merge_on_page` is a
+person pressing "Merge" on GitHub's page.
+
+`install_app` registers a GitHub App's installation: POST /app/installations/{id}/access_tokens
+then checks the request's JWT (its RS256 signature with the app's public key, `iss`, `iat` and
+`exp`, on the simulator's `clock`) and answers an installation token that expires
+`token_lifetime` seconds later; the pull calls take it until then, and so does the loopback git
+server when its `authorize` is this simulator's `git_access`, as GitHub's git does.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import secrets
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +33,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema_rs
 import pygit2
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from mirel.providers import HostSettings
 from mirel.providers.webhook_schemes import sign
@@ -45,6 +61,20 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@dataclass(frozen=True)
+class InstalledApp:
+    """A GitHub App installed on the simulated account."""
+
+    app_id: str
+    installation_id: int
+    public_key: rsa.RSAPublicKey
+    token_lifetime: float = 3600.0  # GitHub's: an hour
+
+
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 class GitHubSimulator:
     """Serves https://api.github.com's pull request calls for the repositories under `root`
     (a hosts.SimulatedHost)."""
@@ -59,6 +89,9 @@ class GitHubSimulator:
         self.pulls: dict[int, dict[str, Any]] = {}
         self.violations: list[str] = []
         self.calls: list[tuple[str, str]] = []
+        self.apps: dict[int, InstalledApp] = {}  # by installation id
+        self.issued: dict[str, float] = {}  # installation token -> when it expires
+        self.clock: Callable[[], float] = time.time
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -78,6 +111,81 @@ class GitHubSimulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    # -- GitHub Apps ---------------------------------------------------------------------------
+
+    def install_app(
+        self,
+        app_id: str,
+        installation_id: int,
+        public_key: rsa.RSAPublicKey,
+        token_lifetime: float = 3600.0,
+    ) -> None:
+        """Install a GitHub App whose JWTs `public_key` verifies."""
+        self.apps[installation_id] = InstalledApp(
+            app_id, installation_id, public_key, token_lifetime
+        )
+
+    def token_valid(self, token: str) -> bool:
+        """Return whether the pull calls take `token`: the simulator's own, or an installation
+        token that has not expired."""
+        if token == self.token:
+            return True
+        expires = self.issued.get(token)
+        return expires is not None and self.clock() < expires
+
+    def git_access(self, user: str, token: str) -> str | None:
+        """What the git server allows an installation token (GitHub's git takes one with the
+        user name x-access-token): "write" until it expires."""
+        valid = user == "x-access-token" and token in self.issued and self.token_valid(token)
+        return "write" if valid else None
+
+    def _jwt_refusal(self, app: InstalledApp, authorization: str) -> str | None:
+        """Return why GitHub refuses the JWT in `authorization` for `app`, or None."""
+        parts = authorization.removeprefix("Bearer ").split(".")
+        if not authorization.startswith("Bearer ") or len(parts) != 3:
+            return "A JSON web token could not be decoded"
+        try:
+            header, claims = (json.loads(_unb64url(part)) for part in parts[:2])
+            signature = _unb64url(parts[2])
+        except (ValueError, binascii.Error):
+            return "A JSON web token could not be decoded"
+        if header.get("alg") != "RS256":
+            return "A JSON web token could not be decoded"
+        try:
+            app.public_key.verify(
+                signature, f"{parts[0]}.{parts[1]}".encode(), padding.PKCS1v15(), hashes.SHA256()
+            )
+        except InvalidSignature:
+            return "A JSON web token could not be decoded"
+        now = self.clock()
+        iat, exp = claims.get("iat"), claims.get("exp")
+        if str(claims.get("iss")) != app.app_id:
+            return "'Issuer' claim ('iss') must be the app's id"
+        if not isinstance(iat, int) or not isinstance(exp, int) or iat > now + 1:
+            return "'Issued at' claim ('iat') must be an Integer representing a time in the past"
+        if exp <= now or exp > now + 600 or exp <= iat:
+            return "'Expiration time' claim ('exp') is too far in the future or in the past"
+        return None
+
+    def access_token(self, installation_id: int, authorization: str) -> tuple[int, Any]:
+        """Answer POST /app/installations/{installation_id}/access_tokens."""
+        app = self.apps.get(installation_id)
+        if app is None:
+            return 404, {"message": "Not Found"}
+        refusal = self._jwt_refusal(app, authorization)
+        if refusal is not None:
+            return 401, {"message": refusal}
+        token = f"ghs_{secrets.token_urlsafe(27)}"
+        expires = self.clock() + app.token_lifetime
+        self.issued[token] = expires
+        stamp = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return 201, {
+            "token": token,
+            "expires_at": stamp,
+            "permissions": {"contents": "write", "pull_requests": "write", "metadata": "read"},
+            "repository_selection": "selected",
+        }
 
     # -- the repository ------------------------------------------------------------------------
 
@@ -259,7 +367,8 @@ def _handler(sim: GitHubSimulator) -> type[BaseHTTPRequestHandler]:
         def _route(self) -> tuple[str, list[str], dict[str, list[str]]] | None:
             parts = urlsplit(self.path)
             sim.calls.append((self.command, parts.path))
-            if self.headers.get("Authorization") != f"Bearer {sim.token}":
+            given = self.headers.get("Authorization") or ""
+            if not given.startswith("Bearer ") or not sim.token_valid(given[7:]):
                 self._answer(401, {"message": "Bad credentials"})
                 return None
             if self.headers.get("X-GitHub-Api-Version") != "2022-11-28":
@@ -295,7 +404,26 @@ def _handler(sim: GitHubSimulator) -> type[BaseHTTPRequestHandler]:
                 ]
                 self._answer(200, chosen[(page - 1) * size : page * size], "pull-request-list")
 
+        def _access_token(self) -> None:
+            parts = urlsplit(self.path)
+            sim.calls.append((self.command, parts.path))
+            if self.headers.get("X-GitHub-Api-Version") != "2022-11-28":
+                sim.violations.append(f"{self.command} {parts.path}: no X-GitHub-Api-Version")
+            segments = parts.path.strip("/").split("/")
+            if len(segments) != 4 or segments[3] != "access_tokens" or not segments[2].isdigit():
+                self._answer(404, {"message": "Not Found"})
+                return
+            self._body("apps-create-installation-access-token")
+            with sim._lock:
+                status, answer = sim.access_token(
+                    int(segments[2]), self.headers.get("Authorization") or ""
+                )
+            self._answer(status, answer, "installation-token")
+
         def do_POST(self) -> None:
+            if self.path.startswith("/app/installations/"):
+                self._access_token()
+                return
             found = self._route()
             if found is None:
                 return

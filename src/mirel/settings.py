@@ -74,6 +74,22 @@ class Settings(BaseSettings):
         description="The user name the host's API takes with the token (Bitbucket: the account "
         "of an app password; CodeCommit: the AWS access key id).",
     )
+    github_app_id: str | None = Field(
+        default=None,
+        description="The GitHub App mirel signs in as, instead of a token (its App ID or Client "
+        "ID); with MIREL_GITHUB_APP_INSTALLATION_ID and MIREL_GITHUB_APP_PRIVATE_KEY.",
+    )
+    github_app_installation_id: int | None = Field(
+        default=None,
+        gt=0,
+        description="The app's installation on the repository's account (the number ending "
+        "the installation's settings page URL).",
+    )
+    github_app_private_key: str | None = Field(
+        default=None,
+        description="The path of the app's private key file (.pem): a file, so that the key "
+        "stays out of the environment, which child processes inherit.",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="The key that encrypts the source control secrets stored in the database "

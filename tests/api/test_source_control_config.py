@@ -51,12 +51,14 @@ def test_a_configuration_is_stored_with_its_secrets_sealed_and_never_answered(
     assert (connection.host.kind, connection.host.repository) == ("github", "acme/shared")
     assert connection.host.token == TOKEN
     # Read, edited and written back with the mask: the token stays.
-    edited = {**stored, "repo": "other"}
-    data(api.put("/source_control/config", token, json={"config": edited}))
+    edited = {**stored, "default_branch": "trunk"}
+    assert (
+        data(api.put("/source_control/config", token, json={"config": edited}))["default_branch"]
+        == "trunk"
+    )
     connection = instance.source_control.connection()
     assert connection is not None
     assert connection.host.token == TOKEN
-    assert connection.host.repository == "acme/other"
     assert data(api.request("DELETE", "/source_control/config", token)) == {"deleted": True}
     failed(api.get("/source_control/config", token), 404)
     assert instance.source_control.connection() is None
@@ -136,3 +138,69 @@ def test_the_stored_connection_replaces_the_settings_at_the_next_start(
     with Instance(settings) as restarted:
         assert restarted.hub.repo.path == seed.hub.repo.path
         assert restarted.hub.head() == seed.hub.head()
+
+
+def test_post_creates_a_configuration_and_refuses_to_replace_one(
+    api: Api, make_token: TokenMaker
+) -> None:
+    # The seed API: POST "will result in an error if configuration already is already set";
+    # PUT sets it whatever is there.
+    token = make_token()
+    created = data(api.post("/source_control/config", token, json={"config": GITHUB}))
+    assert created["repo"] == "shared"
+    again = {**GITHUB, "repo": "other"}
+    assert "PUT /source_control/config" in failed(
+        api.post("/source_control/config", token, json={"config": again}), 409
+    )
+    assert data(api.get("/source_control/config", token))["repo"] == "shared"
+    assert data(api.put("/source_control/config", token, json={"config": again}))["repo"] == "other"
+
+
+def test_a_stored_secret_is_never_kept_for_another_host(
+    api: Api, make_token: TokenMaker, instance: Instance
+) -> None:
+    token = make_token()
+    data(api.put("/source_control/config", token, json={"config": GITHUB}))
+    # Whoever may write the configuration cannot point the stored token at a server of theirs.
+    elsewhere = {
+        **GITHUB,
+        "config": {
+            "type": "Personal",
+            "url": "https://evil.example",
+            "personal_access_token": MASK,
+        },
+    }
+    message = failed(api.put("/source_control/config", token, json={"config": elsewhere}), 400)
+    assert "config.url" in message
+    connection = instance.source_control.connection()
+    assert connection is not None
+    assert connection.repo == "https://github.com/acme/shared.git"
+
+
+def test_a_git_url_with_credentials_in_it_is_refused(api: Api, make_token: TokenMaker) -> None:
+    token = make_token()
+    config = {"provider": "Git", "config": {"url": "https://bot:pw@git.example.com/r.git"}}
+    message = failed(api.put("/source_control/config", token, json={"config": config}), 400)
+    assert "config.password" in message
+    assert "pw@" not in message
+
+
+def test_a_gitlab_project_id_is_kept_and_the_project_opens_by_its_path(
+    api: Api, make_token: TokenMaker, instance: Instance
+) -> None:
+    token = make_token()
+    gitlab = {
+        "provider": "GitLab",
+        "org": "acme",
+        "repo": "shared",
+        "config": {
+            "project_id": 4242,
+            "url": "https://gitlab.example.com",
+            "project_access_token": "t",
+        },
+    }
+    stored = data(api.put("/source_control/config", token, json={"config": gitlab}))
+    assert stored["config"]["project_id"] == 4242
+    connection = instance.source_control.connection()
+    assert connection is not None
+    assert connection.host.repository == "acme/shared"

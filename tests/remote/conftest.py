@@ -3,23 +3,24 @@ repository, and hubs that work on their own mirrors of it."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from git_server import GitHttpServer
 from github_sim import GitHubSimulator
-from hosts import SimulatedHost, hosted_kinds, open_simulator
+from hosts import SimulatedHost, hosted_kinds
 from mirel.git.remote import open_repository
 from mirel.hub import Hub
+from remote_support import (
+    READ_TOKEN,
+    WRITE_TOKEN,
+    MirrorHub,
+    running_simulator,
+    simulated_hub_maker,
+)
 from support import AUTHOR
-
-WRITE_TOKEN = "s3cret-write-token"
-READ_TOKEN = "s3cret-read-token"
-
-MirrorHub = Callable[..., Hub]
 
 
 @pytest.fixture
@@ -52,33 +53,6 @@ def mirror_hub(git_server: GitHttpServer, origin: Hub, tmp_path: Path) -> Mirror
             git_server.url("shared"), mirror=tmp_path / "mirrors" / name, token=token
         )
         return Hub.open(repository)
-
-    return make
-
-
-@contextlib.contextmanager
-def running_simulator(kind: str, git_server: GitHttpServer) -> Iterator[SimulatedHost]:
-    """Run the simulator of host `kind` over the git server's repositories (the shared one is
-    `shared`); fail the test if any body it handled broke the host's description."""
-    simulator = open_simulator(kind, git_server.root, WRITE_TOKEN)
-    simulator.start()
-    try:
-        yield simulator
-    finally:
-        simulator.stop()
-    assert simulator.violations == []
-
-
-def simulated_hub_maker(
-    simulator: SimulatedHost, git_server: GitHttpServer, mirrors: Path
-) -> MirrorHub:
-    """Return a maker of hubs over their own mirror whose pull requests live on `simulator`."""
-
-    def make(name: str) -> Hub:
-        repository = open_repository(
-            git_server.url("shared"), mirror=mirrors / name, token=WRITE_TOKEN
-        )
-        return Hub.open(repository, host=simulator.settings("shared"))
 
     return make
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from azure_sim import AzureSimulator
-from conftest import WRITE_TOKEN, MirrorHub, running_simulator, simulated_hub_maker
 from git_server import GitHttpServer
 from mirel.core.kinds import APP
 from mirel.errors import (
@@ -31,6 +30,7 @@ from mirel.providers import HostSettings, repository_path
 from mirel.providers.azure_api import AzureApi, AzureRepository, open_api
 from mirel.providers.base import PullState
 from mirel.providers.hosted import HostedProvider
+from remote_support import WRITE_TOKEN, MirrorHub, running_simulator, simulated_hub_maker
 from support import AUTHOR, add_element
 
 REST = "/acme/Acme%20Platform/_apis/git/repositories/shared"

@@ -19,7 +19,6 @@ import pygit2
 import pytest
 
 from bitbucket_sim import BitbucketSimulator
-from conftest import WRITE_TOKEN, MirrorHub, running_simulator, simulated_hub_maker
 from git_server import GitHttpServer
 from mirel.core.kinds import APP
 from mirel.errors import (
@@ -34,6 +33,7 @@ from mirel.hub import Hub
 from mirel.providers import HostSettings
 from mirel.providers.base import PullState
 from mirel.providers.bitbucket_api import PAGE, open_api
+from remote_support import WRITE_TOKEN, MirrorHub, running_simulator, simulated_hub_maker
 from support import AUTHOR, merge
 
 

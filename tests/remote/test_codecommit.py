@@ -19,7 +19,6 @@ import pygit2
 import pytest
 
 from codecommit_sim import ACCESS_KEY_ID, CodeCommitSimulator
-from conftest import MirrorHub, running_simulator, simulated_hub_maker
 from git_server import GitHttpServer
 from mirel.core.kinds import APP
 from mirel.errors import (
@@ -36,6 +35,7 @@ from mirel.hub import Hub
 from mirel.providers import HostSettings, aws_sigv4
 from mirel.providers.base import PullState
 from mirel.providers.codecommit_api import PAGE, CodeCommitApi, open_api, region_of
+from remote_support import MirrorHub, running_simulator, simulated_hub_maker
 from support import AUTHOR, add_element, merge
 
 # AWS's Signature Version 4 test suite (Copyright Amazon.com, Inc. or its affiliates,

@@ -8,13 +8,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import READ_TOKEN, WRITE_TOKEN, MirrorHub
 from git_server import GitHttpServer
 from github_sim import GitHubSimulator
 from mirel.git.remote import open_repository
 from mirel.hub import Hub
 from mirel.hub.connection_check import PROBE_PREFIX
 from mirel.providers import HostSettings
+from remote_support import READ_TOKEN, WRITE_TOKEN, MirrorHub
 
 
 def test_a_token_that_may_push_connects_and_leaves_no_probe(

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MirrorHub, running_simulator, simulated_hub_maker
 from hosts import hosted_kinds
 from mirel.core.kinds import APP
 from mirel.errors import MergeConflict, PullRequestChanged
 from mirel.hub import Hub
 from mirel.providers.base import PullState
 from mirel.providers.webhook_schemes import SCHEMES, refusal, sign
+from remote_support import MirrorHub, running_simulator, simulated_hub_maker
 from support import AUTHOR, add_element, merge
 
 SECRET = "the-webhook-secret"

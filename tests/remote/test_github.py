@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from conftest import WRITE_TOKEN, MirrorHub
 from git_server import GitHttpServer
 from github_sim import GitHubSimulator
 from mirel.core.kinds import APP
@@ -21,6 +20,7 @@ from mirel.hub import Hub
 from mirel.instance import Instance
 from mirel.providers.base import PullState
 from mirel.settings import Settings
+from remote_support import WRITE_TOKEN, MirrorHub
 from support import AUTHOR, add_element, merge, release
 
 

@@ -19,7 +19,6 @@ import httpx
 import pygit2
 import pytest
 
-from conftest import MirrorHub, running_simulator, simulated_hub_maker
 from git_server import GitHttpServer
 from gitlab_sim import GitLabSimulator
 from mirel.core.kinds import APP
@@ -36,6 +35,7 @@ from mirel.hub import Hub
 from mirel.providers import HostSettings
 from mirel.providers.base import PullState
 from mirel.providers.gitlab_api import PAGE, GitLabApi, open_api
+from remote_support import MirrorHub, running_simulator, simulated_hub_maker
 from support import AUTHOR, add_element, merge, release
 
 PROJECT = "acme%2Fplatform%2Fshared"

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from conftest import WRITE_TOKEN, MirrorHub
 from git_server import GitHttpServer
 from hosts import SimulatedHost
 from mirel.core.kinds import APP
@@ -17,6 +16,7 @@ from mirel.hub import Hub
 from mirel.instance import Instance
 from mirel.providers.base import PullState
 from mirel.settings import Settings
+from remote_support import WRITE_TOKEN, MirrorHub
 from support import AUTHOR, merge, release
 
 

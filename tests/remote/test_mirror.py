@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import READ_TOKEN, WRITE_TOKEN, MirrorHub
 from git_server import GitHttpServer
 from mirel.core.kinds import APP
 from mirel.errors import PushDeclined, RemoteUnreachable
 from mirel.git.remote import open_repository
 from mirel.hub import Hub
+from remote_support import READ_TOKEN, WRITE_TOKEN, MirrorHub
 from support import AUTHOR, add_element, merge, refs, release
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from conftest import WRITE_TOKEN
 from git_server import GitHttpServer
 from mirel.hub import Hub
 from mirel.instance import Instance
 from mirel.settings import Settings
+from remote_support import WRITE_TOKEN
 from support import AUTHOR, add_element, merge, release
 
 NAMES = ("dev", "staging", "prod")

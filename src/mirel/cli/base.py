@@ -25,7 +25,7 @@ from mirel.git.remote import open_repository
 from mirel.git.repository import Author
 from mirel.http.models import ChangeRequestPublic
 from mirel.hub import ChangeRequest, Hub
-from mirel.providers import HostSettings, repository_path
+from mirel.providers import HostSettings, github_app, repository_path
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -62,20 +62,31 @@ class Options:
         if not path:
             raise InvalidInput("say which repository: pass --repo PATH or set MIREL_REPO")
         # A remote URL is read through a local mirror, brought up to date as it opens.
-        token = os.environ.get("MIREL_GIT_TOKEN") or None
+        env = os.environ
+        token = env.get("MIREL_GIT_TOKEN") or None
+        provider = env.get("MIREL_PROVIDER") or "local"
+        app = github_app.from_settings(
+            env.get("MIREL_GITHUB_APP_ID"),
+            env.get("MIREL_GITHUB_APP_INSTALLATION_ID"),
+            env.get("MIREL_GITHUB_APP_PRIVATE_KEY"),
+            provider=provider,
+            api_url=env.get("MIREL_HOST_API_URL") or None,
+            tokens={name: bool(env.get(name)) for name in ("MIREL_GIT_TOKEN", "MIREL_HOST_TOKEN")},
+        )
         repository = open_repository(
             path,
-            mirror=os.environ.get("MIREL_MIRROR") or None,
-            token=token,
-            username=os.environ.get("MIREL_GIT_USERNAME") or "mirel",
-            ssh_key=os.environ.get("MIREL_GIT_SSH_KEY") or None,
+            mirror=env.get("MIREL_MIRROR") or None,
+            token=app or token,
+            username=github_app.GIT_USERNAME if app else env.get("MIREL_GIT_USERNAME") or "mirel",
+            ssh_key=env.get("MIREL_GIT_SSH_KEY") or None,
         )
         host = HostSettings(
-            os.environ.get("MIREL_PROVIDER") or "local",
-            os.environ.get("MIREL_HOST_REPOSITORY") or repository_path(path),
-            os.environ.get("MIREL_HOST_API_URL") or None,
-            os.environ.get("MIREL_HOST_TOKEN") or token,
-            os.environ.get("MIREL_HOST_USERNAME") or None,
+            provider,
+            env.get("MIREL_HOST_REPOSITORY") or repository_path(path),
+            env.get("MIREL_HOST_API_URL") or None,
+            env.get("MIREL_HOST_TOKEN") or token,
+            env.get("MIREL_HOST_USERNAME") or None,
+            token_source=app,
         )
         return Hub.open(repository, host=host)
 

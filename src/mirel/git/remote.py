@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pygit2
@@ -43,15 +43,30 @@ _LOCK = "mirel-mirror.lock"
 _LOST_RACE = re.compile(r"stale info|fetch first|failed to lock|cannot lock ref|non-fast-forward")
 
 
+class TokenSource(Protocol):
+    """Short-lived tokens (a GitHub App's installation tokens): each call returns one that is
+    valid now, renewing it when it is about to expire."""
+
+    described: str  # what a message names as the tokens' origin when the remote refuses one
+
+    def __call__(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class RemoteAccess:
     """Where the remote repository is and how to sign in to it. Secrets never leave this
     object: `shown_url` is what messages and logs name."""
 
     url: str
-    token: str | None = field(default=None, repr=False)  # HTTPS: the basic-auth password
+    # HTTPS: the basic-auth password, or the source of short-lived ones, asked at each fetch
+    # and push (so a token that expires hourly is renewed in time).
+    token: str | TokenSource | None = field(default=None, repr=False)
     username: str = "mirel"  # HTTPS: the user name sent with the token (hosts ignore most)
     ssh_key: Path | None = None  # SSH: a private key file, its public key beside it (.pub)
+
+    def password(self) -> str | None:
+        """Return the token to send now: the fixed one, or the source's current one."""
+        return self.token if self.token is None or isinstance(self.token, str) else self.token()
 
     @property
     def shown_url(self) -> str:
@@ -79,6 +94,7 @@ class _Callbacks(pygit2.RemoteCallbacks):
         self._expected = expected
         self._asked = 0
         self.rejected: dict[str, str] = {}
+        self.given: str | None = None  # the token answered, masked in messages
 
     def credentials(self, url: str, username_from_url: str | None, allowed: Any) -> Any:
         # libgit2 asks again after a refused answer: a second question means the first was
@@ -86,8 +102,10 @@ class _Callbacks(pygit2.RemoteCallbacks):
         self._asked += 1
         if self._asked > 1:
             raise RemoteUnreachable(_refused(self._access))
-        if allowed & CredentialType.USERPASS_PLAINTEXT and self._access.token:
-            return pygit2.UserPass(self._access.username, self._access.token)
+        password = self._access.password() if allowed & CredentialType.USERPASS_PLAINTEXT else None
+        if password:
+            self.given = password
+            return pygit2.UserPass(self._access.username, password)
         key = self._access.ssh_key
         if allowed & CredentialType.SSH_KEY and key is not None:
             return pygit2.Keypair(username_from_url or "git", f"{key}.pub", str(key), "")
@@ -106,23 +124,29 @@ class _Callbacks(pygit2.RemoteCallbacks):
 
 def _refused(access: RemoteAccess) -> str:
     how = "MIREL_GIT_TOKEN" if access.url.startswith("http") else "MIREL_GIT_SSH_KEY"
+    if access.token is not None and not isinstance(access.token, str):
+        how = access.token.described
     return (
         f"the remote {access.shown_url} refused mirel's credentials; check {how} and that "
         "it may read and push to the repository"
     )
 
 
-def _mask(text: str, access: RemoteAccess) -> str:
-    """Return `text` with the token, and any password written into a URL, replaced by ***."""
-    if access.token:
-        text = text.replace(access.token, "***")
+def _mask(text: str, access: RemoteAccess, given: str | None = None) -> str:
+    """Return `text` with the token (`given`: the one a source answered), and any password
+    written into a URL, replaced by ***."""
+    for secret in (access.token, given):
+        if isinstance(secret, str) and secret:
+            text = text.replace(secret, "***")
     return re.sub(r"(://[^/@\s:]+):[^/@\s]+@", r"\1:***@", text)
 
 
-def _unreachable(access: RemoteAccess, doing: str, error: Exception) -> RemoteUnreachable:
+def _unreachable(
+    access: RemoteAccess, doing: str, error: Exception, given: str | None = None
+) -> RemoteUnreachable:
     if isinstance(error, RemoteUnreachable):
         return error
-    reason = _mask(str(error), access)
+    reason = _mask(str(error), access, given)
     if "403" in reason:
         return RemoteUnreachable(
             f"the remote {access.shown_url} refused to let mirel {doing.split()[0]} (HTTP 403): "
@@ -193,12 +217,14 @@ class MirroredRepository(GitRepository):
             self._fetch()
 
     def _fetch(self) -> None:
+        callbacks = _Callbacks(self.access)
         try:
             remote = self._remote
-            heads = remote.list_heads(callbacks=_Callbacks(self.access))
-            remote.fetch(callbacks=_Callbacks(self.access), prune=FetchPrune.PRUNE)
+            heads = remote.list_heads(callbacks=callbacks)
+            callbacks = _Callbacks(self.access)
+            remote.fetch(callbacks=callbacks, prune=FetchPrune.PRUNE)
         except (pygit2.GitError, OSError, RemoteUnreachable) as error:
-            raise _unreachable(self.access, "fetch from", error) from error
+            raise _unreachable(self.access, "fetch from", error, callbacks.given) from error
         head = next((h.symref_target for h in heads if h.name == "HEAD"), None)
         if head and self._repo.references["HEAD"].target != head:
             self._repo.references.create("HEAD", head, force=True)
@@ -228,7 +254,7 @@ class MirroredRepository(GitRepository):
         except _Stale as stale:
             return stale.ref
         except (pygit2.GitError, OSError, RemoteUnreachable) as error:
-            raise _unreachable(self.access, "push to", error) from error
+            raise _unreachable(self.access, "push to", error, callbacks.given) from error
         if not callbacks.rejected:
             return None
         # The remote took some refs and refused others: put back those it took, as a write is
@@ -248,11 +274,8 @@ class MirroredRepository(GitRepository):
         # A hook, a protected branch or a policy of the host: trying again cannot help.
         raise PushDeclined(
             f"the remote {self.access.shown_url} declined the update of {ref}: "
-            f"{self._masked(reason)}; nothing was changed"
+            f"{_mask(reason, self.access, callbacks.given)}; nothing was changed"
         )
-
-    def _masked(self, text: str) -> str:
-        return _mask(text, self.access)
 
     # -- the reference writes, through the remote ------------------------------------------------
 
@@ -300,12 +323,13 @@ def open_repository(
     location: str,
     *,
     mirror: str | Path | None = None,
-    token: str | None = None,
+    token: str | TokenSource | None = None,
     username: str = "mirel",
     ssh_key: str | Path | None = None,
 ) -> GitRepository:
     """Return the repository at `location`: a local bare repository as it is, or (a remote URL,
-    or any location when `mirror` is named) a mirror of it in `mirror`."""
+    or any location when `mirror` is named) a mirror of it in `mirror`. `token` is the HTTPS
+    password, or a source of short-lived ones asked before each fetch and push."""
     if mirror is None and not is_remote(location):
         return GitRepository(location.removeprefix("file://"))
     # A user and password written into an HTTPS URL become credentials: the URL kept in the

@@ -9,12 +9,14 @@ The seed API's body names the provider (`GitHub`, `GitLab`, `Bitbucket`, `Azure 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from mirel.errors import InvalidInput
-from mirel.providers import HostSettings
+from mirel.git.remote import TokenSource
+from mirel.providers import HostSettings, github_app
 
 # The seed API's provider names, and mirel's.
 SEED_PROVIDERS: dict[str, str] = {
@@ -47,7 +49,7 @@ class Connection:
     repo: str  # the remote's URL
     host: HostSettings
     git_username: str
-    git_token: str | None = field(default=None, repr=False)
+    git_token: str | TokenSource | None = field(default=None, repr=False)  # or a GitHub App's
 
 
 def _need(config: Mapping[str, Any], provider: str, *names: str) -> list[str]:
@@ -65,25 +67,34 @@ def _web(config: Mapping[str, Any], default: str) -> str:
 
 
 def _github(org: str, repo: str, config: Mapping[str, Any]) -> Connection:
-    if config.get("type") == "App":
-        raise InvalidInput(
-            "GitHub App authentication is not supported yet: give a personal access token "
-            '(`"type": "Personal"`, `personal_access_token`)'
-        )
-    (token,) = _need(config, "GitHub", "personal_access_token")
     web = _web(config, "https://github.com")
-    api = config.get("enterprise_api_url") or (
-        "https://api.github.com" if web == "https://github.com" else f"{web}/api/v3"
+    api = str(
+        config.get("enterprise_api_url")
+        or ("https://api.github.com" if web == "https://github.com" else f"{web}/api/v3")
     )
-    host = HostSettings("github", f"{org}/{repo}", str(api), token)
+    if config.get("type") == "App":
+        fields = ("app_id", "installation_id", "private_key")
+        missing = [name for name in fields if not str(config.get(name) or "").strip()]
+        if missing:
+            raise InvalidInput(
+                f"the GitHub App configuration needs {', '.join(missing)} in `config` (or use a "
+                'personal access token: `"type": "Personal"` with `personal_access_token`)'
+            )
+        app_id, installation, key = (str(config[name]).strip() for name in fields)
+        tokens = github_app.from_seed_config(app_id, installation, key, api)
+        host = HostSettings("github", f"{org}/{repo}", api, token_source=tokens)
+        return Connection(f"{web}/{org}/{repo}.git", host, github_app.GIT_USERNAME, tokens)
+    (token,) = _need(config, "GitHub", "personal_access_token")
+    host = HostSettings("github", f"{org}/{repo}", api, token)
     return Connection(f"{web}/{org}/{repo}.git", host, "x-access-token", token)
 
 
 def _gitlab(org: str, repo: str, config: Mapping[str, Any]) -> Connection:
     (token,) = _need(config, "GitLab", "project_access_token")
     web = _web(config, "https://gitlab.com")
-    project = str(config.get("project_id") or f"{org}/{repo}")
-    host = HostSettings("gitlab", project, f"{web}/api/v4", token)
+    # The seed's `project_id` is kept as given; the API is called with the project's path,
+    # which names the same project and gives the pages' URLs too.
+    host = HostSettings("gitlab", f"{org}/{repo}", f"{web}/api/v4", token)
     return Connection(f"{web}/{org}/{repo}.git", host, "oauth2", token)
 
 
@@ -129,6 +140,11 @@ def _codecommit(org: str, repo: str, config: Mapping[str, Any]) -> Connection:
 def _git(org: str, repo: str, config: Mapping[str, Any]) -> Connection:
     del org, repo
     (url,) = _need(config, "Git", "url")
+    if re.match(r"^[a-z][a-z0-9+.-]*://[^/]*@", url) and url.startswith("http"):
+        raise InvalidInput(
+            "`config.url` holds credentials: give the URL without them, and the password in "
+            "`config.password` (stored encrypted, never shown)"
+        )
     token = str(config.get("password") or config.get("token") or "") or None
     return Connection(url, HostSettings("git"), str(config.get("username") or "mirel"), token)
 

@@ -35,20 +35,35 @@ from mirel.instance.reports import Reporter
 from mirel.instance.source_control import SecretBox, SourceControlStore
 from mirel.instance.state import StateStore
 from mirel.instance.values import Deployment, InstanceInfo
-from mirel.providers import HostSettings, repository_path
+from mirel.providers import HostSettings, github_app, repository_path
 from mirel.settings import Settings
 
 
 def settings_connection(settings: Settings) -> Connection:
-    """Return the connection the instance settings (MIREL_REPO and the host's) describe."""
+    """Return the connection the instance settings (MIREL_REPO and the host's) describe; with a
+    GitHub App, its installation tokens serve both git and the API."""
     token = settings.git_token.get_secret_value() if settings.git_token else None
+    app = github_app.from_settings(
+        settings.github_app_id,
+        settings.github_app_installation_id,
+        settings.github_app_private_key,
+        provider=settings.provider,
+        api_url=settings.host_api_url,
+        tokens={
+            "MIREL_GIT_TOKEN": settings.git_token is not None,
+            "MIREL_HOST_TOKEN": settings.host_token is not None,
+        },
+    )
     host = HostSettings(
         settings.provider,
         settings.host_repository or repository_path(settings.repo),
         settings.host_api_url,
         settings.host_token.get_secret_value() if settings.host_token else token,
         settings.host_username,
+        token_source=app,
     )
+    if app is not None:
+        return Connection(settings.repo, host, github_app.GIT_USERNAME, app)
     return Connection(settings.repo, host, settings.git_username, token)
 
 

@@ -16,6 +16,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,8 +24,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from mirel.db.models import SourceControlRecord
 from mirel.errors import InvalidInput, MirelError
 from mirel.instance.connection import SECRET_FIELDS, Connection, connection_of, split_secrets
+from mirel.providers import HOST_APIS
 
 MASK = "********"
+# The fields of a configuration that say where its secrets are sent.
+ROUTING_FIELDS = (
+    "url",
+    "enterprise_api_url",
+    "project",
+    "project_id",
+    "region",
+    "type",
+    "username",
+    "user",
+    "access_key_id",
+    "https_username",
+)
 # The seed API's source control settings, with its defaults.
 DEFAULT_SETTINGS: dict[str, bool | str] = {
     "auto_branch_naming_enabled": True,
@@ -64,6 +79,15 @@ class SecretBox:
                 "set the key they were stored with, or store the configuration again"
             ) from error
         return {str(key): str(value) for key, value in found.items()}
+
+
+def _check_opens(connection: Connection) -> None:
+    """Raise InvalidInput unless the host's adapter accepts the connection's settings: stored
+    otherwise, it would stop the instance at its next start."""
+    opener = HOST_APIS.get(connection.host.kind)
+    if opener is not None:
+        with httpx.Client() as unused:  # nothing is sent: the adapter only checks its settings
+            opener(connection.host, unused)
 
 
 class SourceControlStore:
@@ -110,13 +134,15 @@ class SourceControlStore:
         a secret sent as MASK keeps the stored one. Return it as `config()` does."""
         sent = dict(body.get("config") or {})
         stored = self._secrets() if MASK in sent.values() else {}
+        if stored:
+            self._check_same_host(body)
         for name, value in list(sent.items()):
             if value == MASK:
                 if name not in stored:
                     raise InvalidInput(f"`config.{name}` is masked but no value of it is stored")
                 sent[name] = stored[name]
         candidate = {**body, "config": sent}
-        connection_of(candidate)  # raises, naming what is missing
+        _check_opens(connection_of(candidate))  # raises, naming what is missing
         plain, secrets = split_secrets(sent)
         value = {
             key: body[key]
@@ -128,6 +154,23 @@ class SourceControlStore:
         found = self.config()
         assert found is not None
         return found
+
+    def _check_same_host(self, body: dict[str, Any]) -> None:
+        """Refuse to keep a stored secret for a configuration that sends it elsewhere: whoever
+        may write the configuration must not be able to point the stored token at a server of
+        theirs without knowing it."""
+        row = self._row("config")
+        before: dict[str, Any] = dict(row.value) if row is not None else {}
+        old_config, new_config = before.get("config") or {}, body.get("config") or {}
+        changed = [key for key in ("provider", "org", "repo") if body.get(key) != before.get(key)]
+        changed += [
+            f"config.{key}" for key in ROUTING_FIELDS if new_config.get(key) != old_config.get(key)
+        ]
+        if changed:
+            raise InvalidInput(
+                f"a stored secret is kept only for the host it was given for, and "
+                f"{', '.join(changed)} changed: send the secrets again instead of {MASK}"
+            )
 
     def delete_config(self) -> bool:
         """Forget the stored configuration; return whether there was one."""

@@ -3,12 +3,14 @@ close pull requests. A thin adapter: GitHub's JSON in, GitHub's JSON out, and it
 turned into mirel's errors with messages that say what to do. (An SDK would bring far more than
 these five calls, and a second HTTP stack.)
 
-The token is a personal access token or an installation token; it only ever goes in the
+The token is a personal access token, or a GitHub App's installation tokens (github_app),
+asked for before each call so that an expiring one is renewed in time; it only ever goes in the
 Authorization header, never in a message or a log line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,10 +52,15 @@ class GitHubApi:
     page_size = PAGE
 
     def __init__(
-        self, repository: GitHubRepository, token: str, client: httpx.Client | None = None
+        self,
+        repository: GitHubRepository,
+        token: str | Callable[[], str],
+        client: httpx.Client | None = None,
     ) -> None:
         self.repository = repository
         self._token = token
+        # Who is refused, for messages: a person's token, or a GitHub App's installation.
+        self._who = "the token" if isinstance(token, str) else "the GitHub App"
         self._client = client or httpx.Client(timeout=_TIMEOUT)
         api = repository.api_url
         web = "https://github.com" if "api.github.com" in api else api
@@ -66,8 +73,9 @@ class GitHubApi:
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         url = f"{self.repository.api_url.rstrip('/')}{self.repository.path}{path}"
+        token = self._token if isinstance(self._token, str) else self._token()
         headers = {
-            "Authorization": f"Bearer {self._token}",
+            "Authorization": f"Bearer {token}",
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": API_VERSION,
         }
@@ -90,8 +98,9 @@ class GitHubApi:
         if answer.status_code in (401, 403):
             raise RemoteUnreachable(
                 f"GitHub refused mirel's token for {self.repository.owner}/"
-                f"{self.repository.name} ({answer.status_code}: {_message(answer)}); give the "
-                "token read and write access to the repository's contents and pull requests"
+                f"{self.repository.name} ({answer.status_code}: {_message(answer)}); give "
+                f"{self._who} read and write access to the repository's contents and pull "
+                "requests"
             )
         if answer.status_code >= 500:
             raise RemoteUnreachable(
@@ -196,13 +205,15 @@ def _pull(data: dict[str, Any]) -> HostedPull:
 def open_api(host: HostSettings, http: httpx.Client | None) -> GitHubApi:
     """Return the adapter of the repository `host` names (owner/name, with a token)."""
     owner, _, name = (host.repository or "").partition("/")
-    if not owner or not name or "/" in name or not host.token:
+    token = host.token_source or host.token
+    if not owner or not name or "/" in name or not token:
         raise InvalidInput(
             "the github provider needs the repository as owner/name (MIREL_HOST_REPOSITORY) "
-            "and a token (MIREL_HOST_TOKEN or MIREL_GIT_TOKEN)"
+            "and a token (MIREL_HOST_TOKEN or MIREL_GIT_TOKEN) or a GitHub App "
+            "(MIREL_GITHUB_APP_ID, MIREL_GITHUB_APP_INSTALLATION_ID, MIREL_GITHUB_APP_PRIVATE_KEY)"
         )
     where = GitHubRepository(owner, name, host.api_url or "https://api.github.com")
-    return GitHubApi(where, host.token, http)
+    return GitHubApi(where, token, http)
 
 
 def _message(answer: httpx.Response) -> str:

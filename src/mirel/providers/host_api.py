@@ -30,6 +30,9 @@ class HostSettings:
     api_url: str | None = None  # the host's API, when not its public default
     token: str | None = field(default=None, repr=False)  # the API's token (or password, secret)
     username: str | None = None  # for hosts whose API takes a user name with the token
+    # Short-lived tokens asked before each call instead of `token`: a GitHub App's installation
+    # tokens (github_app.InstallationTokens), which expire hourly.
+    token_source: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
