@@ -58,6 +58,11 @@ class GitSshServer:
         """Return the ssh:// URL of repository `name` (a bare `<name>.git` under the root)."""
         return f"ssh://{self.user}@127.0.0.1:{self.port}{self.root / name}.git"
 
+    def known_hosts_line(self) -> str:
+        """Return the line of ~/.ssh/known_hosts that makes this server's host key known."""
+        kind, key = (self.folder / "host_key.pub").read_text().split()[:2]
+        return f"[127.0.0.1]:{self.port} {kind} {key}\n"
+
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         _keygen(self.folder / "host_key")

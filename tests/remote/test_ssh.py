@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import pygit2
 import pytest
 
 from git_server import GitHttpServer
@@ -30,9 +31,16 @@ def ssh_server(git_server: GitHttpServer, tmp_path: Path) -> Iterator[GitSshServ
         pytest.skip(reason)
     server = GitSshServer(git_server.root, tmp_path / "ssh")
     server.start()
+    # libgit2 checks host keys against ~/.ssh/known_hosts, under the home it was given.
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "known_hosts").write_text(server.known_hosts_line())
+    before = pygit2.settings.homedir
+    pygit2.settings.homedir = str(home)
     try:
         yield server
     finally:
+        pygit2.settings.homedir = before
         server.stop()
 
 
@@ -74,4 +82,19 @@ def test_a_key_the_server_does_not_know_is_refused_naming_the_setting(
         open_repository(ssh_server.url("shared"), mirror=tmp_path / "m.git", ssh_key=stranger)
     assert "MIREL_GIT_SSH_KEY" in str(refused.value)
     assert "\n" not in str(refused.value)
+    del origin
+
+
+def test_a_server_whose_host_key_is_unknown_is_refused(
+    ssh_server: GitSshServer, origin: Hub, tmp_path: Path
+) -> None:
+    # Another machine answering at that address (or a key that changed) could be anyone's.
+    known = Path(pygit2.settings.homedir) / ".ssh" / "known_hosts"
+    known.write_text(known.read_text().replace("[127.0.0.1]", "[127.0.0.2]"))
+    with pytest.raises(RemoteUnreachable) as refused:
+        open_repository(
+            ssh_server.url("shared"), mirror=tmp_path / "m.git", ssh_key=ssh_server.client_key
+        )
+    assert "known_hosts" in str(refused.value)
+    assert "ssh-keyscan" in str(refused.value)
     del origin

@@ -111,6 +111,17 @@ class _Callbacks(pygit2.RemoteCallbacks):
             return pygit2.Keypair(username_from_url or "git", f"{key}.pub", str(key), "")
         raise RemoteUnreachable(_refused(self._access))
 
+    def certificate_check(self, certificate: Any, valid: bool, host: bytes) -> bool:
+        # Over SSH libgit2 looks the server's key up in ~/.ssh/known_hosts and says whether it
+        # is there and the same (`valid`), but goes on regardless unless told: a key never seen
+        # could be anyone's. Over HTTPS, libgit2's own verification of the certificate stands.
+        del certificate
+        if not _is_ssh(self._access.url):
+            raise pygit2.errors.Passthrough
+        if not valid:
+            raise RemoteUnreachable(_unknown_host_key(self._access, host.decode(errors="replace")))
+        return True
+
     def push_negotiation(self, updates: list[Any]) -> None:
         for update in updates:
             expected = self._expected.get(update.dst_refname, _ZERO) or _ZERO
@@ -299,6 +310,18 @@ class MirroredRepository(GitRepository):
         except RefRaced:
             return False
         return True
+
+
+def _is_ssh(url: str) -> bool:
+    return urlsplit(url).scheme == "ssh" or re.match(r"^[\w.-]+@[\w.-]+:", url) is not None
+
+
+def _unknown_host_key(access: RemoteAccess, host: str) -> str:
+    return (
+        f"the SSH server {host} of {access.shown_url} has a host key that ~/.ssh/known_hosts "
+        f"does not hold (or holds another one); check its fingerprint, then add it, for "
+        f"example with 'ssh-keyscan {host} >> ~/.ssh/known_hosts'. Nothing was changed"
+    )
 
 
 def is_remote(location: str) -> bool:
