@@ -32,6 +32,7 @@ from mirel.errors import (
     PullRequestNotOpen,
     RemoteUnreachable,
 )
+from mirel.providers.host_answers import error_body, expect_object
 from mirel.providers.host_api import HostedPull, HostSettings, HostState, ListedState
 
 API_VERSION = "7.1"
@@ -377,39 +378,21 @@ def open_api(host: HostSettings, http: httpx.Client | None) -> AzureApi:
 
 
 def _message(answer: httpx.Response) -> str:
-    try:
-        found = answer.json()
-    except ValueError:
-        return answer.reason_phrase
-    if not isinstance(found, dict) or not found.get("message"):
+    found = error_body(answer)
+    if found is None or not found.get("message"):
         return answer.reason_phrase
     return str(found["message"])[:300]
 
 
 def _says(answer: httpx.Response, *marks: str) -> bool:
     """Return whether Azure's error names one of `marks` (a TF code, an exception's type)."""
-    try:
-        found = answer.json()
-    except ValueError:
-        return False
-    if not isinstance(found, dict):
+    found = error_body(answer)
+    if found is None:
         return False
     text = f"{found.get('message') or ''} {found.get('typeKey') or ''}"
     return any(mark in text for mark in marks)
 
 
 def _object(answer: httpx.Response, *statuses: int) -> dict[str, Any]:
-    if answer.status_code not in statuses:
-        # A moved or hidden repository (404), or a refusal mirel does not expect: the host's
-        # answer, not the user's input, is what is wrong.
-        raise RemoteUnreachable(
-            f"Azure DevOps answered {answer.status_code} ({_message(answer)}); check "
-            "MIREL_HOST_REPOSITORY and the token's access to it"
-        )
-    try:
-        found = answer.json()
-    except ValueError as error:
-        raise RemoteUnreachable("Azure DevOps answered something that is not JSON") from error
-    if not isinstance(found, dict):
-        raise RemoteUnreachable("Azure DevOps answered a pull request with something else")
-    return found
+    check = "MIREL_HOST_REPOSITORY and the token's access to it"
+    return expect_object(answer, statuses, host="Azure DevOps", describe=_message, check=check)

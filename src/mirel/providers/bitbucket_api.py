@@ -38,6 +38,7 @@ from mirel.errors import (
     PushDeclined,
     RemoteUnreachable,
 )
+from mirel.providers.host_answers import error_body, expect_object
 from mirel.providers.host_api import HostedPull, HostSettings, HostState, ListedState
 
 log = logging.getLogger(__name__)
@@ -322,11 +323,8 @@ def open_api(host: HostSettings, http: httpx.Client | None) -> BitbucketApi:
 
 
 def _message(answer: httpx.Response) -> str:
-    try:
-        found = answer.json()
-    except ValueError:
-        return answer.reason_phrase
-    error = found.get("error") if isinstance(found, dict) else None
+    found = error_body(answer)
+    error = found.get("error") if found is not None else None
     if not isinstance(error, dict):
         return answer.reason_phrase
     parts = [str(error.get("message") or answer.reason_phrase)]
@@ -336,17 +334,5 @@ def _message(answer: httpx.Response) -> str:
 
 
 def _object(answer: httpx.Response, status: int) -> dict[str, Any]:
-    if answer.status_code != status:
-        # A moved or hidden repository (404), or a refusal mirel does not expect: the host's
-        # answer, not the user's input, is what is wrong.
-        raise RemoteUnreachable(
-            f"Bitbucket answered {answer.status_code} ({_message(answer)}); check "
-            "MIREL_HOST_REPOSITORY and the credentials' access to it"
-        )
-    try:
-        found = answer.json()
-    except ValueError as error:
-        raise RemoteUnreachable("Bitbucket answered something that is not JSON") from error
-    if not isinstance(found, dict):
-        raise RemoteUnreachable("Bitbucket answered a pull request with something else")
-    return found
+    check = "MIREL_HOST_REPOSITORY and the credentials' access to it"
+    return expect_object(answer, (status,), host="Bitbucket", describe=_message, check=check)

@@ -25,6 +25,7 @@ from mirel.errors import (
     PullRequestNotOpen,
     RemoteUnreachable,
 )
+from mirel.providers.host_answers import error_body, expect_json, expect_object
 from mirel.providers.host_api import HostedPull, HostSettings, HostState, ListedState
 
 API_VERSION = "2022-11-28"
@@ -217,11 +218,8 @@ def open_api(host: HostSettings, http: httpx.Client | None) -> GitHubApi:
 
 
 def _message(answer: httpx.Response) -> str:
-    try:
-        found = answer.json()
-    except ValueError:
-        return answer.reason_phrase
-    if not isinstance(found, dict):
+    found = error_body(answer)
+    if found is None:
         return answer.reason_phrase
     # "Validation Failed" says little: the reasons are in `errors`.
     details = [
@@ -233,22 +231,12 @@ def _message(answer: httpx.Response) -> str:
     return text[:300]
 
 
+_CHECK = "MIREL_HOST_REPOSITORY and the token's access to it"
+
+
 def _json(answer: httpx.Response, status: int) -> Any:
-    if answer.status_code != status:
-        # A moved or hidden repository (301, 404), or a refusal mirel does not expect: the host's
-        # answer, not the user's input, is what is wrong.
-        raise RemoteUnreachable(
-            f"GitHub answered {answer.status_code} ({_message(answer)}); check "
-            "MIREL_HOST_REPOSITORY and the token's access to it"
-        )
-    try:
-        return answer.json()
-    except ValueError as error:
-        raise RemoteUnreachable("GitHub answered something that is not JSON") from error
+    return expect_json(answer, (status,), host="GitHub", describe=_message, check=_CHECK)
 
 
 def _object(answer: httpx.Response, status: int) -> dict[str, Any]:
-    found = _json(answer, status)
-    if not isinstance(found, dict):
-        raise RemoteUnreachable("GitHub answered a pull request with something else")
-    return found
+    return expect_object(answer, (status,), host="GitHub", describe=_message, check=_CHECK)

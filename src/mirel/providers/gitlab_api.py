@@ -34,6 +34,7 @@ from mirel.errors import (
     PullRequestNotOpen,
     RemoteUnreachable,
 )
+from mirel.providers.host_answers import error_body, expect_json, expect_object
 from mirel.providers.host_api import HostedPull, HostSettings, HostState, ListedState
 
 DEFAULT_API = "https://gitlab.com/api/v4"
@@ -285,11 +286,8 @@ def open_api(host: HostSettings, http: httpx.Client | None) -> GitLabApi:
 def _message(answer: httpx.Response) -> str:
     """Return what GitLab says is wrong: its `message` (a text, a list, or a field -> reasons
     mapping) or its OAuth-style `error_description`."""
-    try:
-        found = answer.json()
-    except ValueError:
-        return answer.reason_phrase
-    if not isinstance(found, dict):
+    found = error_body(answer)
+    if found is None:
         return answer.reason_phrase
     message = found.get("message") or found.get("error_description") or found.get("error")
     if isinstance(message, list):
@@ -304,20 +302,14 @@ def _message(answer: httpx.Response) -> str:
     return text[:300]
 
 
+_CHECK = "MIREL_HOST_REPOSITORY and the token's access to it"
+
+
 def _json(answer: httpx.Response, status: int) -> Any:
-    if answer.status_code != status:
-        raise RemoteUnreachable(
-            f"GitLab answered {answer.status_code} ({_message(answer)}); check "
-            "MIREL_HOST_REPOSITORY and the token's access to it"
-        )
-    try:
-        return answer.json()
-    except ValueError as error:
-        raise RemoteUnreachable("GitLab answered something that is not JSON") from error
+    return expect_json(answer, (status,), host="GitLab", describe=_message, check=_CHECK)
 
 
 def _object(answer: httpx.Response, status: int) -> dict[str, Any]:
-    found = _json(answer, status)
-    if not isinstance(found, dict):
-        raise RemoteUnreachable("GitLab answered a merge request with something else")
-    return found
+    return expect_object(
+        answer, (status,), host="GitLab", describe=_message, check=_CHECK, what="a merge request"
+    )
