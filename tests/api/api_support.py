@@ -9,11 +9,15 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from mirel.http.envelope import API_PREFIX
 from mirel.hub import Hub
+from mirel.instance import Instance
+from mirel.settings import Settings
 
 SECRET = "test-webhook-secret"
+SECRET_KEY = "the instance's secret key, long and random enough for a test"
 
 # make_token(*scopes, name=...) -> the secret of a new token (every scope when none are given)
 TokenMaker = Callable[..., str]
@@ -114,3 +118,17 @@ def path_values(seed: Seed, branch: str) -> dict[str, str]:
         "path": "main.rsx",
         "provider": "local",
     }
+
+
+def open_instance(seed: Seed, url: str) -> Instance:
+    """Return an instance over the seeded repository publishing `dev`, polling off."""
+    settings = Settings(
+        name="test",
+        repo=str(seed.hub.repo.path),
+        database_url=url,
+        manifest="dev",
+        poll_interval=0,
+        webhook_secret=SECRET,
+        secret_key=SecretStr(SECRET_KEY),
+    )
+    return Instance(settings, seed.hub)

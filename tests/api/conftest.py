@@ -6,17 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_support import SECRET, Api, Seed, TokenMaker
-from pydantic import SecretStr
+from api_support import Api, Seed, TokenMaker, open_instance
 
 from mirel.hub import Hub
 from mirel.instance import Instance
 from mirel.instance.accounts.tokens import SCOPES, create_token
 from mirel.server import create_app
-from mirel.settings import Settings
 from support import AUTHOR, add_element, merge, release
-
-SECRET_KEY = "the instance's secret key, long and random enough for a test"
 
 
 def seed_repository(hub: Hub) -> Seed:
@@ -47,20 +43,6 @@ def seed(hub: Hub) -> Seed:
 def sqlite_url(tmp_path: Path) -> str:
     """Return the URL of a new SQLite database file."""
     return f"sqlite:///{tmp_path / 'api.db'}"
-
-
-def open_instance(seed: Seed, url: str) -> Instance:
-    """Return an instance over the seeded repository publishing `dev`, polling off."""
-    settings = Settings(
-        name="test",
-        repo=str(seed.hub.repo.path),
-        database_url=url,
-        manifest="dev",
-        poll_interval=0,
-        webhook_secret=SECRET,
-        secret_key=SecretStr(SECRET_KEY),
-    )
-    return Instance(settings, seed.hub)
 
 
 @pytest.fixture

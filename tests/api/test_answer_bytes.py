@@ -43,6 +43,18 @@ class _Normaliser:
             self._seen[value] = f"<{kind}{count + 1}>"
         return self._seen[value]
 
+    def deployments(self, value: Any) -> None:
+        """Name the uuid of every deployment in `value` `<deploymentN>`, so that the uuids of
+        elements keep their numbers whatever deployments come first."""
+        if isinstance(value, list):
+            for item in value:
+                self.deployments(item)
+        elif isinstance(value, dict):
+            if {"id", "number", "trigger"} <= set(value):
+                self._number("deployment", value["id"])
+            for item in value.values():
+                self.deployments(item)
+
     def text(self, value: str) -> str:
         value = value.replace(self._tmp, "<tmp>")
         value = _INDEX.sub("index <oids>", value)
@@ -85,9 +97,10 @@ def _session(api: Api, token: str, seed: Seed, instance: Instance) -> list[tuple
     call("GET", "/source_control/test_connection")
     call("GET", "/source_control/releases_config")
     call("GET", "/instance")
-    call("POST", "/source_control/deploy")
+    deployed = call("POST", "/source_control/deploy")
     call("GET", "/source_control/deployments")
-    call("GET", "/source_control/deployment/1")
+    call("GET", "/source_control/deployment/1")  # by its number
+    call("GET", f"/source_control/deployment/{deployed['id']}")  # by its uuid, the seed API's id
     call("GET", "/instance")
     call("GET", "/elements")
     call("GET", f"/elements/{billing}")
@@ -172,9 +185,11 @@ def test_every_answer_keeps_its_bytes(
 ) -> None:
     token = sqlite_make_token(name="golden")
     normaliser = _Normaliser(str(tmp_path))
+    calls = _session(sqlite_api, token, seed, sqlite_instance)
+    normaliser.deployments([answer for _, answer in calls])
     transcript = "".join(
         f"{normaliser.text(request)}\n{_dumped(normaliser.value(answer))}\n\n"
-        for request, answer in _session(sqlite_api, token, seed, sqlite_instance)
+        for request, answer in calls
     )
     if os.environ.get("MIREL_REGENERATE_GOLDEN"):
         GOLDEN.write_text(transcript, encoding="utf-8")

@@ -1,4 +1,5 @@
-"""Acceptance 4: every route needs a token (401) holding its one declared scope (403).
+"""Acceptance 4: every route needs a token (401) holding its one declared scope, or the write
+scope that grants it (403).
 
 The table below is the contract of SPEC.md §5. The tests walk every route of the application, so a
 new route either declares a scope and appears here, or fails these tests (and the application
@@ -15,7 +16,7 @@ from fastapi import FastAPI
 
 from mirel.api.auth import WEBHOOK_AUTH, check_declared, require, route_scopes
 from mirel.instance import Instance
-from mirel.instance.accounts.tokens import SCOPES
+from mirel.instance.accounts.tokens import IMPLIED, SCOPES
 from mirel.server import create_app
 
 RR = "source_control:releases:read"
@@ -123,8 +124,12 @@ def test_every_route_needs_a_token_and_its_scope(
     api: Api, make_token: TokenMaker, seed: Seed
 ) -> None:
     only = {scope: make_token(scope, name=f"only {scope}") for scope in SCOPES}
+    # Every scope but the route's and the one that grants it (a write scope grants its read).
     others = {
-        scope: make_token(*[s for s in SCOPES if s != scope], name=f"all but {scope}")
+        scope: make_token(
+            *[s for s in SCOPES if s != scope and IMPLIED.get(s) != scope],
+            name=f"all but {scope}",
+        )
         for scope in SCOPES
     }
     problems: list[str] = []
@@ -152,8 +157,23 @@ def test_every_route_needs_a_token_and_its_scope(
     assert problems == []
 
 
-def test_scopes_do_not_imply_each_other(api: Api, make_token: TokenMaker) -> None:
-    # Write scopes do not include read: a token holds exactly the scopes it was given.
-    writer = make_token(RW, W, D, T)
+def test_a_write_scope_grants_its_read_scope_and_nothing_else(
+    api: Api, make_token: TokenMaker
+) -> None:
+    # As in the seed API: a script that may write may read what it writes.
+    assert IMPLIED == {RW: RR, W: R}
+    releases_writer = make_token(RW, name="releases writer")
+    assert api.get("/source_control/manifests", releases_writer).status_code == 200
+    assert R in failed(api.get("/source_control/pulls", releases_writer), 403)
+    writer = make_token(W, name="writer")
+    assert api.get("/source_control/pulls", writer).status_code == 200
     assert RR in failed(api.get("/source_control/manifests", writer), 403)
-    assert R in failed(api.get("/source_control/pulls", writer), 403)
+    # A read scope grants no write, deploy grants no test deploy, and the other way round.
+    reader = make_token(RR, R, name="reader")
+    assert RW in failed(api.post("/source_control/manifests/dev/delete", reader), 403)
+    assert W in failed(api.put("/source_control/releases_config", reader, json={}), 403)
+    deployer = make_token(D, name="deployer")
+    body = {"deploy_params": {"commit_sha": "main"}}
+    assert T in failed(api.post("/source_control/test_deploy", deployer, json=body), 403)
+    tester = make_token(T, name="tester")
+    assert D in failed(api.post("/source_control/deploy", tester), 403)

@@ -92,7 +92,10 @@ def test_a_change_merged_and_deployed_through_the_client(
 
     deployment = client.deploy()
     assert deployment.status == "SUCCESS"
-    assert client.deployment(deployment.id) == deployment
+    assert client.deployment(deployment.id) == deployment  # its uuid
+    assert client.deployment(deployment.number) == deployment
+    number = (deployment.triggered_by or "").removeprefix("user_token")
+    assert deployment.trigger == f"client (token {number})"
     assert client.deployments(limit=1) == [deployment]
     assert client.instance().deployed_commit == deployment.commit_sha
     assert client.live_element(seed.billing).live_release == "1.0.0"

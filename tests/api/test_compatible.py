@@ -5,7 +5,9 @@ One test per endpoint, including the deprecated app aliases and the `elementType
 
 from __future__ import annotations
 
+import re
 import shutil
+import uuid
 
 import pytest
 from api_support import Api, Seed, TokenMaker, assert_change_request, data, failed
@@ -361,9 +363,11 @@ def test_aliases_refuse_workflows(
 
 DEPLOYMENT_KEYS = {
     "id",
+    "number",
     "status",
     "commit_sha",
     "triggered_by",
+    "trigger",
     "created_at",
     "completed_at",
     "manifest",
@@ -377,18 +381,27 @@ def test_deploy_returns_the_deployment(api: Api, sqlite_make_token: TokenMaker, 
     token = sqlite_make_token("source_control:deploy", name="release-bot")
     found = data(api.post("/source_control/deploy", token))
     assert set(found) >= DEPLOYMENT_KEYS
-    assert found["triggered_by"] == "release-bot"
+    # The seed API's `triggered_by` names the caller; mirel's `trigger` says it in words.
+    assert re.fullmatch(r"user_token[1-9][0-9]*", found["triggered_by"]), found
+    token_id = found["triggered_by"].removeprefix("user_token")
+    assert found["trigger"] == f"release-bot (token {token_id})"
     assert found["commit_sha"] == seed.hub.head()
     assert found["status"] in {"PENDING_START", "RUNNING", "SUCCESS", "ERROR"}
 
 
 def test_deployment_by_id(api: Api, token: str) -> None:
     made = data(api.post("/source_control/deploy", token))
-    found = data(api.get(f"/source_control/deployment/{made['id']}", token))
-    assert found["id"] == made["id"]
-    assert set(found) >= DEPLOYMENT_KEYS
+    # The seed API's ids are uuids; mirel's number is taken too, and an uppercase uuid.
+    assert str(uuid.UUID(made["id"])) == made["id"]
+    assert isinstance(made["number"], int)
+    for key in (made["id"], made["id"].upper(), str(made["number"])):
+        found = data(api.get(f"/source_control/deployment/{key}", token))
+        assert (found["id"], found["number"]) == (made["id"], made["number"])
+        assert set(found) >= DEPLOYMENT_KEYS
     failed(api.get("/source_control/deployment/999999", token), 404)
+    failed(api.get(f"/source_control/deployment/{uuid.uuid4()}", token), 404)
     failed(api.get("/source_control/deployment/abc", token), 400)
+    failed(api.get("/source_control/deployment/0", token), 400)
 
 
 def test_deployments_newest_first(api: Api, token: str, seed: Seed) -> None:

@@ -22,7 +22,7 @@ def test_a_signed_event_deploys(api: Api, seed: Seed) -> None:
         "/webhooks/local", content=BODY, headers={SIGNATURE_HEADER: sign(BODY, SECRET)}
     )
     found = data(response)
-    assert found["triggered_by"] == "webhook"
+    assert (found["trigger"], found["triggered_by"]) == ("webhook", None)
     assert found["commit_sha"] == seed.hub.head()
 
 
@@ -30,7 +30,7 @@ def test_github_signature_header_is_accepted(api: Api) -> None:
     response = api.post(
         "/webhooks/github", content=BODY, headers={"X-Hub-Signature-256": sign(BODY, SECRET)}
     )
-    assert data(response)["triggered_by"] == "webhook"
+    assert data(response)["trigger"] == "webhook"
 
 
 @pytest.mark.parametrize(

@@ -255,6 +255,7 @@ def test_processes_starting_together_upgrade_a_database_once(tmp_path: Path) -> 
             "live_elements",
             "locks",
             "sign_in_throttle",
+            "source_control",
             "source_files",
             "sources",
             "tokens",

@@ -41,7 +41,8 @@ def test_status_deploy_and_deployments(cli: Cli, server: Server) -> None:
         "nightly-sync": "0.1.0",
         "status-board": "working",
     }
-    assert deployed.json["triggered_by"] == "e2e"  # the token's name
+    assert deployed.json["trigger"] == "e2e (token 1)"  # the token's name and id
+    assert deployed.json["triggered_by"] == "user_token1"  # the seed API's caller
 
     again = cli("deploy", *remote(server))
     assert again.exit_code == 0, again.stderr

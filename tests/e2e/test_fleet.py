@@ -112,7 +112,7 @@ def test_a_merged_pin_reaches_its_instance_at_once_and_only_it(fleet: Fleet) -> 
     assert serving(dev, billing) == "0.4.0"
     assert serving(prod, billing) == "0.1.0"
     deployment = staging.get("/instance")["last_deployment"]
-    assert deployment["triggered_by"] == "webhook"
+    assert deployment["trigger"] == "webhook"
     assert [(c["name"], c["from"], c["to"]) for c in deployment["changes"]] == [
         ("billing", "0.2.0", "0.4.0")
     ]

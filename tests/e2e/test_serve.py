@@ -51,7 +51,7 @@ def test_settings_from_the_environment_and_the_poller(tmp_path: Path) -> None:
             10,
             "the poller deploys the merge",
         )
-        assert api.get("/instance")["last_deployment"]["triggered_by"] == "poller"
+        assert api.get("/instance")["last_deployment"]["trigger"] == "poller"
     finally:
         api.close()
         # uvicorn shuts down gracefully, then lets SIGTERM end the process as it would have.
@@ -82,7 +82,7 @@ def test_webhooks_need_the_signature(tmp_path: Path) -> None:
 
         signed = httpx.post(hook, content=body, headers={"X-Mirel-Signature": sign(body, secret)})
         assert signed.status_code == 200, signed.text
-        assert signed.json()["data"]["triggered_by"] == "webhook"
+        assert signed.json()["data"]["trigger"] == "webhook"
         assert api.get("/instance")["deployed_commit"] == hub.head()
 
         # The repository's own deploy hook, as `mirel up` registers it: a merge deploys at once.

@@ -32,8 +32,10 @@ def test_a_clean_stop_folds_the_write_ahead_log_back(
     assert not Path(f"{database}-shm").exists()
     # The file alone holds what the server wrote.
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
-        rows = connection.execute("SELECT id, status, triggered_by FROM deployments").fetchall()
+        rows = connection.execute(
+            "SELECT uuid, id, status, triggered_by FROM deployments"
+        ).fetchall()
         tokens = connection.execute("SELECT name FROM tokens").fetchall()
     connection.close()
-    assert rows == [(deployment["id"], "SUCCESS", "e2e")]
+    assert rows == [(deployment["id"], deployment["number"], "SUCCESS", "e2e (token 1)")]
     assert tokens == [("e2e",)]

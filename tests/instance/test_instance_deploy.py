@@ -79,9 +79,11 @@ def test_first_deploy_publishes_what_the_manifest_pins(repo: Repo, database_url:
         assert info["last_deployment"] == shown
         assert set(shown) == {
             "id",
+            "number",
             "status",
             "commit_sha",
             "triggered_by",
+            "trigger",
             "created_at",
             "completed_at",
             "manifest",

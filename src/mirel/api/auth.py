@@ -93,7 +93,7 @@ class ScopeCheck:
 
     def __call__(self, token: TokenDep) -> TokenInfo:
         """Return the token when it holds the scope; raise Forbidden naming it otherwise."""
-        if self.scope not in token.scopes:
+        if not token.grants(self.scope):
             raise _forbidden(self.scope)
         return token
 
@@ -202,5 +202,5 @@ def check_access(request: Request) -> None:
     if len(declared) != 1 or declared[0] == WEBHOOK_AUTH:
         return
     token = _token_of(request, _bearer_secret(request.headers.get("authorization")))
-    if declared[0] not in token.scopes:
+    if not token.grants(declared[0]):
         raise _forbidden(declared[0])

@@ -66,7 +66,7 @@ def connect(url: str | None, token_value: str | None) -> Iterator[InstanceClient
 
 def _deployment_line(deployment: DeploymentPublic) -> str:
     commit = (deployment.commit_sha or "-")[:12]
-    return f"#{deployment.id} {deployment.status} at {commit}"
+    return f"#{deployment.number} {deployment.status} at {commit}"
 
 
 # -- deploy -------------------------------------------------------------------------------------
@@ -126,13 +126,13 @@ def _check_finished(deployment: DeploymentPublic, wait: bool, timeout: float) ->
     if deployment.status == "ERROR":
         count = len(deployment.errors)
         raise InstanceRefused(
-            f"deployment #{deployment.id} failed with {count} problem"
+            f"deployment #{deployment.number} failed with {count} problem"
             f"{'s' if count != 1 else ''}; the instance keeps serving what it served before",
             409,
         )
     if wait and deployment.status not in DONE:
         raise InstanceRefused(
-            f"deployment #{deployment.id} is still {deployment.status} after "
+            f"deployment #{deployment.number} is still {deployment.status} after "
             f"{timeout:g} s; follow it with 'mirel deployments'",
             409,
         )
@@ -168,14 +168,14 @@ def deployments(url: str | None, token_value: str | None, limit: int) -> None:
         found = client.deployments(limit)
 
     def human() -> None:
-        table = Table("id", "status", "commit", "manifest", "by", "started", "took", box=None)
+        table = Table("#", "status", "commit", "manifest", "by", "started", "took", box=None)
         for item in found:
             table.add_row(
-                str(item.id),
+                str(item.number),
                 item.status,
                 (item.commit_sha or "-")[:12],
                 escape(item.manifest or "-"),
-                escape(item.triggered_by or "-"),
+                escape(item.trigger or "-"),
                 (item.created_at or "-")[:19],
                 _duration(item),
             )

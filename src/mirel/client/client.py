@@ -170,8 +170,8 @@ class InstanceClient:
         data = self.request("POST", "/source_control/deploy", timeout=timeout)
         return DeploymentPublic.model_validate(data)
 
-    def deployment(self, deployment_id: int) -> DeploymentPublic:
-        """Return one deployment."""
+    def deployment(self, deployment_id: str | int) -> DeploymentPublic:
+        """Return one deployment, by its `id` (a uuid) or its `number`."""
         return self._get(DeploymentPublic, f"/source_control/deployment/{deployment_id}")
 
     def deployments(self, limit: int = 100) -> list[DeploymentPublic]:

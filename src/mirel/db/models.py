@@ -25,6 +25,7 @@ the highest id in use plus one, the id of a row just deleted).
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
@@ -39,8 +40,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column
 
 
 class Base(DeclarativeBase):
@@ -158,12 +160,21 @@ class LiveElement(Base):
 
 
 class Deployment(Base):
-    """One deploy: what it switched, what stopped it, and its log."""
+    """One deploy: what it switched, what stopped it, and its log.
+
+    `id` is its number on this instance (the pages' #12); `uuid` is the id the compatible API
+    answers, as the seed API's deployment ids are uuids (migration 0007 gave one to each
+    deployment recorded before).
+    """
 
     __tablename__ = "deployments"
-    __table_args__ = ({"sqlite_autoincrement": True},)
+    __table_args__ = (
+        UniqueConstraint("uuid", name="uq_deployments_uuid"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(20))  # PENDING_START, RUNNING, SUCCESS, ERROR
     commit_sha: Mapped[str | None] = mapped_column(String(64))
     triggered_by: Mapped[str | None] = mapped_column(String(200))
@@ -173,6 +184,14 @@ class Deployment(Base):
     changes: Mapped[list[ChangeRecord]] = mapped_column(JSON, default=list)
     errors: Mapped[list[str]] = mapped_column(JSON, default=list)
     log: Mapped[str] = mapped_column(Text, default="")
+
+
+@event.listens_for(Deployment, "before_insert")
+def _new_deployment_uuid(mapper: Mapper[Deployment], connection: Any, row: Deployment) -> None:
+    """Give a new deployment its uuid (a random one: nothing about it can be guessed)."""
+    del mapper, connection
+    if not row.uuid:
+        row.uuid = str(uuid.uuid4())
 
 
 class Token(Base):

@@ -386,13 +386,39 @@ class PlannedChangePublic(ChangePublic):
     pin: str | None
 
 
-class DeploymentPublic(Public):
-    """One deploy of this instance."""
+# The seed API's `triggered_by`: the user who asked for the deploy, or null.
+CALLER_PATTERN = r"^user_[a-z0-9]+$"
 
-    id: int
-    status: str
+
+class DeploymentPublic(Public):
+    """One deploy of this instance, with the seed API's fields (`id` a uuid, `triggered_by`
+    the caller or null) and mirel's (`number`, `trigger`, `manifest`, `changes`, ...)."""
+
+    # Read from a Deployment value: `id` is its `uuid`, `number` its `id`, `triggered_by` its
+    # `caller` and `trigger` its `triggered_by`; read back from an answer, each from its own key.
+    id: str = Field(
+        validation_alias=AliasChoices("uuid", "id"),
+        description="The deployment's uuid (the seed API's id).",
+        json_schema_extra={"format": "uuid"},
+    )
+    number: int = Field(
+        validation_alias=AliasChoices("number", "id"),
+        description="Its number on this instance (the pages' #12); "
+        "GET /source_control/deployment/{id} takes it too.",
+    )
+    status: Literal["PENDING_START", "RUNNING", "SUCCESS", "ERROR"]
     commit_sha: str | None
-    triggered_by: str | None
+    triggered_by: str | None = Field(
+        validation_alias=AliasChoices("caller", "triggered_by"),
+        description="Who asked for it, as the seed API says it: `user_token<id>` for an API "
+        "token, `user_<id>` for a user of the pages; null for the poller and webhooks.",
+        json_schema_extra={"pattern": CALLER_PATTERN},
+    )
+    trigger: str | None = Field(
+        validation_alias=AliasChoices("trigger", "triggered_by"),
+        description="What started it, in mirel's words: the caller's name and id "
+        "(`release-bot (token 3)`), `poller` or `webhook`.",
+    )
     created_at: str
     completed_at: str | None
     manifest: str | None

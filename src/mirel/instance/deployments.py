@@ -38,6 +38,7 @@ def deployment_of(row: DeploymentRow) -> Deployment:
     """Return the value of a `deployments` row."""
     return Deployment(
         id=row.id,
+        uuid=row.uuid,
         status=row.status,
         commit_sha=row.commit_sha,
         triggered_by=row.triggered_by,
@@ -187,14 +188,17 @@ class DeploymentStore:
                 for row in session.execute(statement)
             ]
 
-    def get(self, deployment_id: int) -> Deployment:
-        """Return one deployment; raise DeploymentNotFound."""
+    def get(self, deployment_id: int | str) -> Deployment:
+        """Return one deployment by its number or its uuid; raise DeploymentNotFound."""
         with self._sessions() as session:
-            row = (
-                session.get(DeploymentRow, deployment_id)
-                if -(2**31) < deployment_id < 2**31
-                else None
-            )
+            if isinstance(deployment_id, str):
+                row = session.scalars(
+                    select(DeploymentRow).where(DeploymentRow.uuid == deployment_id.lower())
+                ).first()
+            elif -(2**31) < deployment_id < 2**31:
+                row = session.get(DeploymentRow, deployment_id)
+            else:
+                row = None
             if row is None:
                 raise DeploymentNotFound(
                     f"there is no deployment {deployment_id}; GET /source_control/deployments "

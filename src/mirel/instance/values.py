@@ -6,6 +6,7 @@ Frozen dataclasses, built from the database by the stores; the API's answer mode
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -17,6 +18,29 @@ RUNNING = "RUNNING"
 SUCCESS = "SUCCESS"
 ERROR = "ERROR"
 UNFINISHED = (PENDING_START, RUNNING)
+
+# A deploy asked for by a caller (an API token, a user of the pages) is triggered by a label that
+# ends with who it is: `release-bot (token 3)`, `ann (user 2)`. The poller and webhooks trigger
+# as `poller` and `webhook`, no one's label.
+_CALLER = re.compile(r"\((token|user) ([1-9][0-9]*)\)\Z")
+MAX_TRIGGER = 200  # the deployer keeps this much of a trigger
+
+
+def caller_trigger(name: str, kind: str, caller_id: int) -> str:
+    """Return the trigger of a deploy asked for by a token or user (`kind`): its name and id,
+    the name shortened so that the id is kept whole."""
+    suffix = f" ({kind} {caller_id})"
+    return name[: MAX_TRIGGER - len(suffix)] + suffix
+
+
+def caller_of(trigger: str | None) -> str | None:
+    """Return the seed API's `triggered_by` of a trigger: `user_token<id>` for a token,
+    `user_<id>` for a user of the pages, None for the poller, a webhook or an unknown caller."""
+    found = _CALLER.search(trigger or "")
+    if found is None:
+        return None
+    kind, caller_id = found.groups()
+    return f"user_token{caller_id}" if kind == "token" else f"user_{caller_id}"
 
 
 def rfc3339(moment: datetime | None) -> str | None:
@@ -65,16 +89,22 @@ class Change:
 class Deployment:
     """One deployment as the API, the CLI and the pages show it."""
 
-    id: int
+    id: int  # its number on this instance (#12 on the pages); the API's `number`
+    uuid: str  # the API's `id`, as the seed API's deployment ids are uuids
     status: str  # PENDING_START, RUNNING, SUCCESS or ERROR
     commit_sha: str | None
-    triggered_by: str | None
+    triggered_by: str | None  # a caller's label, poller or webhook: the API's `trigger`
     created_at: str
     completed_at: str | None
     manifest: str | None
     changes: list[Change]
     errors: list[str]
     log: str
+
+    @property
+    def caller(self) -> str | None:
+        """Return the seed API's `triggered_by`: the caller who asked for it, `user_<id>`."""
+        return caller_of(self.triggered_by)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from mirel.http.models import (
     PlanPublic,
     ReleasesConfig,
 )
+from mirel.instance.values import caller_trigger
 
 router = APIRouter()
 log = logging.getLogger("mirel.api")
@@ -50,7 +51,15 @@ ElementUuid = Annotated[str, Path(description="The element's uuid.", json_schema
 )
 def deploy(instance: InstanceDep, token: TokenDep) -> Envelope[DeploymentPublic]:
     """Return the deployment of the default branch's head, run now."""
-    return ok(DeploymentPublic.of(instance.deployer.deploy(token.name)))
+    trigger = caller_trigger(token.name, "token", token.id)
+    return ok(DeploymentPublic.of(instance.deployer.deploy(trigger)))
+
+
+# A deployment's uuid (the seed API's ids), or its number on this instance.
+DEPLOYMENT_ID = (
+    r"^(?:[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12})$"
+)
 
 
 @router.get(
@@ -61,12 +70,18 @@ def deploy(instance: InstanceDep, token: TokenDep) -> Envelope[DeploymentPublic]
 )
 def get_deployment(
     deployment_id: Annotated[
-        int, Path(alias="id", ge=1, le=2**62, description="The deployment's id.")
+        str,
+        Path(
+            alias="id",
+            pattern=DEPLOYMENT_ID,
+            description="The deployment's uuid (its `id`), or its `number`.",
+        ),
     ],
     instance: InstanceDep,
 ) -> Envelope[DeploymentPublic]:
     """Return one deployment."""
-    return ok(DeploymentPublic.of(instance.deployments.get(deployment_id)))
+    key: int | str = int(deployment_id) if deployment_id.isdigit() else deployment_id
+    return ok(DeploymentPublic.of(instance.deployments.get(key)))
 
 
 @router.get(

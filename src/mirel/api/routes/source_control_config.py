@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from mirel.api.auth import READ, WRITE, require
 from mirel.api.deps import InstanceDep
-from mirel.errors import NotFound
+from mirel.errors import Conflict, NotFound
 from mirel.http.envelope import ok
 from mirel.http.models import Envelope
 
@@ -111,7 +111,13 @@ def _store(body: ConfigBody, instance: InstanceDep) -> Envelope[StoredConfig]:
     response_model=Envelope[StoredConfig],
 )
 def post_config(body: ConfigBody, instance: InstanceDep) -> Envelope[StoredConfig]:
-    """Store the connection to the host (used from the instance's next start)."""
+    """Store the connection to the host (used from the instance's next start); 409 when one
+    is stored already, as in the seed API (PUT replaces it)."""
+    if instance.source_control.config() is not None:
+        raise Conflict(
+            "a source control configuration is stored already; PUT /source_control/config "
+            "replaces it, DELETE removes it"
+        )
     return _store(body, instance)
 
 

@@ -27,6 +27,11 @@ SCOPES: tuple[str, ...] = (
     "source_control:deploy",
     "source_control:test_deploy",
 )
+# A write scope grants its read scope, as in the seed API: a script that may write may read.
+IMPLIED: dict[str, str] = {
+    "source_control:releases:write": "source_control:releases:read",
+    "source_control:write": "source_control:read",
+}
 TOKEN_PREFIX = "mirel_"
 MAX_NAME_LENGTH = 200
 
@@ -39,6 +44,11 @@ class TokenInfo:
     name: str
     scopes: frozenset[str]
     created_at: datetime
+
+    def grants(self, scope: str) -> bool:
+        """Return whether the token may use a route of `scope`: it holds it, or a scope that
+        grants it (IMPLIED)."""
+        return scope in self.scopes or any(IMPLIED.get(held) == scope for held in self.scopes)
 
     @property
     def ordered_scopes(self) -> list[str]:

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from mirel.errors import MirelError
 from mirel.instance import SUCCESS, UNFINISHED
+from mirel.instance.values import caller_trigger
 from mirel.web import urls
 from mirel.web.auth import AdminDep, EditorDep, Viewer, ViewerDep, instance_of
 from mirel.web.forms import NO_ERROR, FormError, Text, redirect, tell
@@ -85,7 +86,9 @@ def deployment(
 @router.post("/deployments", response_class=HTMLResponse)
 def deploy_latest(request: Request, viewer: AdminDep) -> Response:
     """Deploy the default branch's head now, even when it was deployed already."""
-    done = instance_of(request).deployer.deploy(viewer.user.username, force=True)
+    # Named as the seed API names a person: triggered_by `user_<id>`.
+    trigger = caller_trigger(viewer.user.username, "user", viewer.user.id)
+    done = instance_of(request).deployer.deploy(trigger, force=True)
     if done.status in UNFINISHED:
         # Another deploy held the lease: it looks at the head again when it ends.
         message, kind = (
