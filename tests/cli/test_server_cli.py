@@ -84,11 +84,17 @@ def test_serve_refuses_a_port_in_use(cli: Cli, tmp_path: Path, listening: int) -
     assert "--port" in result.stderr
 
 
-def test_serve_refuses_a_missing_repository(cli: Cli, tmp_path: Path, closed_port: int) -> None:
+def test_serve_refuses_a_missing_repository(
+    cli: Cli, tmp_path: Path, closed_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MIREL_DATABASE_URL", raising=False)
     result = cli("serve", "--repo", tmp_path / "nowhere.git", "--port", str(closed_port))
     assert result.exit_code == 1
     assert "no repository at" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    # Bad input changes nothing: not even a new database file in the current folder.
+    assert not (tmp_path / "mirel.db").exists()
 
 
 def test_serve_refuses_an_unreachable_database(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -82,6 +83,14 @@ def _open_hub(settings: Settings, limits: ArtifactLimits, stored: Connection | N
     return Hub.open(repository, web_url=settings.web_url, limits=limits, host=connection.host)
 
 
+def _may_hold_a_connection(database_url: str) -> bool:
+    """Return whether the database may exist already (and so hold a stored connection): any
+    but a SQLite file that is not there yet."""
+    if not database_url.startswith("sqlite:///"):
+        return True
+    return Path(database_url.removeprefix("sqlite:///")).exists()
+
+
 class Instance:
     """One mirel instance: a repository, a database, a selected manifest and what it serves."""
 
@@ -92,6 +101,10 @@ class Instance:
         # Told of each deployment that ran and its seconds (the server's metrics listen here).
         self.deploy_listeners: list[Callable[[Deployment, float], None]] = []
         limits = ArtifactLimits(max_total_bytes=settings.max_artifact_bytes)
+        if hub is None and not _may_hold_a_connection(settings.database_url):
+            # No database yet, so no stored connection: the repository is opened first, and a
+            # missing one leaves no new database file behind.
+            hub = _open_hub(settings, limits, None)
         self.database: Database = open_database(settings.database_url)
         self.sessions: sessionmaker[Session] = self.database.sessions
         secret_key = settings.secret_key.get_secret_value() if settings.secret_key else None

@@ -27,19 +27,9 @@ from mirel.instance.connection import SECRET_FIELDS, Connection, connection_of, 
 from mirel.providers import HOST_APIS
 
 MASK = "********"
-# The fields of a configuration that say where its secrets are sent.
-ROUTING_FIELDS = (
-    "url",
-    "enterprise_api_url",
-    "project",
-    "project_id",
-    "region",
-    "type",
-    "username",
-    "user",
-    "access_key_id",
-    "https_username",
-)
+# The fields of a configuration that say which server its secrets are sent to (with the
+# provider): another repository or user on the same host is not another server.
+ROUTING_FIELDS = ("url", "enterprise_api_url", "region")
 # The seed API's source control settings, with its defaults.
 DEFAULT_SETTINGS: dict[str, bool | str] = {
     "auto_branch_naming_enabled": True,
@@ -162,7 +152,7 @@ class SourceControlStore:
         row = self._row("config")
         before: dict[str, Any] = dict(row.value) if row is not None else {}
         old_config, new_config = before.get("config") or {}, body.get("config") or {}
-        changed = [key for key in ("provider", "org", "repo") if body.get(key) != before.get(key)]
+        changed = ["provider"] if body.get("provider") != before.get("provider") else []
         changed += [
             f"config.{key}" for key in ROUTING_FIELDS if new_config.get(key) != old_config.get(key)
         ]
