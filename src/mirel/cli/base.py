@@ -15,21 +15,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from pydantic_core import to_jsonable_python
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from mirel.errors import InvalidInput
-from mirel.git.remote import open_repository
-from mirel.git.repository import Author
-from mirel.http.models import ChangeRequestPublic
-from mirel.hub import ChangeRequest, Hub
-from mirel.providers import HostSettings, github_app, repository_path
 
+# What a command needs is imported when it runs (pygit2, the hub, httpx, pydantic's models):
+# `mirel --help` and every command start without paying for the others.
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from mirel.git.repository import Author
+    from mirel.hub import ChangeRequest, Hub
     from mirel.instance import Instance
 
 # A command function, as click decorators (common, and the option groups of other modules) take it.
@@ -58,6 +56,10 @@ class Options:
 
     def hub(self) -> Hub:
         """Return the hub of `--repo` (or MIREL_REPO)."""
+        from mirel.git.remote import open_repository
+        from mirel.hub import Hub
+        from mirel.providers import HostSettings, repository_path
+
         path = self.repo or os.environ.get("MIREL_REPO")
         if not path:
             raise InvalidInput("say which repository: pass --repo PATH or set MIREL_REPO")
@@ -65,19 +67,32 @@ class Options:
         env = os.environ
         token = env.get("MIREL_GIT_TOKEN") or None
         provider = env.get("MIREL_PROVIDER") or "local"
-        app = github_app.from_settings(
-            env.get("MIREL_GITHUB_APP_ID"),
-            env.get("MIREL_GITHUB_APP_INSTALLATION_ID"),
-            env.get("MIREL_GITHUB_APP_PRIVATE_KEY"),
-            provider=provider,
-            api_url=env.get("MIREL_HOST_API_URL") or None,
-            tokens={name: bool(env.get(name)) for name in ("MIREL_GIT_TOKEN", "MIREL_HOST_TOKEN")},
+        app = None
+        username = env.get("MIREL_GIT_USERNAME") or "mirel"
+        app_settings = (
+            "MIREL_GITHUB_APP_ID",
+            "MIREL_GITHUB_APP_INSTALLATION_ID",
+            "MIREL_GITHUB_APP_PRIVATE_KEY",
         )
+        if any(env.get(name) for name in app_settings):
+            from mirel.providers import github_app  # its cryptography only when an app is set
+
+            app = github_app.from_settings(
+                env.get("MIREL_GITHUB_APP_ID"),
+                env.get("MIREL_GITHUB_APP_INSTALLATION_ID"),
+                env.get("MIREL_GITHUB_APP_PRIVATE_KEY"),
+                provider=provider,
+                api_url=env.get("MIREL_HOST_API_URL") or None,
+                tokens={
+                    name: bool(env.get(name)) for name in ("MIREL_GIT_TOKEN", "MIREL_HOST_TOKEN")
+                },
+            )
+            username = github_app.GIT_USERNAME if app else username
         repository = open_repository(
             path,
             mirror=env.get("MIREL_MIRROR") or None,
             token=app or token,
-            username=github_app.GIT_USERNAME if app else env.get("MIREL_GIT_USERNAME") or "mirel",
+            username=username,
             ssh_key=env.get("MIREL_GIT_SSH_KEY") or None,
         )
         host = HostSettings(
@@ -92,6 +107,8 @@ class Options:
 
     def who(self, hub: Hub) -> Author:
         """Return the author: --author, MIREL_AUTHOR, else git's user.name and user.email."""
+        from mirel.git.repository import Author
+
         text = self.author or os.environ.get("MIREL_AUTHOR")
         if text:
             return Author.parse(text)
@@ -174,6 +191,8 @@ def emit(data: object, human: Callable[[], None]) -> None:
     the REST API returns in `data`.
     """
     if options().json:
+        from pydantic_core import to_jsonable_python
+
         shown = to_jsonable_python(data, by_alias=True)
         click.echo(json.dumps(shown, indent=2, sort_keys=False))
     else:
@@ -192,6 +211,11 @@ def emit_change(change: ChangeRequest, what: str) -> None:
                 f"  pull request #{change.pull_request.number} ({change.pull_request.state}): "
                 f"merge it with 'mirel pr merge {change.pull_request.number}'"
             )
+
+    if not options().json:
+        human()
+        return
+    from mirel.http.models import ChangeRequestPublic
 
     emit(ChangeRequestPublic.of(change), human)
 

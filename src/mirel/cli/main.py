@@ -8,6 +8,7 @@ error (the traceback is written to a file whose path is printed; `--debug` shows
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import tempfile
@@ -15,53 +16,144 @@ import traceback
 
 import click
 
-from mirel.cli import (
-    admin,
-    connect,
-    elements,
-    hotfixes,
-    manifests,
-    pull_requests,
-    releases,
-    remote,
-    repository,
-    serve,
-)
 from mirel.cli.base import AppFactory, Options, common, stderr
 from mirel.errors import MirelError
 
+# Every command of `mirel`: its name, the module and attribute that hold it, and its one-line
+# help (tests/cli/test_console.py checks each against the command's own). A command's module
+# is imported only when that command runs, so `mirel --help` imports none of them, and a
+# command pays only for what it uses.
+COMMANDS: tuple[tuple[str, str, str, str], ...] = (
+    ("init", "repository", "init", "Create a new bare repository with the standard layout."),
+    (
+        "validate",
+        "repository",
+        "validate",
+        "Check the repository format; exit non-zero listing every problem.",
+    ),
+    (
+        "matrix",
+        "repository",
+        "matrix",
+        "Show every element against every manifest, with pins and drift.",
+    ),
+    (
+        "repair",
+        "repository",
+        "repair",
+        "Finish or release what interrupted commands left: a merge or close cut short, a "
+        "release claimed by a branch without its pull request.",
+    ),
+    ("hook", "repository", "hook", "Deploy hooks: URLs the repository notifies after each merge."),
+    (
+        "demo",
+        "repository",
+        "demo",
+        "Create a demo repository with apps, workflows, releases and manifests, and show it.",
+    ),
+    ("element", "elements", "element", "Put folders under source control and list elements."),
+    ("release", "releases", "release", "Create, list, compare and delete releases."),
+    (
+        "manifest",
+        "manifests",
+        "manifest",
+        "Create, show and change manifests (which release each instance publishes).",
+    ),
+    ("hotfix", "hotfixes", "hotfix", "Patch an older release line."),
+    ("pr", "pull_requests", "pr", "List, show, merge and close pull requests (local provider)."),
+    (
+        "serve",
+        "serve",
+        "serve",
+        "Run one instance: the REST API, deploys and the poller (settings: docs/settings.md).",
+    ),
+    (
+        "up",
+        "serve",
+        "up",
+        "Run the embedded default: a demo repository and instances dev, staging and prod.",
+    ),
+    ("token", "admin", "token", "Create, list and revoke API tokens (in an instance's database)."),
+    (
+        "user",
+        "admin",
+        "user",
+        "Create, list and change the web UI's users (in an instance's database).",
+    ),
+    (
+        "connect",
+        "connect",
+        "connect",
+        "Connect an instance to its repository's host (docs/remote.md lists each provider's "
+        "fields); the instance uses it from its next start.",
+    ),
+    (
+        "deploy",
+        "remote",
+        "deploy",
+        "Deploy the head of the default branch on a running instance; exit 1 if it fails.",
+    ),
+    (
+        "deployments",
+        "remote",
+        "deployments",
+        "List a running instance's deployments, newest first.",
+    ),
+    (
+        "status",
+        "remote",
+        "status",
+        "Show a running instance: its name, manifest, deployed commit and last deployment.",
+    ),
+)
+_WHERE = {name: (module, attribute) for name, module, attribute, _ in COMMANDS}
+_SHORT = {name: short for name, _, _, short in COMMANDS}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+def load_command(name: str) -> click.Command:
+    """Return command `name`, importing the module that holds it."""
+    module, attribute = _WHERE[name]
+    command = getattr(importlib.import_module(f"mirel.cli.{module}"), attribute)
+    assert isinstance(command, click.Command)
+    return command
+
+
+def _cut(text: str, limit: int) -> str:
+    """Return `text` cut to `limit` at a word, ending in "..." when cut (as click cuts)."""
+    if len(text) <= limit:
+        return text
+    shown = ""
+    for word in text.split():
+        longer = f"{shown} {word}".strip()
+        if len(longer) + 3 > limit:
+            break
+        shown = longer
+    return f"{shown}..."
+
+
+class _Commands(click.Group):
+    """The root group: its commands imported when they run, listed from COMMANDS."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_WHERE)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return load_command(cmd_name) if cmd_name in _WHERE else None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        # Cut as click cuts a loaded command's help, to the width the terminal leaves.
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, _cut(_SHORT[name], limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @common
 @click.version_option(package_name="mirel")
 def cli() -> None:
     """mirel: which release of each app and workflow is live on each instance, through git."""
-
-
-# Every command of `mirel`, by the module that holds it.
-COMMANDS: tuple[click.Command, ...] = (
-    repository.init,
-    repository.validate,
-    repository.matrix,
-    repository.repair,
-    repository.hook,
-    repository.demo,
-    elements.element,
-    releases.release,
-    manifests.manifest,
-    hotfixes.hotfix,
-    pull_requests.pr,
-    serve.serve,
-    serve.up,
-    admin.token,
-    admin.user,
-    connect.connect,
-    remote.deploy,
-    remote.deployments,
-    remote.status,
-)
-for command in COMMANDS:
-    cli.add_command(command)
 
 
 def main(argv: list[str] | None = None, *, create_app: AppFactory | None = None) -> int:

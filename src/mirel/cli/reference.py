@@ -22,8 +22,11 @@ def _render(
     with click.Context(command, info_name=path[-1], parent=parent, **settings) as ctx:
         parts.append(f"\n## {' '.join(path)}\n\n```\n{command.get_help(ctx)}\n```\n")
         if isinstance(command, click.Group):
-            for name in sorted(command.commands):
-                _render(command.commands[name], [*path, name], ctx, parts)
+            # Through the group's own listing: the root loads its commands when asked.
+            for name in sorted(command.list_commands(ctx)):
+                found = command.get_command(ctx, name)
+                assert found is not None
+                _render(found, [*path, name], ctx, parts)
 
 
 def render() -> str:

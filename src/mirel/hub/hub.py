@@ -13,8 +13,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from mirel.core.artifact import DEFAULT_LIMITS, ArtifactLimits
 from mirel.core.names import check_name
@@ -31,6 +30,9 @@ from mirel.hub.pulls import PullRequests
 from mirel.hub.releases import ReleaseChanges
 from mirel.providers import HostSettings, open_provider
 from mirel.providers.base import Provider
+
+if TYPE_CHECKING:  # httpx is imported where a call is made: a local repository needs none
+    import httpx
 
 _README = (
     b"# mirel repository\n\n"

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mirel.db.models import SourceControlRecord
 from mirel.errors import InvalidInput, MirelError
 from mirel.instance.connection import SECRET_FIELDS, Connection, connection_of, split_secrets
-from mirel.providers import HOST_APIS
+from mirel.providers import host_api_opener
 
 MASK = "********"
 # The fields of a configuration that say which server its secrets are sent to (with the
@@ -74,7 +74,7 @@ class SecretBox:
 def _check_opens(connection: Connection) -> None:
     """Raise InvalidInput unless the host's adapter accepts the connection's settings: stored
     otherwise, it would stop the instance at its next start."""
-    opener = HOST_APIS.get(connection.host.kind)
+    opener = host_api_opener(connection.host.kind)
     if opener is not None:
         with httpx.Client() as unused:  # nothing is sent: the adapter only checks its settings
             opener(connection.host, unused)

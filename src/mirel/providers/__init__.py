@@ -8,27 +8,39 @@ adapter, one module per host: `github_api`, ...).
 
 from __future__ import annotations
 
+import importlib
 import re
-
-import httpx
+from typing import TYPE_CHECKING
 
 from mirel.errors import InvalidInput
 from mirel.git.repository import GitRepository
-from mirel.providers import azure_api, bitbucket_api, codecommit_api, github_api, gitlab_api
 from mirel.providers.base import Provider
 from mirel.providers.host_api import ApiOpener, HostSettings
 from mirel.providers.hosted import HostedProvider
 from mirel.providers.local import LocalProvider
 
-# The hosts whose pull requests mirel keeps through their API, by provider name.
-HOST_APIS: dict[str, ApiOpener] = {
-    "azure": azure_api.open_api,
-    "bitbucket": bitbucket_api.open_api,
-    "codecommit": codecommit_api.open_api,
-    "github": github_api.open_api,
-    "gitlab": gitlab_api.open_api,
+if TYPE_CHECKING:  # httpx is imported where a call is made: a local repository needs none
+    import httpx
+
+# The hosts whose pull requests mirel keeps through their API: provider name -> the module of
+# its adapter (mirel.providers.<module>, with `open_api`), imported only when that host is used.
+HOST_APIS: dict[str, str] = {
+    "azure": "azure_api",
+    "bitbucket": "bitbucket_api",
+    "codecommit": "codecommit_api",
+    "github": "github_api",
+    "gitlab": "gitlab_api",
 }
 PROVIDERS = ("local", "git", *HOST_APIS)
+
+
+def host_api_opener(kind: str) -> ApiOpener | None:
+    """Return how host `kind`'s adapter is made from the settings, None for local and git."""
+    module = HOST_APIS.get(kind)
+    if module is None:
+        return None
+    opener: ApiOpener = importlib.import_module(f"mirel.providers.{module}").open_api
+    return opener
 
 
 def repository_path(url: str) -> str | None:
@@ -51,10 +63,18 @@ def open_provider(
     host's API); without it each call opens its own connection."""
     if host is None or host.kind in ("local", "git"):
         return LocalProvider(repository, web_url=web_url, http=http)
-    opener = HOST_APIS.get(host.kind)
+    opener = host_api_opener(host.kind)
     if opener is None:
         raise InvalidInput(f"provider {host.kind!r}: use one of {', '.join(PROVIDERS)}")
     return HostedProvider(host.kind, repository, opener(host, http), http)
 
 
-__all__ = ["HOST_APIS", "PROVIDERS", "HostSettings", "Provider", "open_provider", "repository_path"]
+__all__ = [
+    "HOST_APIS",
+    "PROVIDERS",
+    "HostSettings",
+    "Provider",
+    "host_api_opener",
+    "open_provider",
+    "repository_path",
+]

@@ -14,9 +14,10 @@ import tempfile
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 from mirel.errors import InvalidInput, MirelError
 from mirel.providers.webhook_schemes import DELIVERY_HEADER as DELIVERY_HEADER
@@ -100,6 +101,8 @@ class DeployHooks:
             return
         if not hooks:
             return
+        import httpx  # here: only a notification needs it
+
         client = self._client or httpx.Client(timeout=_TIMEOUT)
         try:
             for hook in hooks:

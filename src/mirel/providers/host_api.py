@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-import httpx
+if TYPE_CHECKING:  # imported by the adapters that call a host: a local repository needs none
+    import httpx
 
 HostState = Literal["open", "merged", "closed"]
 ListedState = Literal["open", "closed", "all"]

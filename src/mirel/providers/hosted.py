@@ -22,9 +22,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
-from typing import Any, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mirel.errors import (
     AlreadyProposed,
@@ -46,6 +44,9 @@ from mirel.providers.base import (
 from mirel.providers.hooks import DeployHooks
 from mirel.providers.host_api import HostedPull, ListedState, PullApi
 from mirel.providers.reports import InstanceReports
+
+if TYPE_CHECKING:  # httpx is imported where a call is made: a local repository needs none
+    import httpx
 
 log = logging.getLogger(__name__)
 # How long a pushed branch may wait for its pull request before another process takes it for a

@@ -17,9 +17,8 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 from urllib.parse import quote
-
-import httpx
 
 from mirel.errors import (
     AlreadyProposed,
@@ -42,6 +41,9 @@ from mirel.providers.base import (
 from mirel.providers.hooks import DeployHooks
 from mirel.providers.pull_records import PullRecord, PullRecords, now
 from mirel.providers.reports import InstanceReports
+
+if TYPE_CHECKING:  # httpx is imported where a call is made: a local repository needs none
+    import httpx
 
 _OPEN = str(PullState.OPEN)
 _CREATE_ATTEMPTS = 50
