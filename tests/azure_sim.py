@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import jsonschema_rs
 import pygit2
 
+from hosts import RecordingServer
 from mirel.providers import HostSettings
 
 SPEC = json.loads((Path(__file__).parent / "specs" / "azure-pullrequests.json").read_text())
@@ -98,7 +99,7 @@ class AzureSimulator:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
+        server = RecordingServer(("127.0.0.1", self.port), _handler(self), self.violations)
         server.daemon_threads = True
         self.port = server.server_address[1]
         self._server = server

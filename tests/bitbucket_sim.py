@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import jsonschema_rs
 import pygit2
 
+from hosts import RecordingServer
 from mirel.providers import HostSettings
 from mirel.providers.webhook_schemes import sign
 
@@ -88,7 +89,7 @@ class BitbucketSimulator:
         return f"http://127.0.0.1:{self.port}/2.0"
 
     def start(self) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
+        server = RecordingServer(("127.0.0.1", self.port), _handler(self), self.violations)
         server.daemon_threads = True
         self.port = server.server_address[1]
         self._server = server

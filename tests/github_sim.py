@@ -37,6 +37,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from hosts import RecordingServer
 from mirel.providers import HostSettings
 from mirel.providers.webhook_schemes import sign
 
@@ -100,7 +101,7 @@ class GitHubSimulator:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
+        server = RecordingServer(("127.0.0.1", self.port), _handler(self), self.violations)
         server.daemon_threads = True
         self.port = server.server_address[1]
         self._server = server

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import jsonschema_rs
 import pygit2
 
+from hosts import RecordingServer
 from mirel.providers import HostSettings
 
 SPEC = json.loads((Path(__file__).parent / "specs" / "gitlab-merge-requests.json").read_text())
@@ -76,7 +77,7 @@ class GitLabSimulator:
         return f"{self.web_url}/api/v4"
 
     def start(self) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
+        server = RecordingServer(("127.0.0.1", self.port), _handler(self), self.violations)
         server.daemon_threads = True
         self.port = server.server_address[1]
         self._server = server

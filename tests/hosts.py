@@ -10,10 +10,33 @@ which the fixtures assert empty.
 
 from __future__ import annotations
 
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
 
 from mirel.providers import HostSettings
+
+
+class RecordingServer(ThreadingHTTPServer):
+    """A simulator's HTTP server that keeps a failure of its own handler as a violation: the
+    dropped connection would otherwise look like a host that does not answer, which several
+    tests expect, and the simulator's bug would pass unseen."""
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        violations: list[str],
+    ) -> None:
+        super().__init__(address, handler)
+        self.violations = violations
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        del request, client_address
+        self.violations.append(f"the simulator failed: {traceback.format_exc(limit=3)}")
 
 
 class SimulatedHost(Protocol):

@@ -139,3 +139,22 @@ def test_a_pushed_claim_is_released_only_after_its_grace(
     assert hub.provider.release_claim(claim, hub.head()) is True
     assert origin.repo.branch_sha(claim) is None
     del github
+
+
+def test_a_failure_of_the_simulator_itself_is_kept_as_a_violation(
+    github: GitHubSimulator,
+) -> None:
+    import httpx
+
+    # Not JSON: the simulator's own parsing fails, which must not pass for a silent host.
+    with pytest.raises(httpx.HTTPError):
+        httpx.post(
+            f"{github.api_url}/repos/acme/shared/pulls",
+            content=b"{not json",
+            headers={
+                "Authorization": f"Bearer {github.token}",
+                "X-GitHub-Api-Version": "2022-11-28",
+            },
+        )
+    assert any("the simulator failed" in found for found in github.violations)
+    github.violations.clear()

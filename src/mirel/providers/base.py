@@ -97,6 +97,8 @@ class DeployHookRegistry(Protocol):
 class Provider(Protocol):
     """Where pull requests live. `local` first; hosted providers implement the same calls."""
 
+    name: str  # local, or the host's provider name (github, gitlab, ...)
+
     @property
     def hooks(self) -> DeployHookRegistry:
         """Return the deploy hooks called after each merge."""

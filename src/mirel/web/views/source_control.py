@@ -230,7 +230,7 @@ def slug_of(provider: str) -> str | None:
 def provider_in_use(instance: Instance) -> str:
     """Return the provider of the connection in use, as people read it."""
     # The Provider protocol does not name its kind; every provider class has a `name`.
-    kind = str(getattr(instance.hub.provider, "name", instance.settings.provider))
+    kind = instance.hub.provider.name
     return _HOSTS.get(kind, kind)
 
 
