@@ -44,6 +44,7 @@ EXPECTED = {
     ("POST", f"{P}/releases/apps/{{appUuid}}"): RW,
     ("POST", f"{P}/deploy"): D,
     ("GET", f"{P}/deployment/{{id}}"): D,
+    ("POST", f"{P}/deployment/{{id}}/rollback"): RW,
     ("GET", f"{P}/deployments"): D,
     ("POST", f"{P}/test_deploy"): T,
     ("GET", f"{P}/test_connection"): R,

@@ -102,6 +102,27 @@ class ManifestChanges:
             author=author,
         )
 
+    def roll_back(self, name: str, commit_sha: str, author: Author) -> ChangeRequest:
+        """Propose restoring what manifest `name` made instances serve at commit `commit_sha`
+        (a successful deployment's): each element it listed then pinned to the exact release it
+        resolved to (so that no `latest` or range moves it again until someone changes it), the
+        others unpinned. Every restored release must still be on the default branch."""
+        then = self._catalog.snapshot(commit_sha)
+        desired, problems = resolve_manifest(
+            self._catalog.manifest(name, then),
+            self._catalog.elements(then),
+            lambda element: releases_of(then, element.kind, element.uuid),
+        )
+        if problems:
+            raise ManifestInvalid(problems)
+        restored = Manifest.empty(name)
+        for item in desired:
+            if item.in_manifest:
+                exact = str(item.version) if item.version is not None else LATEST
+                restored = restored.with_pin(item.element.kind, item.element.uuid, exact)
+        short = commit_sha[:12]
+        return self.put(restored, author, f"Roll back {name} to what {short} served")
+
     def set_pin(
         self, name: str, reference: str, release: str, author: Author, message: str | None = None
     ) -> ChangeRequest:

@@ -23,8 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.core.artifact import ArtifactLimits
 from mirel.db.engine import Database, open_database
+from mirel.errors import Conflict
 from mirel.git.remote import open_repository
-from mirel.hub import Hub
+from mirel.git.repository import Author
+from mirel.hub import ChangeRequest, Hub
 from mirel.instance.connection import Connection
 from mirel.instance.deploy.deployer import Deployer
 from mirel.instance.deploy.lease import Lease
@@ -35,7 +37,7 @@ from mirel.instance.poller import Poller
 from mirel.instance.reports import Reporter
 from mirel.instance.source_control import SecretBox, SourceControlStore
 from mirel.instance.state import StateStore
-from mirel.instance.values import Deployment, InstanceInfo
+from mirel.instance.values import SUCCESS, Deployment, InstanceInfo
 from mirel.providers import HostSettings, github_app, repository_path
 from mirel.settings import Settings
 
@@ -150,6 +152,22 @@ class Instance:
         except BaseException:
             self.database.close()
             raise
+
+    def roll_back(self, deployment_id: int | str, author: Author) -> ChangeRequest:
+        """Propose restoring exactly what a successful deployment of this instance served: its
+        manifest's pins, as exact releases, as they resolved at the deployment's commit."""
+        deployment = self.deployments.get(deployment_id)
+        if deployment.status != SUCCESS or not deployment.commit_sha:
+            raise Conflict(
+                f"deployment #{deployment.id} is {deployment.status}: only a successful one "
+                "served something to go back to; pick one from the deployments"
+            )
+        if deployment.manifest is None:
+            raise Conflict(
+                f"deployment #{deployment.id} published no manifest (every element at its "
+                "working version): there are no pins to restore"
+            )
+        return self.hub.manifests.roll_back(deployment.manifest, deployment.commit_sha, author)
 
     def info(self) -> InstanceInfo:
         """Return this instance: name, manifest, deployed commit, repository, last deployment."""

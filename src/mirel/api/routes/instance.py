@@ -10,9 +10,11 @@ from mirel.api.auth import (
     DEPLOY,
     READ,
     RELEASES_READ,
+    RELEASES_WRITE,
     TEST_DEPLOY,
     WEBHOOK,
     WRITE,
+    AuthorDep,
     TokenDep,
     require,
 )
@@ -21,6 +23,7 @@ from mirel.api.constraints import PRINTABLE
 from mirel.api.deps import HubDep, InstanceDep
 from mirel.http.envelope import ok
 from mirel.http.models import (
+    ChangeRequestPublic,
     ConnectionPublic,
     DeploymentList,
     DeploymentPublic,
@@ -82,6 +85,31 @@ def get_deployment(
     """Return one deployment."""
     key: int | str = int(deployment_id) if deployment_id.isdigit() else deployment_id
     return ok(DeploymentPublic.of(instance.deployments.get(key)))
+
+
+@router.post(
+    "/source_control/deployment/{id}/rollback",
+    tags=["deploys"],
+    dependencies=[require(RELEASES_WRITE)],
+    response_model=Envelope[ChangeRequestPublic],
+)
+def roll_back(
+    deployment_id: Annotated[
+        str,
+        Path(
+            alias="id",
+            pattern=DEPLOYMENT_ID,
+            description="The deployment to go back to: its uuid (its `id`), or its `number`.",
+        ),
+    ],
+    instance: InstanceDep,
+    author: AuthorDep,
+) -> Envelope[ChangeRequestPublic]:
+    """Return the change request (a pull request) that restores exactly what a successful
+    deployment served: its manifest's pins as the exact releases they resolved to then, so
+    that no `latest` or range moves them again until someone changes them."""
+    key: int | str = int(deployment_id) if deployment_id.isdigit() else deployment_id
+    return ok(ChangeRequestPublic.of(instance.roll_back(key, author)))
 
 
 @router.get(
