@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import uuid
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -31,7 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import jsonschema_rs
 import pygit2
 
-from hosts import RecordingServer
+from hosts import LoopbackSimulator
 from mirel.providers import HostSettings
 
 SPEC = json.loads((Path(__file__).parent / "specs" / "azure-pullrequests.json").read_text())
@@ -68,7 +67,7 @@ def _error(message: str, key: str) -> dict[str, Any]:
     }
 
 
-class AzureSimulator:
+class AzureSimulator(LoopbackSimulator):
     """Serves https://dev.azure.com's pull request calls for the repositories under `root`
     (a hosts.SimulatedHost); every repository is in project `project` of organization
     `organization`."""
@@ -78,46 +77,27 @@ class AzureSimulator:
     def __init__(
         self, root: Path, token: str, organization: str = "acme", project: str = "Acme Platform"
     ) -> None:
-        self.root = root
-        self.token = token
+        super().__init__(root, token)
         self.organization = organization
         self.project = project
-        self.port = 0
         self.pulls: dict[int, dict[str, Any]] = {}
-        self.violations: list[str] = []
-        self.calls: list[tuple[str, str]] = []
         self.queue_merges = False
         self.queued_reads: int | None = 2
         self.sign_in_page = False
         self.failing: int | None = None
         self._queued: dict[int, int] = {}  # pull request -> reads left before it completes
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
-        server = RecordingServer(("127.0.0.1", self.port), _handler(self), self.violations)
-        server.daemon_threads = True
-        self.port = server.server_address[1]
-        self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     # -- the repository ------------------------------------------------------------------------
 
     def has(self, name: str) -> bool:
         return (self.root / f"{name}.git").is_dir()
-
-    def _git(self, name: str) -> pygit2.Repository:
-        return pygit2.Repository(str(self.root / f"{name}.git"))
 
     def _branch(self, git: pygit2.Repository, ref: str) -> str | None:
         found = git.references.get(ref)

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import jsonschema_rs
 import pygit2
 
-from hosts import RecordingServer
+from hosts import LoopbackSimulator
 from mirel.providers import HostSettings
 from mirel.providers.webhook_schemes import sign
 
@@ -61,7 +60,7 @@ def _error(message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"message": message}}
 
 
-class BitbucketSimulator:
+class BitbucketSimulator(LoopbackSimulator):
     """Serves api.bitbucket.org/2.0's pull request calls for the repositories under `root`
     (a hosts.SimulatedHost)."""
 
@@ -70,36 +69,20 @@ class BitbucketSimulator:
     def __init__(
         self, root: Path, token: str, workspace: str = "acme", username: str = "mirel-bot"
     ) -> None:
-        self.root = root
-        self.token = token
+        super().__init__(root, token)
         self.workspace = workspace
         self.username = username
-        self.port = 0
         self.pulls: dict[int, dict[str, Any]] = {}
-        self.violations: list[str] = []
-        self.calls: list[tuple[str, str]] = []
         self.slow_merges = False
         self.failing: int | None = None  # a status every call answers (a host in trouble)
         self.merge_checks: str | None = None  # why merges are refused (approvals missing, ...)
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/2.0"
 
-    def start(self) -> None:
-        server = RecordingServer(("127.0.0.1", self.port), _handler(self), self.violations)
-        server.daemon_threads = True
-        self.port = server.server_address[1]
-        self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     def authorized(self, header: str | None) -> bool:
         """Return whether `header` carries the app password (with the user name) or the token."""
@@ -107,13 +90,6 @@ class BitbucketSimulator:
         return header in (f"Bearer {self.token}", f"Basic {pair}")
 
     # -- the repository ------------------------------------------------------------------------
-
-    def _git(self, name: str) -> pygit2.Repository:
-        return pygit2.Repository(str(self.root / f"{name}.git"))
-
-    def _branch(self, git: pygit2.Repository, branch: str) -> str | None:
-        found = git.references.get(f"refs/heads/{branch}")
-        return str(found.target) if found is not None else None
 
     def check(self, what: str, name: str, value: Any) -> None:
         """Keep a violation when `value` breaks Bitbucket's description of `name`."""

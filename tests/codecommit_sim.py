@@ -24,11 +24,10 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import time
 import uuid
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,7 +35,7 @@ from urllib.parse import urlsplit
 import jsonschema_rs
 import pygit2
 
-from hosts import RecordingServer
+from hosts import LoopbackSimulator
 from mirel.providers import HostSettings
 from mirel.providers.webhook_schemes import sign
 
@@ -98,41 +97,26 @@ class Refused(Exception):
         self.name, self.message, self.status = name, message, status
 
 
-class CodeCommitSimulator:
+class CodeCommitSimulator(LoopbackSimulator):
     """Serves https://codecommit.us-east-1.amazonaws.com's pull request operations for the
     repositories under `root` (a hosts.SimulatedHost); `token` is the secret access key."""
 
     kind = "codecommit"
 
     def __init__(self, root: Path, token: str) -> None:
-        self.root = root
+        super().__init__(root, token)
         self.secret = token
-        self.port = 0
         self.pulls: dict[int, dict[str, Any]] = {}
-        self.violations: list[str] = []
-        self.calls: list[tuple[str, str]] = []
         # (status, error name, message) answered, one per request, before anything else.
         self.faults: list[tuple[int, str, str]] = []
         self.clock_skew = 0.0  # seconds added to the simulator's clock
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
-        server = RecordingServer(("127.0.0.1", self.port), _handler(self), self.violations)
-        server.daemon_threads = True
-        self.port = server.server_address[1]
-        self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     def check(self, section: str, name: str, value: Any) -> None:
         """Keep a violation when `value` breaks CodeCommit's model of shape `name`."""

@@ -20,13 +20,12 @@ import base64
 import binascii
 import json
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -37,7 +36,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from hosts import RecordingServer
+from hosts import LoopbackSimulator
 from mirel.providers import HostSettings
 from mirel.providers.webhook_schemes import sign
 
@@ -76,42 +75,26 @@ def _unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-class GitHubSimulator:
+class GitHubSimulator(LoopbackSimulator):
     """Serves https://api.github.com's pull request calls for the repositories under `root`
     (a hosts.SimulatedHost)."""
 
     kind = "github"
 
     def __init__(self, root: Path, token: str, owner: str = "acme") -> None:
-        self.root = root
-        self.token = token
+        super().__init__(root, token)
         self.owner = owner
-        self.port = 0
         self.pulls: dict[int, dict[str, Any]] = {}
-        self.violations: list[str] = []
-        self.calls: list[tuple[str, str]] = []
         self.apps: dict[int, InstalledApp] = {}  # by installation id
         self.issued: dict[str, float] = {}  # installation token -> when it expires
         self.clock: Callable[[], float] = time.time
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
-        server = RecordingServer(("127.0.0.1", self.port), _handler(self), self.violations)
-        server.daemon_threads = True
-        self.port = server.server_address[1]
-        self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     # -- GitHub Apps ---------------------------------------------------------------------------
 
@@ -189,13 +172,6 @@ class GitHubSimulator:
         }
 
     # -- the repository ------------------------------------------------------------------------
-
-    def _git(self, name: str) -> pygit2.Repository:
-        return pygit2.Repository(str(self.root / f"{name}.git"))
-
-    def _branch(self, git: pygit2.Repository, branch: str) -> str | None:
-        found = git.references.get(f"refs/heads/{branch}")
-        return str(found.target) if found is not None else None
 
     def check(self, what: str, name: str, value: Any) -> None:
         """Keep a violation when `value` breaks GitHub's description of `name`."""

@@ -13,10 +13,9 @@ violation is kept in `violations`, which tests assert empty), and merges for rea
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -24,7 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import jsonschema_rs
 import pygit2
 
-from hosts import RecordingServer
+from hosts import LoopbackSimulator
 from mirel.providers import HostSettings
 
 SPEC = json.loads((Path(__file__).parent / "specs" / "gitlab-merge-requests.json").read_text())
@@ -49,23 +48,17 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-class GitLabSimulator:
+class GitLabSimulator(LoopbackSimulator):
     """Serves https://gitlab.com/api/v4's merge request calls for the repositories under `root`
     as projects of group `namespace` (a hosts.SimulatedHost)."""
 
     kind = "gitlab"
 
     def __init__(self, root: Path, token: str, namespace: str = "acme/platform") -> None:
-        self.root = root
-        self.token = token
+        super().__init__(root, token)
         self.namespace = namespace
-        self.port = 0
         self.pulls: dict[int, dict[str, Any]] = {}
-        self.violations: list[str] = []
-        self.calls: list[tuple[str, str]] = []
         self.answer_500 = False  # answer every request with 500 (GitLab in trouble)
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     @property
     def web_url(self) -> str:
@@ -76,27 +69,10 @@ class GitLabSimulator:
     def api_url(self) -> str:
         return f"{self.web_url}/api/v4"
 
-    def start(self) -> None:
-        server = RecordingServer(("127.0.0.1", self.port), _handler(self), self.violations)
-        server.daemon_threads = True
-        self.port = server.server_address[1]
-        self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     # -- the repository ------------------------------------------------------------------------
-
-    def _git(self, name: str) -> pygit2.Repository:
-        return pygit2.Repository(str(self.root / f"{name}.git"))
-
-    def _branch(self, git: pygit2.Repository, branch: str) -> str | None:
-        found = git.references.get(f"refs/heads/{branch}")
-        return str(found.target) if found is not None else None
 
     def project(self, encoded: str) -> str | None:
         """Return the repository a project id (its URL-encoded path) names, if it is one."""

@@ -10,10 +10,13 @@ which the fixtures assert empty.
 
 from __future__ import annotations
 
+import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
+
+import pygit2
 
 from mirel.providers import HostSettings
 
@@ -37,6 +40,43 @@ class RecordingServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         del request, client_address
         self.violations.append(f"the simulator failed: {traceback.format_exc(limit=3)}")
+
+
+class LoopbackSimulator:
+    """What every simulator shares: its credential, what it recorded, its HTTP server on a free
+    port of 127.0.0.1, and the bare repositories `<name>.git` under `root` it reads."""
+
+    def __init__(self, root: Path, token: str) -> None:
+        self.root = root
+        self.token = token
+        self.port = 0
+        self.violations: list[str] = []
+        self.calls: list[tuple[str, str]] = []
+        self._lock = threading.Lock()  # one request at a time touches the simulated host
+        self._server: ThreadingHTTPServer | None = None
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        """Return the request handler serving this host's calls."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        server = RecordingServer(("127.0.0.1", self.port), self._handler_class(), self.violations)
+        self.port = server.server_address[1]
+        self._server = server
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def _git(self, name: str) -> pygit2.Repository:
+        return pygit2.Repository(str(self.root / f"{name}.git"))
+
+    def _branch(self, git: pygit2.Repository, branch: str) -> str | None:
+        found = git.references.get(f"refs/heads/{branch}")
+        return str(found.target) if found is not None else None
 
 
 class SimulatedHost(Protocol):
