@@ -21,7 +21,6 @@ import base64
 import json
 import uuid
 from datetime import UTC, datetime
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import jsonschema_rs
 import pygit2
 
-from hosts import LoopbackSimulator
+from hosts import JsonHandler, LoopbackSimulator
 from mirel.providers import HostSettings
 
 SPEC = json.loads((Path(__file__).parent / "specs" / "azure-pullrequests.json").read_text())
@@ -311,18 +310,10 @@ class AzureSimulator(LoopbackSimulator):
 def _handler(sim: AzureSimulator) -> type[BaseHTTPRequestHandler]:
     expected = "Basic " + base64.b64encode(f":{sim.token}".encode()).decode()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            del format, args
-
+    class Handler(JsonHandler):
         def _send(self, status: int, data: bytes, kind: str) -> None:
-            self.send_response(HTTPStatus(status))
-            if status in (429, 503):
-                self.send_header("Retry-After", "7")
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            retry = {"Retry-After": "7"} if status in (429, 503) else {}
+            self.send_bytes(status, data, kind, retry)
 
         def _answer(self, status: int, body: Any, schema: str | None = None) -> None:
             if schema is not None and status < 300:
@@ -330,8 +321,7 @@ def _handler(sim: AzureSimulator) -> type[BaseHTTPRequestHandler]:
             self._send(status, json.dumps(body).encode(), "application/json; charset=utf-8")
 
         def _body(self, schema: str) -> Any:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            found = json.loads(raw) if raw else None
+            found = self.read_json()
             sim.check("requests", schema, found)
             return found or {}
 

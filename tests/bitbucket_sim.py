@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import jsonschema_rs
 import pygit2
 
-from hosts import LoopbackSimulator
+from hosts import JsonHandler, LoopbackSimulator
 from mirel.providers import HostSettings
 from mirel.providers.webhook_schemes import sign
 
@@ -274,10 +274,7 @@ class BitbucketSimulator(LoopbackSimulator):
 
 
 def _handler(sim: BitbucketSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            del format, args
-
+    class Handler(JsonHandler):
         def _answer(self, status: int, body: Any, schema: str = "pullrequest") -> None:
             if status == 202:
                 # Still merging: no body, where to look in Location.
@@ -287,16 +284,10 @@ def _handler(sim: BitbucketSimulator) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 return
             sim.check("responses", schema if status < 300 else "error", body)
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(status, body)
 
         def _body(self, schema: str | None) -> Any:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            found = json.loads(raw) if raw else None
+            found = self.read_json()
             if schema is None:
                 if found is not None:
                     sim.violations.append(f"{self.command} {self.path}: a body where none goes")

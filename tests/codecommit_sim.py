@@ -26,7 +26,6 @@ import json
 import re
 import time
 import uuid
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from urllib.parse import urlsplit
 import jsonschema_rs
 import pygit2
 
-from hosts import LoopbackSimulator
+from hosts import JsonHandler, LoopbackSimulator
 from mirel.providers import HostSettings
 from mirel.providers.webhook_schemes import sign
 
@@ -391,20 +390,10 @@ class CodeCommitSimulator(LoopbackSimulator):
 
 
 def _handler(sim: CodeCommitSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            del format, args
-
+    class Handler(JsonHandler):
         def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(HTTPStatus(status))
-            self.send_header("Content-Type", "application/x-amz-json-1.1")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+            request_id = {"x-amzn-RequestId": str(uuid.uuid4())}
+            self.send_json(status, body, "application/x-amz-json-1.1", {**request_id, **headers})
 
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from hosts import LoopbackSimulator
+from hosts import JsonHandler, LoopbackSimulator
 from mirel.providers import HostSettings
 from mirel.providers.webhook_schemes import sign
 
@@ -321,23 +320,14 @@ class GitHubSimulator(LoopbackSimulator):
 
 
 def _handler(sim: GitHubSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            del format, args
-
+    class Handler(JsonHandler):
         def _answer(self, status: int, body: Any, schema: str | None = None) -> None:
             if schema is not None and status < 300:
                 sim.check("responses", schema, body)
-            data = json.dumps(body).encode()
-            self.send_response(HTTPStatus(status))
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(status, body)
 
         def _body(self, schema: str) -> Any:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            found = json.loads(raw) if raw else None
+            found = self.read_json()
             sim.check("requests", schema, found)
             return found or {}
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import jsonschema_rs
 import pygit2
 
-from hosts import LoopbackSimulator
+from hosts import JsonHandler, LoopbackSimulator
 from mirel.providers import HostSettings
 
 SPEC = json.loads((Path(__file__).parent / "specs" / "gitlab-merge-requests.json").read_text())
@@ -239,22 +238,13 @@ class GitLabSimulator(LoopbackSimulator):
 
 
 def _handler(sim: GitLabSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            del format, args
-
+    class Handler(JsonHandler):
         def _answer(self, status: int, body: Any, schema: str | None = None) -> None:
             sim.check("responses", schema if status < 300 and schema else "error", body)
-            data = json.dumps(body).encode()
-            self.send_response(HTTPStatus(status))
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(status, body, "application/json")
 
         def _body(self, schema: str) -> Any:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            found = json.loads(raw) if raw else None
+            found = self.read_json()
             sim.check("requests", schema, found)
             return found or {}
 

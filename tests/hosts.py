@@ -10,6 +10,7 @@ which the fixtures assert empty.
 
 from __future__ import annotations
 
+import json
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +41,39 @@ class RecordingServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         del request, client_address
         self.violations.append(f"the simulator failed: {traceback.format_exc(limit=3)}")
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """What every simulator's request handler shares: it logs nothing, and reads and writes
+    JSON bodies."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        del format, args
+
+    def send_bytes(
+        self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
+        self.send_response(status)  # an int: hosts answer codes HTTPStatus lacks (Bitbucket's 555)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def send_json(
+        self,
+        status: int,
+        body: Any,
+        content_type: str = "application/json; charset=utf-8",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.send_bytes(status, json.dumps(body).encode(), content_type, headers)
+
+    def read_json(self) -> Any:
+        """Return the request's JSON body, None when it has none."""
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        return json.loads(raw) if raw else None
 
 
 class LoopbackSimulator:
