@@ -17,30 +17,10 @@ import click
 from mirel.cli.admin import _database_url, database_option
 from mirel.cli.base import common, emit, stdout
 from mirel.errors import InvalidInput
+from mirel.instance.connection import SECRET_FIELDS, SEED_PROVIDERS
 
-# The seed API's secret fields (mirel.instance.connection.SECRET_FIELDS, which a test keeps
-# equal), written out so that `mirel --help` does not import the instance.
-SECRET_FIELDS = frozenset(
-    {
-        "personal_access_token",
-        "private_key",
-        "project_access_token",
-        "app_password",
-        "token",
-        "secret_access_key",
-        "https_password",
-        "password",
-    }
-)
-
-PROVIDERS = {
-    "github": "GitHub",
-    "gitlab": "GitLab",
-    "bitbucket": "Bitbucket",
-    "azure": "Azure Repos",
-    "codecommit": "AWS CodeCommit",
-    "git": "Git",
-}
+# mirel's provider names -> the seed API's.
+PROVIDERS = {kind: seed for seed, kind in SEED_PROVIDERS.items()}
 
 
 def _pairs(given: tuple[str, ...], what: str) -> dict[str, str]:

@@ -85,6 +85,7 @@ class AzureApi:
     `merge_polls` and `merge_wait` bound how long a merge the host queued is waited for."""
 
     host = "Azure DevOps"
+    shows_html_comments = False
 
     def __init__(
         self,

@@ -78,6 +78,7 @@ class BitbucketApi:
 
     host = "Bitbucket"
     page_size = PAGE
+    shows_html_comments = True
 
     def __init__(
         self,

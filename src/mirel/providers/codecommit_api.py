@@ -124,6 +124,7 @@ class CodeCommitApi:
     """Pull request calls on one repository, signed with one access key."""
 
     host = "CodeCommit"
+    shows_html_comments = False
     page_size = PAGE
 
     def __init__(

@@ -51,6 +51,7 @@ class GitHubApi:
 
     host = "GitHub"
     page_size = PAGE
+    shows_html_comments = False
 
     def __init__(
         self,

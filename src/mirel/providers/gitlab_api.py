@@ -71,6 +71,7 @@ class GitLabApi:
 
     host = "GitLab"
     page_size = PAGE
+    shows_html_comments = False
 
     def __init__(
         self,

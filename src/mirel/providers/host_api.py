@@ -61,6 +61,9 @@ class PullApi(Protocol):
 
     host: str  # the host's name, for messages: "GitHub", "GitLab", ...
     page_size: int  # how many pull requests `pulls` answers at most per page
+    # Whether the host prints HTML comments in a description as text (Bitbucket Cloud escapes
+    # HTML): mirel's data then rides in a Markdown comment instead.
+    shows_html_comments: bool
 
     def branch_url(self, branch: str) -> str:
         """Return the branch's page on the host."""

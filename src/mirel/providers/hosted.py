@@ -55,10 +55,9 @@ CLAIM_GRACE = 600.0
 _T = TypeVar("_T")
 _MARKER = re.compile(r"\n*<!-- mirel (\{.*?\}) -->\s*$", re.DOTALL)
 # A Markdown link reference definition, which renderers show as nothing, for hosts that print
-# HTML comments as text (Bitbucket Cloud escapes HTML); base64url, so that no quote or
+# HTML comments as text (PullApi.shows_html_comments); base64url, so that no quote or
 # parenthesis of the data can end it early.
 _LINK_MARKER = re.compile(r"\n*\[//\]: # \(mirel ([A-Za-z0-9_=-]+)\)\s*$")
-_HTML_SHOWN_AS_TEXT = frozenset({"bitbucket"})
 
 
 def _with_marker(
@@ -177,7 +176,7 @@ class HostedProvider:
         if head_sha is not None:
             repo.create_branch(head_branch, head_sha)
         body = _with_marker(
-            description, author, cleanup_branches or {}, markdown=self.name in _HTML_SHOWN_AS_TEXT
+            description, author, cleanup_branches or {}, markdown=self.api.shows_html_comments
         )
         try:
             data = self.api.open_pull(

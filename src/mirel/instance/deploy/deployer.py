@@ -58,7 +58,7 @@ from mirel.instance.deployments import DeploymentStore
 from mirel.instance.live import LiveStore
 from mirel.instance.reports import Reporter
 from mirel.instance.state import Attempt, StateStore
-from mirel.instance.values import Deployment, Plan
+from mirel.instance.values import MAX_TRIGGER, Deployment, Plan
 from mirel.providers.base import PullState
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,6 @@ log = logging.getLogger(__name__)
 # it took in seconds: the server's metrics count them.
 DeployObserver = Callable[[Deployment, float], None]
 
-_MAX_TRIGGER = 200
 _MAX_REVISION = 256
 # What could name a commit (a sha, a branch, `main~1`): no control character and no white space,
 # each spelled out so that the API's JSON Schema pattern reads the same in any regex dialect.
@@ -128,7 +127,7 @@ class Deployer:
         deployment when another deploy holds the lease (that one looks at the head again when
         it finishes, so this request is served too, though not forced).
         """
-        trigger = triggered_by[:_MAX_TRIGGER] if triggered_by else None
+        trigger = triggered_by[:MAX_TRIGGER] if triggered_by else None
         self._refresh()
         if not force:
             head = Attempt(self._hub.head(), self._state.selected_manifest())
