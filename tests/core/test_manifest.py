@@ -68,7 +68,12 @@ LOADERS = [
 
 @contextmanager
 def reading_with(loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader]) -> Iterator[None]:
-    with mock.patch.object(manifest_module, "_LOADER", loader):
+    # The canonical form is read without YAML (read_canonical): it is turned off here so that
+    # these tests read every text with the loader under test.
+    with (
+        mock.patch.object(manifest_module, "_LOADER", loader),
+        mock.patch.object(manifest_module, "read_canonical", return_value=None),
+    ):
         yield
 
 

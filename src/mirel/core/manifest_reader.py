@@ -29,6 +29,7 @@ from mirel.core.manifest import (
     bad_uuid_message,
     is_release,
     manifest_name_from_path,
+    read_canonical,
 )
 from mirel.core.names import is_valid_name, is_valid_uuid
 from mirel.errors import ManifestInvalid, Problem
@@ -108,6 +109,15 @@ def find_manifest_problems(text: str | bytes, path: str) -> tuple[Manifest | Non
     The manifest is None whenever there is a problem; each problem names `path` and, when known,
     the 1-based line.
     """
+    canonical = read_canonical(text, path)
+    if canonical is not None:
+        return canonical, []
+    return strict_manifest_problems(text, path)
+
+
+def strict_manifest_problems(text: str | bytes, path: str) -> tuple[Manifest | None, list[Problem]]:
+    """Return what `find_manifest_problems` does, always through the YAML parser (the path
+    every text that is not in the canonical form takes)."""
     report = _Report(path)
     expected = manifest_name_from_path(path)
     if expected is None:

@@ -13,6 +13,10 @@ from mirel.errors import InvalidVersion
 # No leading zeros, no pre-release or build suffixes: exactly what SPEC.md §2.2 allows.
 _PART = r"(0|[1-9][0-9]{0,8})"
 _VERSION = re.compile(rf"{_PART}\.{_PART}\.{_PART}")
+# Versions are parsed by the hundred thousand (every artifact name of every release folder) and
+# are few and immutable: each text is parsed once.
+_PARSED: dict[str, Version] = {}
+_PARSED_KEPT = 65_536
 _LINE = re.compile(rf"{_PART}\.{_PART}")
 _RANGE = re.compile(rf"~{_PART}\.{_PART}|\^{_PART}")
 # The same rules as JSON Schema patterns (the API's OpenAPI document says them).
@@ -42,13 +46,21 @@ class Version:
     @classmethod
     def parse(cls, text: str) -> Version:
         """Return the version written as `X.Y.Z`, or raise InvalidVersion saying what is allowed."""
+        known = _PARSED.get(text) if cls is Version and isinstance(text, str) else None
+        if known is not None:
+            return known
         match = _VERSION.fullmatch(text) if isinstance(text, str) else None
         if match is None:
             raise InvalidVersion(
                 f"{text!r} is not a version; write X.Y.Z with numbers and no leading zeros, "
                 "for example 1.4.0"
             )
-        return cls(int(match[1]), int(match[2]), int(match[3]))
+        version = cls(int(match[1]), int(match[2]), int(match[3]))
+        if cls is Version:
+            if len(_PARSED) >= _PARSED_KEPT:
+                _PARSED.clear()
+            _PARSED[text] = version
+        return version
 
     @classmethod
     def is_valid(cls, text: str) -> bool:

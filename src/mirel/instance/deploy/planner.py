@@ -173,6 +173,48 @@ class _KnownFolders:
         return self._snapshot.folder_entries(path)
 
 
+class _ReleaseFolder(Mapping[Version, Release]):
+    """One element's releases at a commit, listed only when all are asked for.
+
+    An exact pin needs one artifact: it is looked up by name in the release folder, instead of
+    listing (and parsing the names of) all fifty. `latest` and ranges list the folder, once.
+    """
+
+    def __init__(
+        self, snapshot: _KnownFolders, repo: GitRepository, element: Element, tree_oid: str
+    ) -> None:
+        self._snapshot = snapshot
+        self._repo = repo
+        self._element = element
+        self._tree_oid = tree_oid
+        self._all: dict[Version, Release] | None = None
+        self._found: dict[Version, Release] = {}  # looked up one by one
+
+    def _listed(self) -> dict[Version, Release]:
+        if self._all is None:
+            kind = self._element.kind
+            self._all = releases_of(self._snapshot, kind, self._element.uuid)
+        return self._all
+
+    def __getitem__(self, version: Version) -> Release:
+        if self._all is not None:
+            return self._all[version]
+        found = self._found.get(version)
+        if found is None:
+            entry = self._repo.entry_at(self._tree_oid, f"{version}.zip")
+            if entry is None or entry.is_tree:
+                raise KeyError(version)
+            kind, uuid = self._element.kind, self._element.uuid
+            found = self._found[version] = Release(kind, uuid, version, entry.oid)
+        return found
+
+    def __iter__(self) -> Iterator[Version]:
+        return iter(self._listed())
+
+    def __len__(self) -> int:
+        return len(self._listed())
+
+
 class Planner:
     """Resolves commits into desired states, with caches kept by git object id."""
 
@@ -183,7 +225,7 @@ class Planner:
         self._listings: OrderedDict[tuple[str, ...], ElementListing] = OrderedDict()
         # A test deploy (an API thread) may plan while the poller deploys.
         self._listing_lock = threading.Lock()
-        self._release_folders: dict[tuple[str, str, str], dict[Version, Release]] = {}
+        self._release_folders: dict[tuple[str, str, str], _ReleaseFolder] = {}
 
     def desired(self, snapshot: CommitSnapshot, manifest_name: str | None) -> DesiredState:
         """Return the desired state of every element at a commit under a manifest (or none)."""
@@ -284,7 +326,7 @@ class Planner:
                 self._release_folders.clear()  # rare, and a refill costs one listing per element
             path = element.kind.release_dir(element.uuid)
             known = _KnownFolders(snapshot, self._repo, {path: oid})
-            found = releases_of(known, element.kind, element.uuid)
+            found = _ReleaseFolder(known, self._repo, element, oid)
             self._release_folders[key] = found
         return found
 

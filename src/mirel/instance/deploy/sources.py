@@ -114,12 +114,14 @@ class SourceStore:
         """
         scan = self._scan(desired)
         batch: list[Unpacked] = []
+        batch_bytes = 0
         unpacked = 0
         for source in self._missing(scan, lost):
             batch.append(source)
-            if len(batch) >= BATCH_SOURCES or sum(map(_size, batch)) >= BATCH_BYTES:
+            batch_bytes += _size(source)
+            if len(batch) >= BATCH_SOURCES or batch_bytes >= BATCH_BYTES:
                 unpacked += self._store_batch(batch, scan.targets, log)
-                batch = []
+                batch, batch_bytes = [], 0
         unpacked += self._store_batch(batch, scan.targets, log)
         log(f"unpacked {counted(unpacked, 'source')}, reused {len(scan.known)}")
         return scan.result()
