@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import floors
 import httpx
 from generate import AUTHOR, Generated, GeneratedElement, generate
 
@@ -61,11 +62,30 @@ MANIFEST = "prod"
 
 @dataclass
 class Row:
-    """One measured figure."""
+    """One measured figure, with the floor of the same work measured in the same run."""
 
     what: str
-    seconds: float
+    seconds: float  # the figure: seconds, or another unit's value (see `unit`)
     note: str = ""
+    floor: float | None = None
+    goal: str = ""
+    unit: str = "s"
+
+    @property
+    def ratio(self) -> float | None:
+        """Return the figure over its floor (for a rate, the floor over the figure: either way
+        1.0 is as fast as the floor and more is slower)."""
+        if self.floor is None or self.floor <= 0 or self.seconds <= 0:
+            return None
+        return self.floor / self.seconds if self.unit == "req/s" else self.seconds / self.floor
+
+    def shown(self, value: float | None) -> str:
+        """Return a value of this row as the table shows it."""
+        if value is None:
+            return ""
+        if self.unit == "s":
+            return f"{value:.3f}"
+        return f"{value:,.0f} {self.unit}"
 
 
 def timed(function: Callable[[], Any]) -> tuple[float, Any]:
@@ -102,10 +122,28 @@ async def _get(client: httpx.AsyncClient, path: str) -> float:
     return took
 
 
-def measure_api(instance: Instance, uuid: str, repeat: int) -> list[Row]:
+def _pin_other_release(generated: Generated, element: GeneratedElement) -> None:
+    """Merge a change of `element`'s pin in the benchmark's manifest to another release."""
+    hub = generated.hub
+    current = hub.catalog.manifest(MANIFEST).find(element.uuid)
+    assert current is not None
+    # Another release than the one served: `latest` serves the highest, so the lowest differs.
+    other = next(v for v in element.versions if v != current[1].release)
+    if current[1].release == LATEST:
+        other = element.versions[0]
+    pull = hub.manifests.set_pin(MANIFEST, element.uuid, other, AUTHOR).pull_request
+    assert pull is not None
+    hub.pulls.merge(pull.number, AUTHOR)
+
+
+def measure_api(
+    instance: Instance, generated: Generated, repeat: int, matrix_floor: float
+) -> list[Row]:
     """Return the timings of the API requests, in process."""
     token = create_token(instance.sessions, "bench", list(SCOPES))
     app = create_app(instance)
+    uuid = generated.elements[0].uuid
+    matrix = "/api/v2/source_control/elements"
 
     async def run() -> list[Row]:
         transport = httpx.ASGITransport(app=app)
@@ -115,14 +153,30 @@ def measure_api(instance: Instance, uuid: str, repeat: int) -> list[Row]:
         ) as client:
             rows = [
                 Row(
-                    "GET /source_control/elements, cold",
-                    await _get(client, "/api/v2/source_control/elements"),
-                    "first request of the process",
+                    "GET /source_control/elements, first of the process",
+                    await _get(client, matrix),
+                    "every element, release and pin",
+                    floor=matrix_floor,
                 )
             ]
-            warm = [await _get(client, "/api/v2/source_control/elements") for _ in range(repeat)]
+            warm = [await _get(client, matrix) for _ in range(repeat)]
             rows.append(
-                Row("GET /source_control/elements, warm", statistics.median(warm), "median")
+                Row(
+                    "GET /source_control/elements, warm",
+                    statistics.median(warm),
+                    "median: the same commit, answered as computed",
+                    goal="p50 < 0.1 s",
+                )
+            )
+            _pin_other_release(generated, generated.elements[1])
+            rows.append(
+                Row(
+                    "GET /source_control/elements, first after a change",
+                    await _get(client, matrix),
+                    "after a merge changed one pin",
+                    floor=matrix_floor,
+                    goal="≤ 1.5× floor",
+                )
             )
             for label, path in (
                 ("GET /source_control/releases/{uuid}", f"/api/v2/source_control/releases/{uuid}"),
@@ -167,6 +221,7 @@ def measure_pages(instance: Instance, element: GeneratedElement, repeat: int) ->
                         label.replace(base, "/elements/{kind}/{name}"),
                         statistics.median(times),
                         f"median; {note}",
+                        goal="p50 < 0.05 s" if path == "/settings/releases" else "",
                     )
                 )
             return rows
@@ -250,6 +305,8 @@ def measure_instance(
                 took,
                 f"{len(deployment.changes)} elements switched, "
                 f"{instance.deployer.unpacked_count} artifacts unpacked",
+                floor=floors.cold_deploy(str(hub.repo.path), MANIFEST),
+                goal="≤ 2× floor",
             )
         ]
         say("deploy of an unchanged commit")
@@ -258,15 +315,7 @@ def measure_instance(
 
         say("deploy after one pin changed")
         element = generated.elements[0]
-        current = hub.catalog.manifest(MANIFEST).find(element.uuid)
-        assert current is not None
-        # Another release than the one served: `latest` serves the highest, so the lowest differs.
-        other = next(v for v in element.versions if v != current[1].release)
-        if current[1].release == LATEST:
-            other = element.versions[0]
-        pull = hub.manifests.set_pin(MANIFEST, element.uuid, other, AUTHOR).pull_request
-        assert pull is not None
-        took_merge, _ = timed(lambda: hub.pulls.merge(pull.number, AUTHOR))
+        took_merge, _ = timed(lambda: _pin_other_release(generated, element))
         unpacked = instance.deployer.unpacked_count
         took, deployment = timed(lambda: _deploy(instance))
         rows.append(
@@ -275,12 +324,19 @@ def measure_instance(
                 took,
                 f"{len(deployment.changes)} element switched, "
                 f"{instance.deployer.unpacked_count - unpacked} artifact unpacked",
+                floor=floors.one_pin(
+                    str(hub.repo.path), MANIFEST, element.kind.plural, element.uuid
+                ),
+                goal="≤ 2× floor",
             )
         )
-        rows.append(Row("merge the pin's pull request", took_merge, "local provider"))
+        rows.append(
+            Row("change one pin and merge it", took_merge, "branch, pull request, merge (local)")
+        )
 
         say("API requests")
-        rows.extend(measure_api(instance, element.uuid, repeat))
+        matrix_floor = floors.matrix(str(hub.repo.path))
+        rows.extend(measure_api(instance, generated, repeat, matrix_floor))
         say("pages")
         rows.extend(measure_pages(instance, element, repeat))
         return rows
@@ -305,12 +361,17 @@ def table(rows: list[Row], args: argparse.Namespace) -> str:
     lines = [
         f"{args.elements} elements × {args.releases} releases × {args.manifests} manifests "
         f"({'PostgreSQL' if args.postgres else 'SQLite'}); "
-        f"{machine()}",
+        f"{machine()}; seconds unless a unit is given",
         "",
-        "| measure | seconds | note |",
-        "|---|---:|---|",
+        "| measure | mirel | floor | ratio | goal | note |",
+        "|---|---:|---:|---:|---|---|",
     ]
-    lines += [f"| {row.what} | {row.seconds:.3f} | {row.note} |" for row in rows]
+    for row in rows:
+        ratio = row.ratio
+        lines.append(
+            f"| {row.what} | {row.shown(row.seconds)} | {row.shown(row.floor)} | "
+            f"{'' if ratio is None else f'{ratio:.2f}×'} | {row.goal} | {row.note} |"
+        )
     return "\n".join(lines)
 
 

@@ -16,6 +16,8 @@ from api_support import Api, Seed, TokenMaker, assert_change_request, data, fail
 from mirel.core.manifest import manifest_path
 from mirel.core.manifest_reader import parse_manifest
 from mirel.git.repository import HEADS
+from mirel.http.models import MatrixPublic
+from mirel.hub.matrix import matrix
 from mirel.instance import Instance
 from mirel.providers.hooks import SIGNATURE_HEADER, sign
 from support import refs
@@ -60,6 +62,17 @@ def test_elements_matrix(api: Api, token: str, seed: Seed) -> None:
     assert found["total"] == 3
 
 
+def test_elements_matrix_kept_is_the_answer_computed(api: Api, token: str, seed: Seed) -> None:
+    first = api.get("/source_control/elements?limit=2", token)
+    again = api.get("/source_control/elements?limit=2", token)
+    assert first.content == again.content
+    computed = MatrixPublic.of(matrix(seed.hub.catalog, limit=2)).model_dump(mode="json")
+    assert data(again) == computed
+    assert data(api.get("/source_control/elements?limit=1", token))["elements"] == [
+        computed["elements"][0]
+    ]
+
+
 def test_elements_matrix_pages_and_filters(api: Api, token: str, seed: Seed) -> None:
     page = data(api.get("/source_control/elements?limit=1&offset=1", token))
     assert [row["name"] for row in page["elements"]] == ["draft"]  # apps by name, then workflows
@@ -76,6 +89,8 @@ def test_elements_matrix_pages_and_filters(api: Api, token: str, seed: Seed) -> 
 def test_elements_matrix_shows_what_each_instance_serves(
     api: Api, token: str, seed: Seed, sqlite_instance: Instance
 ) -> None:
+    # The answer is kept per commit and reports: a new report alone must show (the next one).
+    assert data(api.get("/source_control/elements", token))["instances"] == []
     sqlite_instance.deployer.deploy("test")  # the instance publishes dev and reports it
     found = data(api.get("/source_control/elements", token))
     assert [item["name"] for item in found["instances"]] == ["test"]

@@ -18,7 +18,7 @@ from mirel.core.kinds import KINDS, ElementKind
 from mirel.core.manifest import Manifest, manifest_name_from_path, manifest_path
 from mirel.core.manifest_reader import find_manifest_problems
 from mirel.core.names import check_name, is_valid_name, is_valid_uuid
-from mirel.core.snapshot import Snapshot
+from mirel.core.snapshot import Snapshot, TreeEntry
 from mirel.core.versions import Version
 from mirel.errors import (
     BlobTooLarge,
@@ -279,8 +279,16 @@ def artifact_version(name: str) -> Version | None:
 
 def releases_of(snapshot: Snapshot, kind: ElementKind, uuid: str) -> dict[Version, Release]:
     """Return the releases of one element present in the snapshot (malformed names skipped)."""
+    return releases_in(snapshot.list_dir(kind.release_dir(uuid)), kind, uuid)
+
+
+def releases_in(
+    entries: Iterable[TreeEntry], kind: ElementKind, uuid: str
+) -> dict[Version, Release]:
+    """Return the releases among the entries of one element's release folder (malformed names
+    skipped)."""
     releases: dict[Version, Release] = {}
-    for entry in snapshot.list_dir(kind.release_dir(uuid)):
+    for entry in entries:
         version = None if entry.is_tree else artifact_version(entry.name)
         if version is not None:
             releases[version] = Release(kind=kind, uuid=uuid, version=version, blob_oid=entry.oid)

@@ -51,6 +51,7 @@ from mirel.errors import ArtifactInvalid, BlobTooLarge, HotfixNotFound, Problem
 from mirel.git.repository import CommitInfo, GitRepository
 from mirel.git.snapshot import CommitSnapshot, folder_entries
 from mirel.hub.connection_check import check_connection
+from mirel.hub.release_folders import ReleaseFolders
 from mirel.hub.values import ConnectionCheck, HotfixView, ReleaseView
 from mirel.providers.base import Provider
 
@@ -77,6 +78,7 @@ class Catalog:
         self.limits = limits
         self._metadata = MetadataCache()
         self._manifests = ManifestCache()
+        self.release_folders = ReleaseFolders(repository)
         # An artifact never changes for a given blob, so what checking it found is kept by blob
         # id: its release.json, or (as text: an exception would keep the artifact's bytes alive
         # through its traceback) why it cannot be read.

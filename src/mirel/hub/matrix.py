@@ -6,14 +6,15 @@ the requested page read their releases, so a page costs the same with 20 element
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
-from mirel.core.catalog import BrokenFolder, Element, Release, releases_of
+from mirel.core.catalog import BrokenFolder, Element, Release
 from mirel.core.kinds import ElementKind
 from mirel.core.manifest import Manifest
 from mirel.core.resolve import resolve_pin
 from mirel.core.versions import Version
 from mirel.errors import Problem
+from mirel.git.snapshot import CommitSnapshot
 from mirel.hub.catalog import Catalog
 from mirel.hub.values import BrokenElement, CellDeploy, Matrix, MatrixCell, MatrixRow
 from mirel.providers.base import InstanceReport
@@ -40,9 +41,10 @@ def cell_of(
 
 
 def _deploys(
-    cell: MatrixCell, uuid: str, manifest: str, reports: Sequence[InstanceReport]
+    cell: MatrixCell, uuid: str, reports: Sequence[InstanceReport]
 ) -> tuple[CellDeploy, ...]:
-    """Return what each instance publishing `manifest` serves of an element, against the pin.
+    """Return what each instance publishing the cell's manifest (`reports`) serves of an
+    element, against the pin.
 
     `current` is false while the instance serves something else than what the manifest on the
     default branch resolves to: the pin is not deployed there yet (or its deploy failed).
@@ -56,7 +58,6 @@ def _deploys(
             status=report.status,
         )
         for report in reports
-        if report.manifest == manifest
     )
 
 
@@ -64,26 +65,54 @@ def _row(
     element: Element,
     found: Mapping[Version, Release],
     manifests: Mapping[str, Manifest],
-    reports: Sequence[InstanceReport],
+    reports: Mapping[str, Sequence[InstanceReport]],
     problems: Sequence[Problem] = (),
 ) -> MatrixRow:
-    """Return one element's row: its releases and its cell in every manifest."""
-    latest = max(found, default=None)
+    """Return one element's row: its releases and its cell in every manifest.
+
+    `reports` are by manifest name. Twenty manifests pin an element to a few distinct pins: each
+    is resolved once per row (the matrix has 40,000 cells at the design size).
+    """
+    versions = sorted(found, reverse=True)
+    latest = versions[0] if versions else None
+    cells: dict[str | None, MatrixCell] = {}
     pins: dict[str, MatrixCell] = {}
     for manifest_name in sorted(manifests):
         pin = manifests[manifest_name].find(element.uuid)
-        cell = cell_of(pin[1].release if pin else None, found, latest)
-        deploys = _deploys(cell, element.uuid, manifest_name, reports)
-        pins[manifest_name] = MatrixCell(cell.release, cell.resolved, cell.status, deploys)
+        release = pin[1].release if pin else None
+        cell = cells.get(release)
+        if cell is None:
+            cell = cells[release] = cell_of(release, found, latest)
+        publishing = reports.get(manifest_name)
+        if publishing:
+            deploys = _deploys(cell, element.uuid, publishing)
+            cell = MatrixCell(cell.release, cell.resolved, cell.status, deploys)
+        pins[manifest_name] = cell
     return MatrixRow(
         uuid=element.uuid,
         kind=element.kind.name,
         element_type=element.kind.api_type,
         name=element.name,
-        releases=tuple(str(version) for version in sorted(found, reverse=True)),
+        releases=tuple(map(str, versions)),
         latest=str(latest) if latest else None,
         pins=pins,
         problems=tuple(str(problem) for problem in problems),
+    )
+
+
+def reports_key(reports: Sequence[InstanceReport]) -> Hashable:
+    """Return a value equal for equal reports: what a matrix kept for them may be reused."""
+    return tuple(
+        (
+            report.name,
+            report.url,
+            report.manifest,
+            report.commit_sha,
+            report.status,
+            report.reported_at,
+            tuple(sorted(report.live.items())),
+        )
+        for report in reports
     )
 
 
@@ -103,14 +132,17 @@ def matrix(
     kind: ElementKind | None = None,
     offset: int = 0,
     limit: int | None = None,
+    snapshot: CommitSnapshot | None = None,
+    reports: Sequence[InstanceReport] | None = None,
 ) -> Matrix:
     """Return elements against every manifest on the default branch.
 
     `query` (a part of the name, any case) and `kind` choose the elements, `offset` and `limit` a
     page of them. Each cell lists, for every instance that reported publishing its manifest,
-    what that instance serves, so that a pin not yet deployed there shows.
+    what that instance serves, so that a pin not yet deployed there shows. `snapshot` and
+    `reports`, when given, are the default branch's and the provider's, read by the caller.
     """
-    snapshot = catalog.snapshot()
+    snapshot = snapshot or catalog.snapshot()
     manifests, problems = catalog.manifests_at(snapshot)
     needle = (query or "").strip().casefold()
     listing = catalog.listing(snapshot)
@@ -126,13 +158,19 @@ def matrix(
     )
     start = max(0, offset)
     page = chosen[start : None if limit is None else start + max(0, limit)]
-    reports = catalog.provider.instance_reports()
+    if reports is None:
+        reports = catalog.provider.instance_reports()
+    by_manifest: dict[str, list[InstanceReport]] = {}
+    for report in reports:
+        if report.manifest is not None:
+            by_manifest.setdefault(report.manifest, []).append(report)
+    folders = catalog.release_folders
     rows = tuple(
         _row(
             element,
-            releases_of(snapshot, element.kind, element.uuid),
+            folders.releases(snapshot, element),
             manifests,
-            reports,
+            by_manifest,
             catalog.folder_problems(element),
         )
         for element in page

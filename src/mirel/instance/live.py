@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple, cast
 
 from sqlalchemy import Connection, Table, func, select
@@ -11,6 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from mirel.db.models import LiveElement as LiveElementRow
 from mirel.db.models import SourceFile
 from mirel.errors import ElementNotFound, LiveFileNotFound
+from mirel.instance.state import Attempt
 from mirel.instance.values import LiveElement
 
 
@@ -25,6 +27,13 @@ class LiveRow(NamedTuple):
     in_manifest: bool
     source_key: str
     source_commit: str | None
+
+
+class Served(NamedTuple):
+    """What a switch made live: the commit and manifest deployed, and every live row by uuid."""
+
+    attempt: Attempt
+    rows: Mapping[str, LiveRow]
 
 
 LIVE = cast(Table, LiveElementRow.__table__)

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.core.resolve import WORKING
-from mirel.instance.live import read_live
-from mirel.instance.state import StateStore
+from mirel.instance.live import Served, read_live
+from mirel.instance.state import Attempt, StateStore
 from mirel.instance.values import SUCCESS, Deployment, rfc3339
 from mirel.providers.base import InstanceReport
 
@@ -32,29 +32,36 @@ class Reporter:
         self._sessions = sessions
         self._send = send
 
-    def report(self, deployment: Deployment | None = None) -> InstanceReport:
-        """Return what this instance serves now, with the status of `deployment` (else SUCCESS)."""
-        with self._sessions() as session:  # one snapshot: the state and the rows agree
-            state = StateStore.row(session)
-            commit_sha, manifest = state.deployed_commit, state.deployed_manifest
-            rows = read_live(session.connection()).values()
+    def report(
+        self, deployment: Deployment | None = None, served: Served | None = None
+    ) -> InstanceReport:
+        """Return what this instance serves now, with the status of `deployment` (else SUCCESS).
+
+        `served` is what a switch has just made live, read from the database when not given.
+        """
+        if served is None:
+            with self._sessions() as session:  # one snapshot: the state and the rows agree
+                state = StateStore.row(session)
+                attempt = Attempt(state.deployed_commit, state.deployed_manifest)
+                served = Served(attempt, read_live(session.connection()))
         return InstanceReport(
             name=self._name,
             url=self._url,
-            manifest=manifest,
-            commit_sha=commit_sha,
+            manifest=served.attempt.manifest,
+            commit_sha=served.attempt.commit_sha,
             status=deployment.status if deployment is not None else SUCCESS,
             reported_at=rfc3339(datetime.now(UTC)) or "",
-            live={row.uuid: row.release or WORKING for row in rows},
+            live={row.uuid: row.release or WORKING for row in served.rows.values()},
         )
 
-    def send(self, deployment: Deployment) -> Deployment:
-        """Tell the repository what this instance serves after a deploy, and return `deployment`.
+    def send(self, deployment: Deployment, served: Served | None = None) -> Deployment:
+        """Tell the repository what this instance serves after a deploy, and return `deployment`;
+        `served` is what the deploy's switch made live, if it switched.
 
         Best effort: the report only feeds other instances' pages, so a failure is logged.
         """
         try:
-            self._send(self.report(deployment))
+            self._send(self.report(deployment, served))
         except Exception as error:
             log.warning("could not report this instance's state to the repository: %s", error)
         return deployment

@@ -57,7 +57,9 @@ def _serialise(report: InstanceReport) -> bytes:
         "reported_at": report.reported_at,
         "live": dict(report.live),
     }
-    return json.dumps(document, indent=1, sort_keys=True).encode() + b"\n"
+    # Compact: json's `indent` falls back to its pure-Python encoder, 15 ms for the 2,000
+    # elements of a report at the design size, paid by every deploy.
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode() + b"\n"
 
 
 class InstanceReports:

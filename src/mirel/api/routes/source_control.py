@@ -2,7 +2,8 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import TypeAdapter
 
 from mirel.api.auth import READ, RELEASES_READ, RELEASES_WRITE, WRITE, AuthorDep, require
 from mirel.api.bodies import (
@@ -14,6 +15,7 @@ from mirel.api.bodies import (
 )
 from mirel.api.constraints import KIND, LINE, PRINTABLE
 from mirel.api.deps import ElementDep, HubDep, kind_named
+from mirel.api.kept_answers import kept_for
 from mirel.http.envelope import ok
 from mirel.http.models import (
     ChangeRequestPublic,
@@ -26,10 +28,12 @@ from mirel.http.models import (
     PullList,
     PullPublic,
 )
-from mirel.hub.matrix import matrix
+from mirel.hub.matrix import matrix, reports_key
 from mirel.providers.base import PullState
 
 router = APIRouter(prefix="/source_control")
+# Serialises as FastAPI would the route's response model (by alias), to keep the bytes.
+_MATRIX_ANSWER = TypeAdapter(Envelope[MatrixPublic])
 
 LinePath = Annotated[
     str, Path(description="The release line major.minor, for example 1.4.", json_schema_extra=LINE)
@@ -64,11 +68,27 @@ def list_elements(
     limit: Annotated[
         int | None, Query(ge=1, le=10_000, description="At most this many elements.")
     ] = None,
-) -> Envelope[MatrixPublic]:
+) -> Response:
     """Return elements with their releases and their pin in each manifest (all by default)."""
     chosen = kind_named(kind) if kind is not None else None
-    found = matrix(hub.catalog, query=q, kind=chosen, offset=offset, limit=limit)
-    return ok(MatrixPublic.of(found))
+    catalog = hub.catalog
+    snapshot = catalog.snapshot()
+    reports = catalog.provider.instance_reports()
+
+    def answer() -> bytes:
+        found = matrix(
+            catalog,
+            query=q,
+            kind=chosen,
+            offset=offset,
+            limit=limit,
+            snapshot=snapshot,
+            reports=reports,
+        )
+        return _MATRIX_ANSWER.dump_json(ok(MatrixPublic.of(found)), by_alias=True)
+
+    key = ("elements", snapshot.commit_sha, q, kind, offset, limit, reports_key(reports))
+    return Response(kept_for(hub).get_or_make(key, answer), media_type="application/json")
 
 
 @router.post(

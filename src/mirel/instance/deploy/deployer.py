@@ -55,7 +55,7 @@ from mirel.instance.deploy.sources import SourceStore
 from mirel.instance.deploy.steps import Checkpoint, DeployLog, counted, no_checkpoint
 from mirel.instance.deploy.switch import Switch, changes_between
 from mirel.instance.deployments import DeploymentStore
-from mirel.instance.live import LiveStore
+from mirel.instance.live import LiveStore, Served
 from mirel.instance.reports import Reporter
 from mirel.instance.state import Attempt, StateStore
 from mirel.instance.values import MAX_TRIGGER, Deployment, Plan
@@ -250,9 +250,8 @@ class Deployer:
             + (f", triggered by {triggered_by}" if triggered_by else "")
         )
         try:
-            return self._reporter.send(
-                self._steps(lost, token, deployment_id, snapshot, attempt.manifest, entry)
-            )
+            steps = self._steps(lost, token, deployment_id, snapshot, attempt.manifest, entry)
+            return self._reporter.send(*steps)
         except (LeaseLost, MirelError) as error:
             message = str(error)
         except Exception as error:
@@ -268,8 +267,9 @@ class Deployer:
         snapshot: CommitSnapshot,
         manifest: str | None,
         entry: DeployLog,
-    ) -> Deployment:
-        """Resolve, unpack and switch; return the deployment (ERROR when sources have problems)."""
+    ) -> tuple[Deployment, Served | None]:
+        """Resolve, unpack and switch; return the deployment (ERROR when sources have problems)
+        and, when it switched, what is live now."""
         self._checkpoint("started")
         desired = self.planner.desired(snapshot, manifest)
         for warning in desired.warnings:
@@ -283,12 +283,12 @@ class Deployer:
         if unpacked.problems:
             # The repository's content is at fault: the same commit and manifest would fail again.
             verdict = Attempt(snapshot.commit_sha, manifest)
-            return self._fail(deployment_id, unpacked.problems, entry, verdict=verdict)
-        deployment = self._switch.run(
+            return self._fail(deployment_id, unpacked.problems, entry, verdict=verdict), None
+        switched = self._switch.run(
             token, deployment_id, desired, unpacked.commits, entry, self._checkpoint
         )
         self._checkpoint("switched")
-        return deployment
+        return switched
 
     def _fail(
         self, deployment_id: int, errors: list[str], entry: DeployLog, *, verdict: Attempt | None

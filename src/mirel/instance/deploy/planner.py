@@ -8,15 +8,16 @@ are safe because git objects never change:
 - **metadata.json results** of valid element folders are kept by the folder's tree id, in memory
   and in the `element_metadata` table, so that even a new process reads only the folders that
   changed since any earlier deploy on this database, never 2,000 metadata.json files.
-- **Release folders** (`dist/<kind>s/<uuid>/`): `dist/<kind>s/` is listed once per plan, and each
-  element's folder is read only when its tree id is new to this process.
+- **Release folders** (`dist/<kind>s/<uuid>/`, `mirel.hub.release_folders`): `dist/<kind>s/` is
+  listed once per version of it, each element's folder only when its tree id is new to this
+  process, and an exact pin looks its artifact up by name.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -25,24 +26,20 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.core.catalog import (
-    Element,
     ElementListing,
     MetadataCache,
-    Release,
     list_elements,
     load_manifest,
     metadata_key,
-    releases_of,
 )
 from mirel.core.kinds import KINDS, ElementKind
 from mirel.core.names import is_valid_name
 from mirel.core.resolve import WORKING, resolve_manifest
-from mirel.core.snapshot import FolderEntry, TreeEntry
-from mirel.core.versions import Version
 from mirel.db.models import ElementMetadata
 from mirel.errors import DocumentInvalid, MirelError, Problem
 from mirel.git.repository import GitRepository
 from mirel.git.snapshot import CommitSnapshot
+from mirel.hub.release_folders import ReleaseFolders
 
 _CHUNK = 500  # keys per IN (...) query: far below every database's limit on bound parameters
 _LISTINGS_KEPT = 4
@@ -128,93 +125,6 @@ class _RecordingCache(MetadataCache):
         return new
 
 
-class _KnownFolders:
-    """A commit's snapshot that lists some folders straight from their known tree ids.
-
-    Finding a folder by its path walks the trees above it, which costs far more than listing it;
-    the release folders' ids come from one listing of `dist/<kind>s/`.
-    """
-
-    def __init__(
-        self, snapshot: CommitSnapshot, repo: GitRepository, folders: Mapping[str, str]
-    ) -> None:
-        self._snapshot = snapshot
-        self._repo = repo
-        self._folders = folders
-
-    @property
-    def commit_sha(self) -> str:
-        """Return the commit this snapshot shows."""
-        return self._snapshot.commit_sha
-
-    def entry(self, path: str) -> TreeEntry | None:
-        """Return the entry at `path`, or None when nothing is there."""
-        return self._snapshot.entry(path)
-
-    def list_dir(self, path: str) -> list[TreeEntry]:
-        """Return the entries of the folder at `path` (empty when there is no such folder)."""
-        oid = self._folders.get(path)
-        return self._repo.list_tree(oid) if oid is not None else self._snapshot.list_dir(path)
-
-    def read(self, path: str) -> bytes | None:
-        """Return the content of the file at `path`, or None when there is no such file."""
-        return self._snapshot.read(path)
-
-    def read_blob(self, oid: str, limit: int | None = None) -> bytes:
-        """Return the content of a file by its object id (refused over `limit`, unread)."""
-        return self._snapshot.read_blob(oid, limit)
-
-    def folder_files(self, path: str) -> dict[str, bytes]:
-        """Return every file below the folder at `path`, keyed by path relative to it."""
-        return self._snapshot.folder_files(path)
-
-    def folder_entries(self, path: str) -> Iterator[FolderEntry]:
-        """Yield every file below the folder at `path` with its mode and size, reading none."""
-        return self._snapshot.folder_entries(path)
-
-
-class _ReleaseFolder(Mapping[Version, Release]):
-    """One element's releases at a commit, listed only when all are asked for.
-
-    An exact pin needs one artifact: it is looked up by name in the release folder, instead of
-    listing (and parsing the names of) all fifty. `latest` and ranges list the folder, once.
-    """
-
-    def __init__(
-        self, snapshot: _KnownFolders, repo: GitRepository, element: Element, tree_oid: str
-    ) -> None:
-        self._snapshot = snapshot
-        self._repo = repo
-        self._element = element
-        self._tree_oid = tree_oid
-        self._all: dict[Version, Release] | None = None
-        self._found: dict[Version, Release] = {}  # looked up one by one
-
-    def _listed(self) -> dict[Version, Release]:
-        if self._all is None:
-            kind = self._element.kind
-            self._all = releases_of(self._snapshot, kind, self._element.uuid)
-        return self._all
-
-    def __getitem__(self, version: Version) -> Release:
-        if self._all is not None:
-            return self._all[version]
-        found = self._found.get(version)
-        if found is None:
-            entry = self._repo.entry_at(self._tree_oid, f"{version}.zip")
-            if entry is None or entry.is_tree:
-                raise KeyError(version)
-            kind, uuid = self._element.kind, self._element.uuid
-            found = self._found[version] = Release(kind, uuid, version, entry.oid)
-        return found
-
-    def __iter__(self) -> Iterator[Version]:
-        return iter(self._listed())
-
-    def __len__(self) -> int:
-        return len(self._listed())
-
-
 class Planner:
     """Resolves commits into desired states, with caches kept by git object id."""
 
@@ -225,7 +135,7 @@ class Planner:
         self._listings: OrderedDict[tuple[str, ...], ElementListing] = OrderedDict()
         # A test deploy (an API thread) may plan while the poller deploys.
         self._listing_lock = threading.Lock()
-        self._release_folders: dict[tuple[str, str, str], _ReleaseFolder] = {}
+        self.release_folders = ReleaseFolders(repo)
 
     def desired(self, snapshot: CommitSnapshot, manifest_name: str | None) -> DesiredState:
         """Return the desired state of every element at a commit under a manifest (or none)."""
@@ -245,12 +155,10 @@ class Planner:
             except MirelError as error:
                 state.problems.append(str(error))
                 return state
-        # One listing of dist/<kind>s/ per kind, instead of a path lookup per element.
-        folders = {kind.name: self._release_folders_of(snapshot, kind) for kind in KINDS}
         desired, problems = resolve_manifest(
             manifest,
             listing.elements,
-            lambda element: self.releases(snapshot, element, folders[element.kind.name]),
+            lambda element: self.release_folders.releases(snapshot, element),
         )
         state.problems.extend(str(problem) for problem in problems)
         for item in desired:
@@ -301,34 +209,6 @@ class Planner:
         while len(self._listings) > _LISTINGS_KEPT:
             self._listings.popitem(last=False)
         return listing
-
-    @staticmethod
-    def _release_folders_of(snapshot: CommitSnapshot, kind: ElementKind) -> dict[str, str]:
-        """Return the tree id of each element's release folder of one kind, by uuid."""
-        return {
-            entry.name: entry.oid for entry in snapshot.list_dir(kind.dist_root) if entry.is_tree
-        }
-
-    def releases(
-        self, snapshot: CommitSnapshot, element: Element, folders: Mapping[str, str]
-    ) -> Mapping[Version, Release]:
-        """Return an element's releases at a commit, listed once per release-folder version.
-
-        `folders` maps uuids to the tree ids of their release folders at that commit.
-        """
-        oid = folders.get(element.uuid)
-        if oid is None:
-            return {}
-        key = (element.kind.name, element.uuid, oid)
-        found = self._release_folders.get(key)
-        if found is None:
-            if len(self._release_folders) >= _RELEASE_FOLDERS_KEPT:
-                self._release_folders.clear()  # rare, and a refill costs one listing per element
-            path = element.kind.release_dir(element.uuid)
-            known = _KnownFolders(snapshot, self._repo, {path: oid})
-            found = _ReleaseFolder(known, self._repo, element, oid)
-            self._release_folders[key] = found
-        return found
 
     def _load_metadata(self, keys: Iterable[str]) -> None:
         with self._sessions() as session:

@@ -35,6 +35,8 @@ from mirel.instance.deploy.steps import counted
 # Sources stored per transaction: a commit per source would cost a disk flush each on a cold deploy.
 BATCH_SOURCES = 200
 BATCH_BYTES = 16 * 1024 * 1024
+# Artifact sources remembered as stored (a few hundred bytes each); a full memory starts again.
+_ARTIFACTS_REMEMBERED = 100_000
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class SourceStore:
         self._repo = repo
         self._limits = limits
         self.unpacked_count = 0  # sources this process stored, for tests and benchmarks
+        self._stored_artifacts: dict[str, StoredSource] = {}  # by key: known to be stored
 
     def check(self, desired: DesiredState) -> SourceCheck:
         """Return each source's commit and every problem; store nothing (a test deploy).
@@ -164,10 +167,36 @@ class SourceStore:
         return len(stored)
 
     def known(self, keys: Iterable[str]) -> dict[str, StoredSource]:
-        """Return the sources among `keys` that are already unpacked."""
+        """Return the sources among `keys` that are already unpacked.
+
+        Artifacts found once are remembered: an artifact's source is never removed (only
+        working versions nothing serves are), so a deploy that changes one pin asks the
+        database about one source, not 2,000.
+        """
         found: dict[str, StoredSource] = {}
+        asked: set[str] = set()
+        for key in keys:
+            stored = self._stored_artifacts.get(key)
+            if stored is None:
+                asked.add(key)
+            else:
+                found[key] = stored
+        if asked:
+            self._remember(self._query(asked, found))
+        return found
+
+    def _remember(self, sources: Iterable[StoredSource]) -> None:
+        for stored in sources:
+            if stored.key.startswith("blob:"):
+                if len(self._stored_artifacts) >= _ARTIFACTS_REMEMBERED:
+                    self._stored_artifacts.clear()
+                self._stored_artifacts[stored.key] = stored
+
+    def _query(self, keys: set[str], found: dict[str, StoredSource]) -> list[StoredSource]:
+        """Add the stored sources among `keys` to `found`, from the database; return them."""
+        new: list[StoredSource] = []
         with self._sessions() as session:
-            for batch in chunks(sorted(set(keys))):
+            for batch in chunks(sorted(keys)):
                 rows = session.execute(
                     select(
                         Source.key, Source.kind, Source.uuid, Source.version, Source.source_commit
@@ -175,7 +204,8 @@ class SourceStore:
                 )
                 for key, kind, uuid, version, commit in rows:
                     found[key] = StoredSource(key, kind, uuid, version, commit)
-        return found
+                    new.append(found[key])
+        return new
 
     @staticmethod
     def mismatch(target: Target, stored: StoredSource) -> str | None:
@@ -258,6 +288,7 @@ class SourceStore:
             if len(batch) == 1:
                 return []  # already there: the same content, unpacked by someone else
             return [source for one in batch for source in self.store([one])]
+        self._remember(source.stored for source in batch)
         return list(batch)
 
     def _insert(self, batch: Sequence[Unpacked]) -> None:

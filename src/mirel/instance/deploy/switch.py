@@ -22,7 +22,7 @@ from mirel.instance.deploy.lease import Lease
 from mirel.instance.deploy.planner import DesiredState, Target, chunks
 from mirel.instance.deploy.steps import Checkpoint, DeployLog, counted
 from mirel.instance.deployments import DeploymentStore
-from mirel.instance.live import LIVE, LiveRow, read_live
+from mirel.instance.live import LIVE, LiveRow, Served, read_live
 from mirel.instance.state import Attempt, StateStore
 from mirel.instance.values import Change, Deployment
 
@@ -124,8 +124,9 @@ class Switch:
         commits: Mapping[str, str | None],
         log: DeployLog,
         checkpoint: Checkpoint,
-    ) -> Deployment:
-        """Switch the live state, the deployed commit and the deployment; return it, SUCCESS.
+    ) -> tuple[Deployment, Served]:
+        """Switch the live state, the deployed commit and the deployment; return it, SUCCESS,
+        with what is live now.
 
         Raises LeaseLost, changing nothing, when the lease `token` holds was taken over.
         """
@@ -135,7 +136,8 @@ class Switch:
             self._lease.renew(token, connection)
             current = read_live(connection)
             changes = changes_between(current, desired.targets)
-            _write_live(connection, current, _wanted_rows(desired, commits))
+            wanted = _wanted_rows(desired, commits)
+            _write_live(connection, current, wanted)
             garbage = _remove_unserved_working_versions(connection)
             log(
                 f"switched {counted(len(changes), 'change')}"
@@ -145,4 +147,4 @@ class Switch:
             self._state.record_switch(session, deployed, deployment_id)
             deployment = DeploymentStore.succeed(session, deployment_id, changes, log.text())
             checkpoint("switching")
-        return deployment
+        return deployment, Served(deployed, wanted)
