@@ -573,6 +573,27 @@ def test_an_entry_whose_local_header_is_damaged_is_refused() -> None:
     refused(bytes(data), "entry 'files/lib/query1.sql' has no local header")
 
 
+def test_an_entry_whose_local_header_names_another_file_is_refused() -> None:
+    # Same length, another name: only the local header says it, as zipfile would notice.
+    data = VALID.replace(b"files/main.rsx", b"files/main.rsy", 1)
+    assert data != VALID
+
+    refused(data, "entry 'files/main.rsx' is corrupt", cheap=False)
+
+
+def test_an_entry_whose_compressed_data_is_garbage_is_refused() -> None:
+    # Overwrite the first bytes of main.rsx's deflate stream with a block type that is invalid.
+    data = bytearray(VALID)
+    name = b"files/main.rsx"
+    header = VALID.index(b"PK\x03\x04")  # the first local header
+    while VALID[header + 30 : header + 30 + len(name)] != name:
+        header = VALID.index(b"PK\x03\x04", header + 4)
+    start = header + 30 + len(name) + int.from_bytes(VALID[header + 28 : header + 30], "little")
+    data[start] = 0xFF  # BTYPE 11: reserved, an error in every inflater
+
+    refused(bytes(data), "entry 'files/main.rsx' is corrupt", cheap=False)
+
+
 # -- refusals: headers that lie about sizes ------------------------------------------------------
 
 

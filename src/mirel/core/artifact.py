@@ -505,7 +505,7 @@ def read_release_info(
         zipfile.ZipFile(io.BytesIO(data)) as archive,
     ):
         release_entry, _ = check_directory(data, archive, artifact, limits)
-        raw = read_release_json(archive, release_entry, artifact)
+        raw = read_release_json(archive, release_entry, artifact, data)
     return _parse_release_json(raw, artifact)
 
 
@@ -572,7 +572,7 @@ def _read_checked(
         zipfile.ZipFile(io.BytesIO(data)) as archive,
     ):
         release_entry, file_entries = check_directory(data, archive, artifact, limits)
-        raw = read_release_json(archive, release_entry, artifact)
+        raw = read_release_json(archive, release_entry, artifact, data)
         info = _parse_release_json(raw, artifact)
         fields = zip(
             ("kind", "uuid", "version"), (info.kind, info.uuid, info.version), expected, strict=True
@@ -580,7 +580,7 @@ def _read_checked(
         _check_expected(info, artifact, tuple(fields))
         budget = limits.max_total_bytes - len(raw)
         for entry in sorted(file_entries, key=lambda entry: entry.orig_filename):
-            content = read_entry(archive, entry, artifact, budget, limits.max_total_bytes)
+            content = read_entry(archive, entry, artifact, budget, limits.max_total_bytes, data)
             budget -= len(content)
             path = entry.orig_filename[len(FILES_PREFIX) :]
             hashes[path] = hashlib.sha256(content).hexdigest()

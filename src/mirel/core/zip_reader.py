@@ -45,6 +45,7 @@ _READ_CHUNK = 64 * 1024
 _FLAG_ENCRYPTED = 0x0001
 _FLAG_STRONG_ENCRYPTION = 0x0040
 _FLAG_UTF8_NAME = 0x0800
+_FLAG_PATCHED = 0x0020  # zipfile refuses compressed patched data: left to it to say so
 _MSDOS_DIRECTORY = 0x10
 _SHOWN_CHARS = 120
 # A local file header: signature and fixed fields (skipped), then the name and extra lengths.
@@ -260,38 +261,70 @@ def check_directory(
 # -- entry data ----------------------------------------------------------------------------------
 
 
-def read_entry(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, artifact: str, budget: int, limit: int
-) -> bytes:
-    """Return an entry's content, counting the bytes really produced against header and limit.
+def _inflate(data: bytes, info: zipfile.ZipInfo) -> bytes:
+    """Return at most one byte more than an entry declares, decompressed straight from `data`.
 
-    `budget` is what is left of `limit` (the uncompressed size limit) before this entry.
-
-    zipfile stops decompressing at the declared size and checks the CRC itself; we let it run one
-    byte further and check the CRC ourselves, so that data beyond the declared size is noticed and
-    reported as such instead of being cut off silently.
+    What zipfile.open does, without its stream objects (a third of a cold deploy's time): the
+    local header was checked by `_check_layout`, its name must be the directory's, and only
+    stored and deflated entries get this far (`_check_entry`).
     """
-    shown = quoted(info.orig_filename)
+    start = info.header_offset + _LOCAL_HEADER.size
+    name_length, extra_length = _LOCAL_HEADER.unpack_from(data, info.header_offset)[1:]
+    encoding = "utf-8" if info.flag_bits & _FLAG_UTF8_NAME else "cp437"
+    if data[start : start + name_length].decode(encoding) != info.orig_filename:
+        raise zipfile.BadZipFile("the file name in the directory and in the entry's header differ")
+    start += name_length + extra_length
+    raw = data[start : start + info.compress_size]
+    if info.compress_type == zipfile.ZIP_STORED:
+        return raw[: info.file_size + 1]
+    return zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, info.file_size + 1)
+
+
+def _read_through_zipfile(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytearray:
+    """Return at most one byte more than an entry declares, read by zipfile."""
     probe = copy.copy(info)
     probe.file_size = info.file_size + 1
     del probe.CRC  # zipfile skips its own CRC check for an entry without one
     content = bytearray()
-    with (
-        refusing_corruption(artifact, f"entry {shown} is corrupt"),
-        archive.open(probe) as stream,
-    ):
-        while chunk := stream.read(_READ_CHUNK):
+    with archive.open(probe) as stream:
+        while len(content) <= info.file_size and (chunk := stream.read(_READ_CHUNK)):
             content += chunk
-            if len(content) > info.file_size:
-                raise ArtifactInvalid(
-                    artifact,
-                    f"entry {shown} holds more than the {info.file_size} bytes its header declares",
-                )
-            if len(content) > budget:
-                raise ArtifactInvalid(
-                    artifact,
-                    f"entry {shown} takes the artifact over {limit} bytes uncompressed",
-                )
+    return content
+
+
+def read_entry(
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    artifact: str,
+    budget: int,
+    limit: int,
+    data: bytes | None = None,
+) -> bytes:
+    """Return an entry's content, counting the bytes really produced against header and limit.
+
+    `budget` is what is left of `limit` (the uncompressed size limit) before this entry; `data`
+    is the archive's bytes, from which the entry is decompressed directly when given.
+
+    Decompression stops one byte past the declared size, and the CRC is checked here, so that
+    data beyond the declared size is noticed and reported as such instead of being cut off
+    silently. The declared sizes were held to the limits before (`check_directory`), so one byte
+    past them is bounded too.
+    """
+    shown = quoted(info.orig_filename)
+    with refusing_corruption(artifact, f"entry {shown} is corrupt"):
+        if data is not None and not info.flag_bits & _FLAG_PATCHED:
+            content: bytes | bytearray = _inflate(data, info)
+        else:
+            content = _read_through_zipfile(archive, info)
+    if len(content) > info.file_size:
+        raise ArtifactInvalid(
+            artifact,
+            f"entry {shown} holds more than the {info.file_size} bytes its header declares",
+        )
+    if len(content) > budget:
+        raise ArtifactInvalid(
+            artifact, f"entry {shown} takes the artifact over {limit} bytes uncompressed"
+        )
     if len(content) != info.file_size:
         raise ArtifactInvalid(
             artifact,
@@ -302,7 +335,9 @@ def read_entry(
     return bytes(content)
 
 
-def read_release_json(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, artifact: str) -> bytes:
+def read_release_json(
+    archive: zipfile.ZipFile, entry: zipfile.ZipInfo, artifact: str, data: bytes | None = None
+) -> bytes:
     """Return release.json's bytes, refusing one larger than release.json may be."""
     if entry.file_size > MAX_RELEASE_JSON_BYTES:
         raise ArtifactInvalid(
@@ -310,4 +345,5 @@ def read_release_json(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, artifact
             f"release.json declares {entry.file_size} bytes, over the {MAX_RELEASE_JSON_BYTES} "
             "a release.json may take",
         )
-    return read_entry(archive, entry, artifact, MAX_RELEASE_JSON_BYTES, MAX_RELEASE_JSON_BYTES)
+    limit = MAX_RELEASE_JSON_BYTES
+    return read_entry(archive, entry, artifact, limit, limit, data)
