@@ -45,6 +45,7 @@ from typing import Any
 
 import floors
 import httpx
+import merge_to_live
 from generate import AUTHOR, Generated, GeneratedElement, generate
 
 from mirel.core.manifest import LATEST
@@ -253,6 +254,8 @@ def run(args: argparse.Namespace) -> list[Row]:
 
         with fresh_database(args.postgres, work) as database_url:
             rows += measure_instance(generated, database_url, args.repeat, say)
+            if not args.skip_servers:
+                rows += measure_servers(args, generated, database_url, work, say)
 
         say("create a release")
         element = generated.elements[-1]
@@ -344,6 +347,35 @@ def measure_instance(
         instance.close()
 
 
+def measure_merge_to_live(merges: int, work: Path) -> list[Row]:
+    """Return merge-to-live across three `mirel serve` processes on a loopback git host."""
+    folder = work / "merge-to-live"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    results = merge_to_live.run(argparse.Namespace(merges=merges, poll_interval=1.0), folder)
+    note = f"{merges} merges, three instances; "
+    webhook, polling = results["webhook"], results["polling"]
+    return [
+        Row("merge-to-live, deploy hook, p50", webhook["p50"], note + "webhook", goal="< 0.5 s"),
+        Row("merge-to-live, deploy hook, p99", webhook["p99"], note + "webhook", goal="< 1.5 s"),
+        Row("merge-to-live, polling every 1 s, p50", polling["p50"], note + "no webhook"),
+        Row("merge-to-live, polling every 1 s, p99", polling["p99"], note + "no webhook"),
+    ]
+
+
+def measure_servers(
+    args: argparse.Namespace,
+    generated: Generated,
+    database_url: str,
+    work: Path,
+    say: Callable[[str], None],
+) -> list[Row]:
+    """Return the figures of real processes: merge-to-live (and, with the helpers' modules,
+    requests per second, memory and command-line start-up)."""
+    say("merge-to-live")
+    return measure_merge_to_live(args.merges, work)
+
+
 def _progress(message: str) -> None:
     print(f"  … {message}", file=sys.stderr, flush=True)
 
@@ -385,16 +417,31 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--quick", action="store_true", help="200 elements × 10 releases × 5 manifests"
     )
     parser.add_argument(
+        "--huge",
+        action="store_true",
+        help="10,000 elements × 100 releases × 50 manifests (by hand: ~5 GB, a quarter hour)",
+    )
+    parser.add_argument(
         "--postgres",
         metavar="URL",
         help="Measure on a new database of this PostgreSQL server (default: a SQLite file).",
     )
     parser.add_argument("--repeat", type=int, default=5, help="Timings per warm request.")
+    parser.add_argument(
+        "--skip-servers",
+        action="store_true",
+        help="Measure in process only: no `mirel serve`, wrk, merge-to-live or start-up runs.",
+    )
+    parser.add_argument("--merges", type=int, default=20, help="Merges timed to live.")
+    parser.add_argument("--seconds", type=float, default=10.0, help="Seconds of each wrk run.")
+    parser.add_argument("--runs", type=int, default=10, help="Runs of each command timed.")
     parser.add_argument("--keep", metavar="DIR", help="Work in DIR and keep it afterwards.")
     parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
     args = parser.parse_args(argv)
     if args.quick:
         args.elements, args.releases, args.manifests = 200, 10, 5
+    if args.huge:
+        args.elements, args.releases, args.manifests = 10_000, 100, 50
     if args.elements < 1 or args.releases < 2 or args.manifests < 3:
         parser.error("use at least 1 element, 2 releases and 3 manifests")
     return args
@@ -412,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
                     "releases": args.releases,
                     "manifests": args.manifests,
                     "machine": machine(),
-                    "rows": [row.__dict__ for row in rows],
+                    "rows": [{**row.__dict__, "ratio": row.ratio} for row in rows],
                 },
                 indent=2,
             )

@@ -25,6 +25,12 @@ def test_the_benchmark_runs_and_reports_every_measure(tmp_path: Path) -> None:
             "4",
             "--repeat",
             "1",
+            "--merges",
+            "2",
+            "--seconds",
+            "1",
+            "--runs",
+            "2",
             "--keep",
             str(tmp_path / "work"),
             "--json",
@@ -54,6 +60,10 @@ def test_the_benchmark_runs_and_reports_every_measure(tmp_path: Path) -> None:
         "page /settings/releases?q=",
         "page /pulls",
         "create one release",
+        "merge-to-live, deploy hook, p50",
+        "merge-to-live, deploy hook, p99",
+        "merge-to-live, polling every 1 s, p50",
+        "merge-to-live, polling every 1 s, p99",
     }
     assert notes["deploy, cold"] == "6 elements switched, 6 artifacts unpacked"
     assert notes["deploy, one pin changed"] == "1 element switched, 1 artifact unpacked"

@@ -33,6 +33,7 @@ from mirel.core.catalog import (
     releases_of,
 )
 from mirel.core.folders import folder_problems
+from mirel.core.kinds import KINDS
 from mirel.core.manifest import Manifest
 from mirel.core.resolve import resolve_pin
 from mirel.core.rules import (
@@ -60,6 +61,7 @@ log = logging.getLogger(__name__)
 # Commits looked at per page of an element's history, so a page costs the same however long the
 # repository's history is.
 HISTORY_SCAN = 2000
+_LISTINGS_KEPT = 8
 
 Progress = Callable[[str], None]
 
@@ -79,6 +81,7 @@ class Catalog:
         self._metadata = MetadataCache()
         self._manifests = ManifestCache()
         self.release_folders = ReleaseFolders(repository)
+        self._listings: dict[tuple[str, ...], ElementListing] = {}
         # An artifact never changes for a given blob, so what checking it found is kept by blob
         # id: its release.json, or (as text: an exception would keep the artifact's bytes alive
         # through its traceback) why it cannot be read.
@@ -106,10 +109,24 @@ class Catalog:
 
     def listing(self, snapshot: CommitSnapshot | None = None) -> ElementListing:
         """Return every element on the default branch and every folder that is not a valid
-        element (see BrokenFolder), each sorted by kind and name."""
-        found = list_elements(snapshot or self.snapshot(), self._metadata)
-        found.elements.sort(key=lambda element: (element.kind.name, element.name))
-        found.broken.sort(key=lambda folder: (folder.kind.name, folder.name))
+        element (see BrokenFolder), each sorted by kind and name.
+
+        The listing is kept by the tree ids of the kinds' folders (a commit that changes only
+        manifests or releases lists nothing again) and shared: callers must not change it.
+        """
+        snapshot = snapshot or self.snapshot()
+        roots = tuple(
+            entry.oid if (entry := snapshot.entry(kind.source_root)) is not None else "-"
+            for kind in KINDS
+        )
+        found = self._listings.get(roots)
+        if found is None:
+            found = list_elements(snapshot, self._metadata)
+            found.elements.sort(key=lambda element: (element.kind.name, element.name))
+            found.broken.sort(key=lambda folder: (folder.kind.name, folder.name))
+            if len(self._listings) >= _LISTINGS_KEPT:
+                self._listings.clear()
+            self._listings[roots] = found
         return found
 
     def elements(self, snapshot: CommitSnapshot | None = None) -> list[Element]:
