@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pygit2
-from pygit2.enums import FileMode, ObjectType
+from pygit2.enums import FileMode
 
 from mirel.core.snapshot import TreeEntry
 from mirel.errors import (
@@ -28,17 +28,13 @@ from mirel.errors import (
     RepositoryNotFound,
     RepositoryUnreachable,
 )
+from mirel.git.trees import TreeReader
 from mirel.git.values import Author as Author
 from mirel.git.values import ChangedPath as ChangedPath
 from mirel.git.values import CommitInfo as CommitInfo
 from mirel.git.values import retry_on_race as retry_on_race
 
 HEADS = "refs/heads/"
-# An entry's `type` is a plain int; its `filemode` and `type_str` cost an enum or a str each.
-_TREE = int(ObjectType.TREE)
-# Trees of at least this many entries are kept parsed (see GitRepository._tree), this many at most.
-_LARGE_TREE = 256
-_LARGE_TREES_KEPT = 64
 
 
 # pygit2 raises OSError, not GitError, when another process holds a ref's lock file.
@@ -57,7 +53,7 @@ class GitRepository:
         self.path = Path(path).resolve()
         try:
             self._repo = pygit2.Repository(str(self.path))
-            self._trees: dict[str, Any] = {}
+            self._trees = TreeReader(self._repo)
         except (pygit2.GitError, KeyError, OSError) as error:
             if not self.path.exists():
                 raise RepositoryNotFound(
@@ -311,47 +307,13 @@ class GitRepository:
         """Return the root tree of a commit."""
         return str(self._commit(commit_sha).tree_id)
 
-    def _tree(self, oid: str) -> Any:
-        """Return the tree `oid`, kept when it is large.
-
-        pygit2 parses a tree again at every lookup: 0.3 ms for the 2,000 entries of `apps/`,
-        paid by every path lookup below it. Large trees are few (the kinds' folders, `dist/`'s),
-        so they are kept; a full cache is emptied, which is rare and costs one parse each.
-        """
-        tree: Any = self._trees.get(oid)
-        if tree is None:
-            tree = self._repo.get(oid)
-            if isinstance(tree, pygit2.Tree) and len(tree) >= _LARGE_TREE:
-                if len(self._trees) >= _LARGE_TREES_KEPT:
-                    self._trees.clear()
-                self._trees[oid] = tree
-        return tree
-
     def entry_at(self, tree_oid: str, path: str) -> TreeEntry | None:
         """Return the entry at `path` below a tree, or None when nothing is there."""
-        if path in ("", "."):
-            return TreeEntry(name="", oid=tree_oid, is_tree=True)
-        *folders, name = path.split("/")
-        tree: Any = self._tree(tree_oid)
-        try:
-            for folder in folders:
-                # Through the kept trees, one name at a time; `tree["a/b"]` would parse each again.
-                entry = tree[folder]
-                if entry.type != _TREE:
-                    return None
-                tree = self._tree(str(entry.id))
-            entry = tree[name]
-        except (KeyError, ValueError):
-            return None
-        return TreeEntry(name=entry.name or "", oid=str(entry.id), is_tree=entry.type == _TREE)
+        return self._trees.entry_at(tree_oid, path)
 
     def list_tree(self, tree_oid: str) -> list[TreeEntry]:
         """Return the entries of one tree, in git's order."""
-        tree: Any = self._tree(tree_oid)
-        return [
-            TreeEntry(name=entry.name or "", oid=str(entry.id), is_tree=entry.type == _TREE)
-            for entry in tree
-        ]
+        return self._trees.list_tree(tree_oid)
 
     def blob_size(self, oid: str) -> int:
         """Return the size of an object from its header, without reading its content."""
