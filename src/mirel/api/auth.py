@@ -43,13 +43,16 @@ _bearer = HTTPBearer(
 )
 
 
+def _no_token() -> Unauthenticated:
+    return Unauthenticated(
+        "no API token; send 'Authorization: Bearer <token>' (create one with 'mirel token create')"
+    )
+
+
 def _token_of(request: Request, secret: str | None) -> TokenInfo:
     """Return the token whose secret the request presents; raise Unauthenticated."""
     if not secret:
-        raise Unauthenticated(
-            "no API token; send 'Authorization: Bearer <token>' (create one with "
-            "'mirel token create')"
-        )
+        raise _no_token()
     info = authenticate(get_instance(request).sessions, secret)
     if info is None:
         raise Unauthenticated(
@@ -65,12 +68,19 @@ def _bearer_secret(header: str | None) -> str | None:
     return secret if scheme.lower() == "bearer" and secret else None
 
 
-def current_token(
+async def current_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> TokenInfo:
-    """Return the token of the request; raise Unauthenticated when it has none or it is unknown."""
-    return _token_of(request, credentials.credentials if credentials is not None else None)
+    """Return the token of the request; raise Unauthenticated when it has none or it is unknown.
+
+    Asynchronous so that only the database lookup goes to a worker thread: a request without a
+    token is refused without one, and every check after the lookup runs on the event loop.
+    """
+    secret = credentials.credentials if credentials is not None else None
+    if not secret:
+        raise _no_token()
+    return await run_in_threadpool(_token_of, request, secret)
 
 
 TokenDep = Annotated[TokenInfo, Depends(current_token)]
@@ -91,7 +101,7 @@ class ScopeCheck:
             raise ValueError(f"unknown scope {scope!r}")
         self.scope = scope
 
-    def __call__(self, token: TokenDep) -> TokenInfo:
+    async def __call__(self, token: TokenDep) -> TokenInfo:
         """Return the token when it holds the scope; raise Forbidden naming it otherwise."""
         if not token.grants(self.scope):
             raise _forbidden(self.scope)
@@ -103,7 +113,7 @@ def require(scope: str) -> Any:
     return Depends(ScopeCheck(scope))
 
 
-def token_author(token: TokenDep) -> Author:
+async def token_author(token: TokenDep) -> Author:
     """Return the git author of the changes a token makes: its name, and its id in the email."""
     return Author(token.name, f"token-{token.id}@mirel.invalid")
 

@@ -9,18 +9,28 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from mirel.cli.base import AppFactory, common, options, stderr
 from mirel.errors import InvalidInput
-from mirel.settings import load_settings
+from mirel.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from mirel.instance import Instance
+
+# More workers than cores only adds memory: the limit keeps a typo from forking hundreds.
+MAX_WORKERS = 64
 
 
 def listen(host: str, port: int) -> socket.socket:
     """Return a socket bound to `host:port`, or raise InvalidInput saying how to free the port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, not left 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on
+    # connections whose socket says TCP, and with it on, an answer written in two parts (headers,
+    # then body) waits for the client's delayed acknowledgement: 40 ms per request.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     # As uvicorn does: a port left in TIME_WAIT by a stopped server can be taken again at once.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -64,6 +74,15 @@ def _app_factory() -> AppFactory:
     help="Secret that signs webhooks (or MIREL_WEBHOOK_SECRET, which keeps it out of `ps`).",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_WORKERS),
+    default=1,
+    show_default=True,
+    envvar="MIREL_WORKERS",
+    help="Worker processes sharing the port and the database; one of them polls "
+    "(or MIREL_WORKERS).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
@@ -87,6 +106,7 @@ def serve(
     name: str | None,
     poll_interval: str | None,
     webhook_secret: str | None,
+    workers: int,
     log_level: str,
     log_format: str,
 ) -> None:
@@ -103,41 +123,86 @@ def serve(
         webhook_secret=webhook_secret,
     )
     sock = listen(settings.host, settings.port)
-    # Imported once the settings are known to be good, so that bad ones fail at once.
-    import logging.config
-
-    import uvicorn
-
-    from mirel.http.logs import log_config
-    from mirel.instance import Instance
-
-    logging_setup = log_config(log_format, log_level)
-    logging.config.dictConfig(logging_setup)
-
     try:
-        instance = Instance(settings)
-    except BaseException:
+        # Imported once the settings are known to be good, so that bad ones fail at once.
+        import logging.config
+
+        from mirel.http.logs import log_config
+
+        logging_setup = log_config(log_format, log_level)
+        logging.config.dictConfig(logging_setup)
+        server = _Server(create_app, settings, sock, (log_format, log_level), workers)
+        if workers == 1:
+            server.run(0)
+            return
+        from mirel.http.workers import run_workers
+
+        # Each worker opens its own instance: nothing of a database, a repository or a thread
+        # exists before the fork (docs/decisions.md, "Several workers").
+        if run_workers(workers, server.run):
+            raise SystemExit(1)
+    finally:
         sock.close()
-        raise
-    try:
-        app = create_app(instance)
-        bound_port = sock.getsockname()[1]
+
+
+class _Server:
+    """What one worker process runs: its own instance and application, under uvicorn."""
+
+    def __init__(
+        self,
+        create_app: AppFactory,
+        settings: Settings,
+        sock: socket.socket,
+        logs: tuple[str, str],
+        workers: int,
+    ) -> None:
+        self.create_app = create_app
+        self.settings = settings
+        self.sock = sock
+        self.log_format, self.log_level = logs
+        self.workers = workers
+
+    def run(self, index: int) -> None:
+        """Serve as worker `index`: only worker 0 polls the default branch."""
+        import uvicorn
+
+        from mirel.http.logs import log_config
+        from mirel.instance import Instance
+
+        settings = self.settings
+        if index > 0:
+            settings = settings.model_copy(update={"poll_interval": 0.0})
+        instance = Instance(settings)
+        try:
+            app = self.create_app(instance)
+            if index == 0:
+                self._announce(instance)
+            config = uvicorn.Config(
+                app,
+                log_config=log_config(self.log_format, self.log_level),
+                log_level=self.log_level,
+                access_log=False,
+                lifespan="on",
+            )
+            uvicorn.Server(config).run(sockets=[self.sock])
+        finally:
+            instance.close()
+
+    def _announce(self, instance: Instance) -> None:
+        settings = self.settings
+        bound_port = self.sock.getsockname()[1]
         publishing = instance.state.selected_manifest() or "(no manifest)"
+        workers = f" ({self.workers} workers)" if self.workers > 1 else ""
         started = (
-            f"mirel instance {settings.name} on http://{settings.host}:{bound_port} publishing "
-            f"{publishing} from {instance.hub.repo.location}"
+            f"mirel instance {settings.name} on http://{settings.host}:{bound_port}{workers} "
+            f"publishing {publishing} from {instance.hub.repo.location}"
         )
-        if log_format == "json":
+        if self.log_format == "json":
+            import logging
+
             logging.getLogger("mirel.serve").info(started)
         else:
             stderr.print(started, markup=False)
-        config = uvicorn.Config(
-            app, log_config=logging_setup, log_level=log_level, access_log=False, lifespan="on"
-        )
-        uvicorn.Server(config).run(sockets=[sock])
-    finally:
-        sock.close()
-        instance.close()
 
 
 @click.command()

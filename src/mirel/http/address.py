@@ -7,7 +7,7 @@ cannot even be compared with one (it would fail as a 500 in the first query).
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from urllib.parse import unquote_plus
 
 from starlette.requests import Request as StarletteRequest
@@ -16,13 +16,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mirel.errors import InvalidInput
 from mirel.http.pipeline import reply_to
 
+# Exactly Unicode's categories Cc (controls) and Cs (surrogates): one search, not a lookup per
+# character.
+_UNUSABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
 
 def _unusable(text: str) -> str | None:
     """Return the first character of `text` no name or path may hold, or None."""
-    for char in text:
-        if unicodedata.category(char) in ("Cc", "Cs"):
-            return char
-    return None
+    found = _UNUSABLE.search(text)
+    return None if found is None else found[0]
 
 
 class AddressCheck:

@@ -35,6 +35,8 @@ class Poller:
             target=self._poll, name=f"mirel-poller-{self._name}", daemon=True
         )
         self._thread.start()
+        # One line per process that polls: with several workers, exactly one writes it.
+        log.info("poller started: the default branch every %g s", self._interval)
 
     def stop(self) -> None:
         """Stop the thread, waiting for a deploy it runs to finish (up to 60 s)."""

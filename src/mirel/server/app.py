@@ -72,6 +72,20 @@ def create_app(instance: Instance) -> FastAPI:
     )
     # Outside everything: every answer is counted, refusals at the edge included.
     app.state.metrics = install_observability(app, instance)
+    _probes_and_static_first(app)
     # Outermost: every answer carries its request id, and every record written meanwhile.
     app.add_middleware(RequestIds)
     return app
+
+
+# Addresses that only their own route serves (tests/server/test_routing.py checks it), asked for
+# most often: load balancers' probes, the scraper and every page's stylesheet and script.
+FIRST_ROUTES = ("/static", "/healthz", "/readyz", "/metrics")
+
+
+def _probes_and_static_first(app: FastAPI) -> None:
+    """Move FIRST_ROUTES to the front of the router: it tries routes in order, each at some cost,
+    and these would otherwise be tried after every page and API route."""
+    first = [route for route in app.router.routes if getattr(route, "path", None) in FIRST_ROUTES]
+    rest = [route for route in app.router.routes if route not in first]
+    app.router.routes[:] = first + rest

@@ -3,7 +3,8 @@
 - `/metrics` (Prometheus text format): requests by route template, method and status, with
   their durations; deployments by outcome, with their durations; the elements this instance
   serves; and the seconds since the poller last looked at the default branch.
-- `/healthz` answers 200 while the process serves requests at all.
+- `/healthz` answers 200 while the process serves requests at all, naming in
+  `X-Mirel-Worker-Pid` the worker process that answered.
 - `/readyz` answers 200 when the instance can do its work (its database and its repository
   answer), 503 naming what does not otherwise, so a load balancer sends it no traffic.
 
@@ -14,10 +15,13 @@ balancer's probes; they show counts and timings, nothing of the repository's con
 
 from __future__ import annotations
 
+import functools
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 from sqlalchemy import text
@@ -26,10 +30,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mirel.http.routes import app_routes
+from mirel.http.routes import app_routes, flat_routes
 from mirel.instance import Instance
 from mirel.instance.values import Deployment
 
+WORKER_HEADER = "X-Mirel-Worker-Pid"
 _UNMATCHED = "unmatched"  # no route: its path is not a label, or one label per scanned URL
 
 
@@ -86,19 +91,36 @@ class Metrics:
 class RequestMetrics:
     """ASGI middleware counting and timing every HTTP request by its route template."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, templates: Sequence[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        templates: Sequence[str],
+        route_templates: Mapping[int, str],
+    ) -> None:
         self.app = app
         self.metrics = metrics
-        # The router keeps its match to itself: each template is matched again here.
         self.patterns = [(compile_path(template)[0], template) for template in templates]
+        # The router leaves the route it chose in the scope (without its prefix): its full
+        # template is looked up by the route's identity, not found again among every pattern.
+        self.route_templates = route_templates
+        # Requests the router gives no route (static files, /metrics, unknown addresses) are
+        # matched against the patterns once per distinct path, in a bounded cache.
+        self._scan = functools.lru_cache(maxsize=1024)(self._match)
 
-    def _template(self, scope: Scope) -> str:
-        """Return the path template of the route a request's path matches."""
-        path = scope.get("path", "")
+    def _match(self, path: str) -> str:
         for pattern, template in self.patterns:
             if pattern.match(path):
                 return template
         return _UNMATCHED
+
+    def _template(self, scope: Scope) -> str:
+        """Return the path template of the route that answered the request."""
+        template = self.route_templates.get(id(scope.get("route")))
+        if template is not None:
+            return template
+        path: str = scope.get("path", "")
+        return self._scan(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the request, then count its status under its route's template."""
@@ -145,7 +167,8 @@ def install_observability(app: FastAPI, instance: Instance) -> Metrics:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        # Which process answered: with `mirel serve --workers N` each worker has its own.
+        return JSONResponse({"status": "ok"}, headers={WORKER_HEADER: str(os.getpid())})
 
     def readyz(_: Request) -> Response:
         failing = _ready(instance)
@@ -159,5 +182,22 @@ def install_observability(app: FastAPI, instance: Instance) -> Metrics:
     templates = [path for path, _, _ in app_routes(app)]
     templates += [route.path for route in app.routes if isinstance(route, Route)]
     templates += [f"{route.path}/{{path:path}}" for route in app.routes if isinstance(route, Mount)]
-    app.add_middleware(RequestMetrics, metrics=metrics, templates=templates)
+    app.add_middleware(
+        RequestMetrics, metrics=metrics, templates=templates, route_templates=_by_route(app)
+    )
     return metrics
+
+
+def _by_route(app: FastAPI) -> dict[int, str]:
+    """Return the full path template of each route object, by the object's id; a route object
+    served under two paths (a router included twice) is left out, and found by its path."""
+    found: dict[int, str] = {}
+    twice: set[int] = set()
+    for context in flat_routes(app):
+        route = getattr(context, "original_route", context)
+        path = getattr(context, "path", None)
+        if not isinstance(path, str) or not isinstance(route, APIRoute):
+            continue
+        if found.setdefault(id(route), path) != path:
+            twice.add(id(route))
+    return {key: path for key, path in found.items() if key not in twice}

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.db.models import DraftChange, FlashMessage, User, WebSession, as_utc
-from mirel.instance.accounts.users import UserInfo, user_info
+from mirel.instance.accounts.lookup import first_row
+from mirel.instance.accounts.users import Role, UserInfo
 
 SESSION_LIFETIME = timedelta(hours=12)
 
@@ -59,28 +60,44 @@ def open_session(sessions: sessionmaker[Session], user: UserInfo) -> str:
     return secret
 
 
+# The lookup every page request makes, built once (accounts/lookup.py).
+_LOOKUP = (
+    select(
+        WebSession.id_hash,
+        WebSession.csrf_token,
+        WebSession.expires_at,
+        WebSession.draft,
+        WebSession.flash,
+        User.id,
+        User.username,
+        User.email,
+        User.role,
+        User.created_at,
+    )
+    .join(User, User.id == WebSession.user_id)
+    .where(WebSession.id_hash == bindparam("id_hash"))
+)
+
+
 def load_session(sessions: sessionmaker[Session], secret: str | None) -> SessionInfo | None:
     """Return the live session whose cookie secret is `secret`, or None."""
     if not secret or len(secret) > 200:
         return None
-    with sessions() as session:
-        found = session.execute(
-            select(WebSession, User)
-            .join(User, User.id == WebSession.user_id)
-            .where(WebSession.id_hash == _hash_secret(secret))
-        ).first()
-        if found is None:
-            return None
-        row, user = found
-        if as_utc(row.expires_at) <= datetime.now(UTC):
-            return None
-        return SessionInfo(
-            row.id_hash,
-            user_info(user),
-            row.csrf_token,
-            list(row.draft or []),
-            list(row.flash or []),
-        )
+    found = first_row(sessions, _LOOKUP, {"id_hash": _hash_secret(secret)})
+    if found is None:
+        return None
+    id_hash, csrf_token, expires_at, draft, flash, user_id, username, email, role, created_at = (
+        tuple(found)
+    )
+    if as_utc(expires_at) <= datetime.now(UTC):
+        return None
+    return SessionInfo(
+        id_hash,
+        UserInfo(user_id, username, email, Role(role), as_utc(created_at)),
+        csrf_token,
+        list(draft or []),
+        list(flash or []),
+    )
 
 
 def close_session(sessions: sessionmaker[Session], id_hash: str) -> None:

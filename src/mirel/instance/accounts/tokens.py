@@ -13,11 +13,12 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mirel.db.models import Token, as_utc
 from mirel.errors import InvalidInput, NotFound
+from mirel.instance.accounts.lookup import first_row
 
 SCOPES: tuple[str, ...] = (
     "source_control:releases:read",
@@ -119,13 +120,24 @@ def _info(row: Token) -> TokenInfo:
     return TokenInfo(row.id, row.name, frozenset(row.scopes or ()), as_utc(row.created_at))
 
 
+# The lookup every API request makes, built once (accounts/lookup.py).
+_LOOKUP = select(Token.id, Token.name, Token.scopes, Token.created_at).where(
+    Token.token_hash == bindparam("token_hash")
+)
+
+
 def authenticate(sessions: sessionmaker[Session], token: str) -> TokenInfo | None:
-    """Return the token's info when `token` is known, else None."""
+    """Return the token's info when `token` is known, else None.
+
+    Nothing is cached: each call asks the database, so a token revoked by any process (another
+    worker, `mirel token revoke`) is refused at its next request.
+    """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    with sessions() as session:
-        row = session.scalars(select(Token).where(Token.token_hash == hash_token(token))).first()
-        return None if row is None else _info(row)
+    row = first_row(sessions, _LOOKUP, {"token_hash": hash_token(token)})
+    if row is None:
+        return None
+    return TokenInfo(row.id, row.name, frozenset(row.scopes or ()), as_utc(row.created_at))
 
 
 def list_tokens(sessions: sessionmaker[Session]) -> list[TokenInfo]:
