@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --no-cache --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	cd benchmarks && MYPYPATH=../tests $(abspath $(BIN))/mypy --strict bench.py floors.py generate.py merge_to_live.py serving.py startup.py
+	cd benchmarks && MYPYPATH=../tests $(abspath $(BIN))/mypy --strict bench.py floors.py generate.py memory.py merge_to_live.py serving.py startup.py
 
 unit: $(STAMP)
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)

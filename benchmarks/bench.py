@@ -46,7 +46,10 @@ from typing import Any
 
 import floors
 import httpx
+import memory
 import merge_to_live
+import serving
+import startup
 from generate import AUTHOR, Generated, GeneratedElement, generate
 
 from mirel.core.manifest import LATEST
@@ -386,10 +389,48 @@ def measure_servers(
     work: Path,
     say: Callable[[str], None],
 ) -> list[Row]:
-    """Return the figures of real processes: merge-to-live (and, with the helpers' modules,
-    requests per second, memory and command-line start-up)."""
+    """Return the figures of real processes: requests per second through `mirel serve`, its
+    memory, merge-to-live across three instances and the command line's start-up."""
+    element = generated.elements[0]
+    repo = generated.hub.repo.path
+    say("requests per second (mirel serve --workers 2, wrk)")
+    served = serving.measure_serving(repo, database_url, element.uuid, 2, seconds=args.seconds)
+    say("memory of mirel serve")
+    page = f"/elements/{element.kind.name}/{element.name}"
+    rows = [
+        _row_of(row)
+        for row in served + memory.measure_memory(repo, database_url, element.uuid, page)
+    ]
     say("merge-to-live")
-    return measure_merge_to_live(args.merges, work)
+    rows += measure_merge_to_live(args.merges, work)
+    say("command-line start-up")
+    rows += [_row_of(row) for row in startup.measure_startup(args.runs)]
+    return rows
+
+
+# The goals of issue 12 for the figures of the helper modules, by the start of their name.
+_GOALS = {
+    "GET /api/v2/elements/{uuid}, 2 workers: rate": "≥ 2,000 req/s",
+    "a 401 answer (no token), 2 workers: rate": "≤ 1.3× floor",
+    "GET /static/mirel.css, 2 workers: rate": "≤ 1.3× floor",
+    "mirel --help": "< 0.15 s",
+    "mirel element list": "< 0.25 s",
+}
+
+
+def _row_of(found: dict[str, object]) -> Row:
+    """Return a helper module's row (a dict) as a Row."""
+    what = str(found["what"])
+    value = found.get("seconds", found.get("value"))
+    floor = found.get("floor")
+    return Row(
+        what,
+        float(str(value)),
+        str(found.get("note", "")),
+        floor=None if floor is None else float(str(floor)),
+        goal=str(found.get("goal") or _GOALS.get(what, "")),
+        unit=str(found.get("unit", "s")),
+    )
 
 
 def _progress(message: str) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pygit2
+import pytest
 
 from mirel.console import main
 from mirel.core.kinds import KINDS
@@ -81,3 +84,10 @@ def write_folder(folder: Path, files: dict[str, str | bytes]) -> Path:
 
 
 __all__ = ["AUTHOR", "AUTHOR_TEXT", "CliResult", "add_element", "main", "merge", "refs", "release"]
+
+
+def needs_wrk() -> pytest.MarkDecorator:
+    """Mark a test that runs wrk: skipped, saying why, when it is not installed, unless
+    MIREL_REQUIRE_WRK is set (`.ci/run` sets it and installs Debian's wrk): then it fails."""
+    missing = shutil.which("wrk") is None and not os.environ.get("MIREL_REQUIRE_WRK")
+    return pytest.mark.skipif(missing, reason="wrk is not installed (Debian: apt-get install wrk)")

@@ -4,12 +4,13 @@ second per address), and reads wrk's report; the figures themselves are for the 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from support import needs_wrk
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 WRK_REPORT = """Running 1s test @ http://127.0.0.1:8600/healthz
@@ -41,7 +42,7 @@ def test_the_report_of_wrk_is_read() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+@needs_wrk()
 def test_the_serving_benchmark_runs_with_two_workers() -> None:
     command = [sys.executable, str(ROOT / "benchmarks" / "serving.py"), "--workers", "2"]
     result = subprocess.run(
