@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from mirel.errors import InvalidInput
 
@@ -25,6 +24,7 @@ from mirel.errors import InvalidInput
 # `mirel --help` and every command start without paying for the others.
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from rich.table import Table
 
     from mirel.git.repository import Author
     from mirel.hub import ChangeRequest, Hub

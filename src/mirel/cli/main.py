@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import tempfile
 import traceback
 
 import click
@@ -196,6 +195,8 @@ def _report_crash(debug: bool) -> None:
     if debug:
         traceback.print_exc()
         return
+    import tempfile  # only a crash writes a file
+
     handle, path = tempfile.mkstemp(prefix="mirel-crash-", suffix=".log")
     with os.fdopen(handle, "w") as stream:
         traceback.print_exc(file=stream)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
@@ -13,11 +14,13 @@ from rich.table import Table
 from mirel.cli.base import common, emit, options, print_table, progress, stderr, stdout
 from mirel.errors import InvalidInput, RepositoryInvalid
 from mirel.git.repository import Author, global_author
-from mirel.http.models import MatrixPublic
 from mirel.hub import Hub
-from mirel.hub.matrix import matrix as build_matrix
-from mirel.hub.values import Matrix
-from mirel.providers.base import DeployHookRegistry
+
+# The matrix and its API model (pydantic) are imported by the commands that show it: `validate`
+# and the others start without them.
+if TYPE_CHECKING:
+    from mirel.hub.values import Matrix
+    from mirel.providers.base import DeployHookRegistry
 
 
 @click.command()
@@ -75,6 +78,9 @@ def validate(ref: str | None) -> None:
 @common
 def matrix() -> None:
     """Show every element against every manifest, with pins and drift."""
+    from mirel.http.models import MatrixPublic
+    from mirel.hub.matrix import matrix as build_matrix
+
     data = build_matrix(options().hub().catalog)
     emit(MatrixPublic.of(data), lambda: _print_matrix(data))
 
@@ -181,7 +187,9 @@ def hook_list() -> None:
 )
 def demo(folder: Path) -> None:
     """Create a demo repository with apps, workflows, releases and manifests, and show it."""
+    from mirel.http.models import MatrixPublic
     from mirel.hub.demo import build_demo
+    from mirel.hub.matrix import matrix as build_matrix
 
     with progress("building the demo repository") as update:
         hub = build_demo(folder, progress=update)

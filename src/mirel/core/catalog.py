@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 from mirel.core.kinds import KINDS, ElementKind
 from mirel.core.manifest import Manifest, manifest_name_from_path, manifest_path
-from mirel.core.manifest_reader import find_manifest_problems
 from mirel.core.names import check_name, is_valid_name, is_valid_uuid
 from mirel.core.snapshot import Snapshot, TreeEntry
 from mirel.core.versions import Version
@@ -346,6 +345,8 @@ class ManifestCache:
         key = (path, oid)
         found = self._parsed.get(key)
         if found is None:
+            from mirel.core.manifest_reader import find_manifest_problems  # PyYAML
+
             manifest, problems = find_manifest_problems(snapshot.read_blob(oid), path)
             found = (manifest, tuple(problems))
             if len(self._parsed) >= self._limit:
@@ -360,6 +361,8 @@ def parse_manifest_at(
     """Return the manifest stored at `path` as blob `oid` and its problems (kept in `cache`)."""
     if cache is not None:
         return cache.parse(snapshot, path, oid)
+    from mirel.core.manifest_reader import find_manifest_problems  # PyYAML
+
     manifest, problems = find_manifest_problems(snapshot.read_blob(oid), path)
     return manifest, tuple(problems)
 

@@ -11,15 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from types import MappingProxyType
-
-import yaml
+from typing import TYPE_CHECKING
 
 from mirel.core.kinds import KINDS, ElementKind
 from mirel.core.names import UUID_PATTERN, check_name, is_valid_name, is_valid_uuid
 from mirel.core.versions import RANGE_PATTERN, VERSION_PATTERN, Version, VersionRange
 from mirel.errors import InvalidInput, InvalidVersion
+
+if TYPE_CHECKING:
+    import yaml
 
 LATEST = "latest"
 FORMAT_VERSION = "1.0.0"
@@ -31,10 +33,17 @@ _STR = "tag:yaml.org,2002:str"
 _MAX_CANONICAL_BYTES = 4 * 1024 * 1024
 _PATH = re.compile(r"manifests/(.+)\.yaml")
 
-# Typed once here: the stubs leave `resolve` untyped.
-_resolve: Callable[[type[yaml.Node], str, tuple[bool, bool]], str] = (
-    yaml.resolver.Resolver().resolve
-)
+_Resolve = Callable[[type["yaml.Node"], str, tuple[bool, bool]], str]
+
+
+@cache
+def _resolver() -> tuple[_Resolve, type[yaml.Node]]:
+    """Return YAML's implicit resolver (typed here: the stubs leave `resolve` untyped) and its
+    scalar node type, PyYAML imported when a manifest is first written: reading a canonical
+    manifest, or listing elements, needs none of it."""
+    import yaml
+
+    return yaml.resolver.Resolver().resolve, yaml.ScalarNode
 
 
 def bad_release_message(shown: str) -> str:
@@ -210,7 +219,8 @@ def manifest_name_from_path(path: str) -> str | None:
 
 def _scalar(text: str) -> str:
     """Return `text` as YAML that reads back as the same string, quoted only when it must be."""
-    if _resolve(yaml.ScalarNode, text, (True, False)) == _STR:
+    resolve, scalar = _resolver()
+    if resolve(scalar, text, (True, False)) == _STR:
         return text
     # Valid names hold no quote, so single quotes need no escaping.
     return f"'{text}'"

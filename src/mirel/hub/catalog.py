@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from mirel.core.artifact import (
     NOT_A_FILE,
@@ -35,7 +36,6 @@ from mirel.core.catalog import (
 from mirel.core.folders import folder_problems
 from mirel.core.kinds import KINDS
 from mirel.core.manifest import Manifest
-from mirel.core.resolve import resolve_pin
 from mirel.core.rules import (
     HOTFIX_PREFIX,
     HotfixBranch,
@@ -46,15 +46,17 @@ from mirel.core.rules import (
     parse_hotfix_branch,
     release_branch_prefix,
 )
-from mirel.core.validation import validate_change, validate_snapshot
 from mirel.core.versions import Bump, Line, Version
 from mirel.errors import ArtifactInvalid, BlobTooLarge, HotfixNotFound, Problem
 from mirel.git.repository import CommitInfo, GitRepository
 from mirel.git.snapshot import CommitSnapshot, folder_entries
-from mirel.hub.connection_check import check_connection
 from mirel.hub.release_folders import ReleaseFolders
-from mirel.hub.values import ConnectionCheck, HotfixView, ReleaseView
 from mirel.providers.base import Provider
+
+# The answers' values, validation and the connection check are imported by the questions that
+# use them: listing elements (`mirel element list`) needs none of them.
+if TYPE_CHECKING:
+    from mirel.hub.values import ConnectionCheck, HotfixView, ReleaseView
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +218,9 @@ class Catalog:
     def releases(self, reference: str) -> list[ReleaseView]:
         """Return the releases of one element on the default branch, newest first, each with
         the manifests that serve it (by the resolution deploys use) and those pinning it."""
+        from mirel.core.resolve import resolve_pin
+        from mirel.hub.values import ReleaseView
+
         snapshot = self.snapshot()
         element = self.element(reference, snapshot)
         found = releases_of(snapshot, element.kind, element.uuid)
@@ -333,6 +338,8 @@ class Catalog:
     def hotfix_view(self, hotfix: HotfixBranch, sha: str, element: Element | None) -> HotfixView:
         """Return how an open hotfix branch at `sha` of `element` (None: no longer on the
         default branch) is shown."""
+        from mirel.hub.values import HotfixView
+
         return HotfixView(
             branch_name=hotfix.branch,
             commit_sha=sha,
@@ -382,6 +389,8 @@ class Catalog:
     def check_connection(self) -> ConnectionCheck:
         """Return whether the repository can be read and written and the host's API answers
         (hub.connection_check), with the default branch and its head, or what fails."""
+        from mirel.hub.connection_check import check_connection
+
         return check_connection(self.repo, self.provider)
 
     def change_problems(
@@ -398,10 +407,14 @@ class Catalog:
                     "it); close this one",
                 )
             ]
+        from mirel.core.validation import validate_change
+
         return validate_change(
             base, result, self.limits, self._metadata, self._manifests, since=since
         )
 
     def validate(self, revision: str | None = None, progress: Progress = quiet) -> list[Problem]:
         """Return every problem of the repository at a commit."""
+        from mirel.core.validation import validate_snapshot
+
         return validate_snapshot(self.snapshot(revision), self.limits, progress)

@@ -8,31 +8,37 @@
 - `pulls` lists, merges and closes pull requests;
 - `proposals` says what the open pull requests propose, and `plans` what a change would do on
   each instance.
+
+Each part is built, and its module imported, the first time it is used: a command that only
+lists elements pays for the catalog alone, not for every kind of change it does not make.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
 from mirel.core.artifact import DEFAULT_LIMITS, ArtifactLimits
 from mirel.core.names import check_name
 from mirel.git.repository import HEADS, Author, GitRepository
-from mirel.git.snapshot import CommitSnapshot
-from mirel.hub.catalog import Catalog
-from mirel.hub.elements import ElementChanges
-from mirel.hub.hotfixes import HotfixChanges
-from mirel.hub.manifests import ManifestChanges
-from mirel.hub.pending import Proposals
-from mirel.hub.plans import Plans
-from mirel.hub.propose import BranchWriter
-from mirel.hub.pulls import PullRequests
-from mirel.hub.releases import ReleaseChanges
 from mirel.providers import HostSettings, open_provider
 from mirel.providers.base import Provider
 
 if TYPE_CHECKING:  # httpx is imported where a call is made: a local repository needs none
     import httpx
+
+    from mirel.git.snapshot import CommitSnapshot
+    from mirel.hub.catalog import Catalog
+    from mirel.hub.elements import ElementChanges
+    from mirel.hub.hotfixes import HotfixChanges
+    from mirel.hub.manifests import ManifestChanges
+    from mirel.hub.pending import Proposals
+    from mirel.hub.plans import Plans
+    from mirel.hub.propose import BranchWriter
+    from mirel.hub.pulls import PullRequests
+    from mirel.hub.releases import ReleaseChanges
 
 _README = (
     b"# mirel repository\n\n"
@@ -42,6 +48,36 @@ _README = (
     b"every change is a branch and a pull request.\n"
 )
 _LAYOUT = ("apps", "workflows", "dist/apps", "dist/workflows", "manifests")
+
+Part = TypeVar("Part")
+
+
+class _BuiltOnFirstUse(Generic[Part]):
+    """A part of the hub, built the first time it is read and kept in the hub's own attributes
+    (so later reads find it there without this descriptor). Built once per hub even when threads
+    read it at once: parts keep caches (the catalog's, the proposals'), and two copies would
+    split them."""
+
+    def __init__(self, build: Callable[[Hub], Part]) -> None:
+        self._build = build
+        self._name = build.__name__
+        self.__doc__ = build.__doc__
+
+    @overload
+    def __get__(self, hub: None, owner: type[Hub]) -> _BuiltOnFirstUse[Part]: ...
+
+    @overload
+    def __get__(self, hub: Hub, owner: type[Hub]) -> Part: ...
+
+    def __get__(self, hub: Hub | None, owner: type[Hub]) -> Part | _BuiltOnFirstUse[Part]:
+        if hub is None:
+            return self
+        # Reentrant: building the plans builds the pulls and the manifests it is made of.
+        with hub._building:
+            if self._name not in hub.__dict__:
+                hub.__dict__[self._name] = self._build(hub)
+        built: Part = hub.__dict__[self._name]
+        return built
 
 
 class Hub:
@@ -56,15 +92,70 @@ class Hub:
         self.repo = repository
         self.provider = provider
         self.limits = limits
-        self.catalog = Catalog(repository, provider, limits)
-        self.branches = BranchWriter(repository, provider)
-        self.elements = ElementChanges(self.catalog, self.branches)
-        self.releases = ReleaseChanges(self.catalog, self.branches)
-        self.proposals = Proposals(self.catalog)
-        self.manifests = ManifestChanges(self.catalog, self.branches, self.proposals)
-        self.hotfixes = HotfixChanges(self.catalog, self.branches, self.releases)
-        self.pulls = PullRequests(provider, self.catalog)
-        self.plans = Plans(self.catalog, self.pulls, self.manifests)
+        self._building = threading.RLock()
+
+    @_BuiltOnFirstUse
+    def catalog(self) -> Catalog:
+        """Reads what the repository holds, through its caches."""
+        from mirel.hub.catalog import Catalog
+
+        return Catalog(self.repo, self.provider, self.limits)
+
+    @_BuiltOnFirstUse
+    def branches(self) -> BranchWriter:
+        """The one propose-a-change path: a branch, a commit, a pull request."""
+        from mirel.hub.propose import BranchWriter
+
+        return BranchWriter(self.repo, self.provider)
+
+    @_BuiltOnFirstUse
+    def elements(self) -> ElementChanges:
+        """Proposes changes to elements: add, push, edit a file."""
+        from mirel.hub.elements import ElementChanges
+
+        return ElementChanges(self.catalog, self.branches)
+
+    @_BuiltOnFirstUse
+    def releases(self) -> ReleaseChanges:
+        """Proposes releases and their deletion."""
+        from mirel.hub.releases import ReleaseChanges
+
+        return ReleaseChanges(self.catalog, self.branches)
+
+    @_BuiltOnFirstUse
+    def proposals(self) -> Proposals:
+        """Says what the open pull requests propose."""
+        from mirel.hub.pending import Proposals
+
+        return Proposals(self.catalog)
+
+    @_BuiltOnFirstUse
+    def manifests(self) -> ManifestChanges:
+        """Proposes changes to manifests: create, pin, delete, roll back."""
+        from mirel.hub.manifests import ManifestChanges
+
+        return ManifestChanges(self.catalog, self.branches, self.proposals)
+
+    @_BuiltOnFirstUse
+    def hotfixes(self) -> HotfixChanges:
+        """Patches older release lines: a hotfix branch, its release, closing it."""
+        from mirel.hub.hotfixes import HotfixChanges
+
+        return HotfixChanges(self.catalog, self.branches, self.releases)
+
+    @_BuiltOnFirstUse
+    def pulls(self) -> PullRequests:
+        """Lists, merges and closes pull requests."""
+        from mirel.hub.pulls import PullRequests
+
+        return PullRequests(self.provider, self.catalog)
+
+    @_BuiltOnFirstUse
+    def plans(self) -> Plans:
+        """Says what a change would do on each instance."""
+        from mirel.hub.plans import Plans
+
+        return Plans(self.catalog, self.pulls, self.manifests)
 
     @classmethod
     def open(

@@ -16,8 +16,6 @@ from mirel.errors import InvalidInput
 from mirel.git.repository import GitRepository
 from mirel.providers.base import Provider
 from mirel.providers.host_api import ApiOpener, HostSettings
-from mirel.providers.hosted import HostedProvider
-from mirel.providers.local import LocalProvider
 
 if TYPE_CHECKING:  # httpx is imported where a call is made: a local repository needs none
     import httpx
@@ -61,11 +59,16 @@ def open_provider(
     """Return the provider of a repository; links lead to `web_url` (a server's pages) when
     given, else to the repository's files. `http` makes its outbound calls (deploy hooks, a
     host's API); without it each call opens its own connection."""
+    # Each implementation is imported when a repository uses it: a local one needs no host's.
     if host is None or host.kind in ("local", "git"):
+        from mirel.providers.local import LocalProvider
+
         return LocalProvider(repository, web_url=web_url, http=http)
     opener = host_api_opener(host.kind)
     if opener is None:
         raise InvalidInput(f"provider {host.kind!r}: use one of {', '.join(PROVIDERS)}")
+    from mirel.providers.hosted import HostedProvider
+
     return HostedProvider(host.kind, repository, opener(host, http), http)
 
 
