@@ -336,6 +336,9 @@ def measure_instance(
     """Return the timings of the deploys and API requests of a new instance publishing prod."""
     hub = generated.hub
     say("cold deploy")
+    # The floor first: both then read git objects the system's page cache already holds (a cold
+    # deploy is one on an empty database, not one on a machine that never read the repository).
+    cold_floor = floors.cold_deploy(str(hub.repo.path), MANIFEST)
     instance = _instance(hub.repo.path, database_url)
     try:
         took, deployment = timed(lambda: _deploy(instance))
@@ -345,7 +348,7 @@ def measure_instance(
                 took,
                 f"{len(deployment.changes)} elements switched, "
                 f"{instance.deployer.unpacked_count} artifacts unpacked",
-                floor=floors.cold_deploy(str(hub.repo.path), MANIFEST),
+                floor=cold_floor,
                 goal="≤ 2× floor",
             )
         ]
