@@ -581,6 +581,20 @@ def test_an_entry_whose_local_header_names_another_file_is_refused() -> None:
     refused(data, "entry 'files/main.rsx' is corrupt", cheap=False)
 
 
+def test_an_entry_whose_local_header_reads_its_name_otherwise_is_refused() -> None:
+    # The directory marks the name UTF-8, the entry's own header does not: read as cp437 there,
+    # the two names differ, as zipfile finds too.
+    data = bytearray(build({"é.txt": b"accent\n"}))
+    name = "files/é.txt".encode()
+    header = data.index(b"PK\x03\x04")
+    while data[header + 30 : header + 30 + len(name)] != name:
+        header = data.index(b"PK\x03\x04", header + 4)
+    data[header + 7] &= ~0x08 & 0xFF  # bit 11 (0x800) of the local flags
+    assert read_artifact(build({"é.txt": b"accent\n"}), NAME).files["é.txt"] == b"accent\n"
+
+    refused(bytes(data), "entry 'files/é.txt' is corrupt: File name in directory", cheap=False)
+
+
 def test_an_entry_whose_compressed_data_is_garbage_is_refused() -> None:
     # Overwrite the first bytes of main.rsx's deflate stream with a block type that is invalid.
     data = bytearray(VALID)

@@ -18,15 +18,24 @@ from mirel.instance import Instance
 
 
 def get_instance(request: Request) -> Instance:
-    """Return the instance this application serves."""
+    """Return the instance this application serves (callable from any thread)."""
     instance: Instance = request.app.state.instance
     return instance
 
 
-InstanceDep = Annotated[Instance, Depends(get_instance)]
+# The dependencies below do no I/O: as coroutines they run on the event loop, where FastAPI
+# would otherwise send each to the thread pool, a hop costing more than what they do.
 
 
-def get_hub(instance: InstanceDep) -> Hub:
+async def instance_dependency(request: Request) -> Instance:
+    """Return the instance this application serves, as a route's dependency."""
+    return get_instance(request)
+
+
+InstanceDep = Annotated[Instance, Depends(instance_dependency)]
+
+
+async def get_hub(instance: InstanceDep) -> Hub:
     """Return the hub of the shared repository."""
     return instance.hub
 

@@ -22,22 +22,36 @@ class KeptAnswers:
     def __init__(self, size: int = _KEPT_PER_OWNER) -> None:
         self._size = size
         self._answers: OrderedDict[Hashable, bytes] = OrderedDict()
-        # One computation at a time: sixteen clients asking at once after a merge wait for the
-        # first answer instead of computing it sixteen times.
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the two dicts, never held while computing
+        # One computation per key at a time: sixteen clients asking at once after a merge wait
+        # for the first answer instead of computing it sixteen times; other keys are not held up.
+        self._making: dict[Hashable, threading.Lock] = {}
 
     def get_or_make(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
         """Return the answer kept for `key`, made (and kept) by `make` when there is none."""
+        found = self._kept(key)
+        if found is not None:
+            return found
+        with self._lock:
+            making = self._making.setdefault(key, threading.Lock())
+        with making:
+            found = self._kept(key)  # made meanwhile by whoever held `making`
+            if found is None:
+                found = make()
+                with self._lock:
+                    self._answers[key] = found
+                    while len(self._answers) > self._size:
+                        self._answers.popitem(last=False)
+            with self._lock:
+                self._making.pop(key, None)
+            return found
+
+    def _kept(self, key: Hashable) -> bytes | None:
         with self._lock:
             found = self._answers.get(key)
             if found is not None:
                 self._answers.move_to_end(key)
-                return found
-            made = make()
-            self._answers[key] = made
-            while len(self._answers) > self._size:
-                self._answers.popitem(last=False)
-            return made
+            return found
 
 
 _OWNERS: WeakKeyDictionary[object, KeptAnswers] = WeakKeyDictionary()

@@ -270,9 +270,13 @@ def _inflate(data: bytes, info: zipfile.ZipInfo) -> bytes:
     """
     start = info.header_offset + _LOCAL_HEADER.size
     name_length, extra_length = _LOCAL_HEADER.unpack_from(data, info.header_offset)[1:]
-    encoding = "utf-8" if info.flag_bits & _FLAG_UTF8_NAME else "cp437"
-    if data[start : start + name_length].decode(encoding) != info.orig_filename:
-        raise zipfile.BadZipFile("the file name in the directory and in the entry's header differ")
+    # As zipfile does: the local name is read with the local header's own flags.
+    flags = int.from_bytes(data[info.header_offset + 6 : info.header_offset + 8], "little")
+    name = data[start : start + name_length]
+    if name.decode("utf-8" if flags & _FLAG_UTF8_NAME else "cp437") != info.orig_filename:
+        raise zipfile.BadZipFile(
+            f"File name in directory {info.orig_filename!r} and header {name!r} differ."
+        )
     start += name_length + extra_length
     raw = data[start : start + info.compress_size]
     if info.compress_type == zipfile.ZIP_STORED:

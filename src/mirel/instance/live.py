@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import NamedTuple, cast
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Engine, Table, bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -45,6 +46,31 @@ def read_live(connection: Connection) -> dict[str, LiveRow]:
     return {row[0]: LiveRow(*row) for row in connection.execute(select(*LIVE.c))}
 
 
+# Built once: a request reading one element pays for the query, not for assembling it.
+_WITH_FILES = select(*LIVE.c, SourceFile.path).outerjoin(
+    SourceFile, SourceFile.source_key == LIVE.c.source_key
+)
+_ONE_WITH_FILES = _WITH_FILES.where(LIVE.c.uuid == bindparam("uuid"))
+_FILE = (
+    select(SourceFile.content)
+    .join(LIVE, LIVE.c.source_key == SourceFile.source_key)
+    .where(LIVE.c.uuid == bindparam("uuid"), SourceFile.path == bindparam("path"))
+)
+
+
+@contextmanager
+def _connection(sessions: sessionmaker[Session]) -> Iterator[Connection]:
+    """Yield a connection of the engine's pool: reads of plain columns need no ORM session,
+    which costs several times the query (see accounts/lookup.py)."""
+    bind = sessions.kw.get("bind")
+    if isinstance(bind, Engine):
+        with bind.connect() as connection:
+            yield connection
+        return
+    with sessions() as session:  # a session maker bound otherwise: through a session
+        yield session.connection()
+
+
 def _value(row: LiveRow, files: list[str]) -> LiveElement:
     return LiveElement(
         uuid=row.uuid,
@@ -66,8 +92,8 @@ class LiveStore:
 
     def rows(self) -> dict[str, LiveRow]:
         """Return every live row by uuid."""
-        with self._sessions() as session:
-            return read_live(session.connection())
+        with _connection(self._sessions) as connection:
+            return read_live(connection)
 
     def page(
         self,
@@ -117,12 +143,8 @@ class LiveStore:
     def file(self, uuid: str, path: str) -> bytes:
         """Return one file of an element this instance serves; raise ElementNotFound or
         LiveFileNotFound."""
-        with self._sessions() as session:
-            content = session.scalar(
-                select(SourceFile.content)
-                .join(LiveElementRow, LiveElementRow.source_key == SourceFile.source_key)
-                .where(LiveElementRow.uuid == uuid, SourceFile.path == path)
-            )
+        with _connection(self._sessions) as connection:
+            content = connection.scalar(_FILE, {"uuid": uuid, "path": path})
         if content is not None:
             return bytes(content)
         element = self.element(uuid)
@@ -133,14 +155,12 @@ class LiveStore:
 
     def _with_files(self, uuid: str | None) -> list[LiveElement]:
         """Return live elements with their file paths, read in one statement (one snapshot)."""
-        statement = select(*LIVE.c, SourceFile.path).outerjoin(
-            SourceFile, SourceFile.source_key == LIVE.c.source_key
+        statement, parameters = (
+            (_WITH_FILES, {}) if uuid is None else (_ONE_WITH_FILES, {"uuid": uuid})
         )
-        if uuid is not None:
-            statement = statement.where(LIVE.c.uuid == uuid)
         found: dict[str, tuple[LiveRow, list[str]]] = {}
-        with self._sessions() as session:
-            for *columns, path in session.execute(statement):
+        with _connection(self._sessions) as connection:
+            for *columns, path in connection.execute(statement, parameters):
                 _, files = found.setdefault(columns[0], (LiveRow(*columns), []))
                 if path is not None:
                     files.append(path)
