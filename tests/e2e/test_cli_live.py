@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from e2e_support import Server
+from e2e_support import Api, Server
 
 from mirel.core.manifest import manifest_path
 from mirel.git.repository import HEADS, Author
 from mirel.hub import Hub
-from support import CliResult
+from support import AUTHOR, CliResult, merge, release
 
 Cli = Callable[..., CliResult]
 
@@ -144,3 +144,44 @@ def test_a_url_that_is_not_mirel_is_one_line(cli: Cli, server: Server) -> None:
     result = cli("status", "--url", server.url + "/nothing-here", "--token", server.token)
     assert result.exit_code == 1
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _serves(cli: Cli, server: Server, element: str) -> str:
+    """Deploy the head, and return the release the instance then serves of `element`."""
+    deployed = cli("deploy", *remote(server), "--json")
+    assert deployed.exit_code == 0, deployed.stderr
+    uuid = Hub.open(server.repo).catalog.element(element).uuid
+    api = Api(server.url, server.token)
+    try:
+        return str(api.get(f"/elements/{uuid}")["live_release"])
+    finally:
+        api.close()
+
+
+def test_rollback_returns_to_the_state_before_and_stays_there(cli: Cli, server: Server) -> None:
+    assert _serves(cli, server, "billing") == "0.1.0"
+    hub = Hub.open(server.repo)
+    highest = str(max(view.version for view in hub.catalog.releases("billing")))
+    merge(hub, hub.manifests.set_pin("prod", "billing", "latest", AUTHOR))
+    assert _serves(cli, server, "billing") == highest  # the bad one
+
+    wrong = cli("rollback", "staging", *remote(server))
+    assert wrong.exit_code == 1
+    assert "publishes prod, not staging" in wrong.stderr
+    rolled = cli("rollback", "prod", *remote(server), "--merge")
+    assert rolled.exit_code == 0, rolled.stderr
+    assert "rolls prod back to deployment" in rolled.stdout
+    assert "merged" in rolled.stdout
+    assert _serves(cli, server, "billing") == "0.1.0"
+
+    # A later release does not undo it: the rollback pinned exact releases.
+    release(hub, "billing", "9.0.0", "the next one")
+    assert _serves(cli, server, "billing") == "0.1.0"
+    # Without --merge it is a pull request to review, here back to the deployment of latest.
+    listed = cli("deployments", *remote(server), "--json").json["deployments"]
+    bad = next(item for item in listed if item["status"] == "SUCCESS" and item["number"] == 2)
+    proposed = cli("rollback", "prod", *remote(server), "--to", str(bad["number"]), "--json")
+    assert proposed.exit_code == 0, proposed.stderr
+    number = proposed.json["pull_request"]["number"]
+    assert hub.pulls.get(number).state == "open"
+    assert _serves(cli, server, "billing") == "0.1.0"

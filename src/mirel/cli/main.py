@@ -99,6 +99,13 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
         "List a running instance's deployments, newest first.",
     ),
     (
+        "rollback",
+        "remote",
+        "rollback",
+        "Propose (or --merge) restoring what an earlier deployment of MANIFEST served, as exact "
+        "pins that no later release moves.",
+    ),
+    (
         "status",
         "remote",
         "status",

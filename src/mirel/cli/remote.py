@@ -1,5 +1,5 @@
 """Commands that talk to a running instance over its REST API, through mirel.client: `mirel
-deploy`, `deployments` and `status` (`--url`/MIREL_URL, `--token`/MIREL_TOKEN).
+deploy`, `deployments`, `rollback` and `status` (`--url`/MIREL_URL, `--token`/MIREL_TOKEN).
 
 Their `--json` prints exactly the `data` of the API's answer (the same models, dumped as the
 server dumps them); an HTTP error exits 1 with the server's message, an unreachable instance
@@ -212,3 +212,64 @@ def status(url: str | None, token_value: str | None) -> None:
             stdout.print(f"last      deployment {_deployment_line(data.last_deployment)}")
 
     emit(data, human)
+
+
+# -- rollback -----------------------------------------------------------------------------------
+
+
+def _previous_success(client: InstanceClient, manifest: str) -> DeploymentPublic:
+    """Return the successful deployment of `manifest` before the newest one: the state the
+    instance served before what it serves now."""
+    done = [
+        item
+        for item in client.deployments(1000)
+        if item.status == "SUCCESS" and item.manifest == manifest
+    ]
+    if len(done) < 2:
+        raise InvalidInput(
+            f"there is no earlier successful deployment of {manifest} to go back to; "
+            "pass --to with one of 'mirel deployments'"
+        )
+    return done[1]
+
+
+@click.command()
+@common
+@remote
+@click.argument("manifest")
+@click.option(
+    "--to",
+    "target",
+    metavar="DEPLOYMENT",
+    help="The deployment to go back to: its number or id (default: the one before the last).",
+)
+@click.option("--merge", is_flag=True, help="Merge the pull request at once (the gate applies).")
+def rollback(
+    url: str | None, token_value: str | None, manifest: str, target: str | None, merge: bool
+) -> None:
+    """Propose (or --merge) restoring what an earlier deployment of MANIFEST served, as exact
+    pins that no later release moves."""
+    with connect(url, token_value) as client:
+        published = client.instance().manifest
+        if published != manifest:
+            raise InvalidInput(
+                f"the instance at {client.url} publishes {published or 'no manifest'}, not "
+                f"{manifest}; name its manifest, or the instance that publishes {manifest}"
+            )
+        chosen = client.deployment(target) if target else _previous_success(client, manifest)
+        change = client.roll_back(chosen.id)
+        merged = None
+        if merge and change.pull_request is not None:
+            merged = client.merge(change.pull_request.number)
+
+    def human() -> None:
+        pull = change.pull_request
+        number = f"#{pull.number}" if pull is not None else "(no pull request)"
+        stdout.print(
+            f"pull request {number} rolls {escape(manifest)} back to deployment "
+            f"{chosen.number} ({(chosen.commit_sha or '-')[:12]})"
+        )
+        if merged is not None:
+            stdout.print("merged; instances publishing it deploy it next")
+
+    emit(change, human)

@@ -178,6 +178,12 @@ class InstanceClient:
         """Return the last `limit` deployments, newest first."""
         return self._get(DeploymentList, "/source_control/deployments", limit=limit).deployments
 
+    def roll_back(self, deployment_id: str | int) -> ChangeRequestPublic:
+        """Propose restoring what a successful deployment served, as exact pins (a pull
+        request, not merged)."""
+        path = f"/source_control/deployment/{deployment_id}/rollback"
+        return self._send(ChangeRequestPublic, "POST", path)
+
     def test_deploy(self, commit_sha: str) -> PlanPublic:
         """Return what deploying a commit would change, and what would stop it."""
         body = {"deploy_params": {"commit_sha": commit_sha}}
