@@ -114,9 +114,34 @@ def test_serve_refuses_an_unreachable_database(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def _free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture
+def listening_after_a_free_port() -> Iterator[int]:
+    """Return a loopback port something listens on, whose predecessor was free a moment ago
+    (other tests run at once: a port picked at random may be taken by one of them)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            port: int = busy.getsockname()[1]
+            if _free(port - 1):
+                yield port
+                return
+    raise RuntimeError("no loopback port with a free predecessor")
+
+
 def test_up_refuses_ports_in_use_before_writing_anything(
-    cli: Cli, tmp_path: Path, listening: int
+    cli: Cli, tmp_path: Path, listening_after_a_free_port: int
 ) -> None:
+    listening = listening_after_a_free_port
     result = cli("up", "--dir", tmp_path / "up", "--port", str(listening - 1))
     assert result.exit_code == 1
     assert f"port {listening} (staging) is in use" in result.stderr
