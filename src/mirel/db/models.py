@@ -205,6 +205,9 @@ class Token(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The user this token acts for (migration 0008), whose role its reviews carry; no foreign
+    # key: a removed user leaves a token that acts for nobody.
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Lock(Base):
